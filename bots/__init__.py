@@ -1,0 +1,1 @@
+"""Channel adapters and the chat conversation engine; nothing here imports surveyd, Flask or SQLAlchemy."""

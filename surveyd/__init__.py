@@ -1,0 +1,96 @@
+"""surveyd: ask customers how it went, on their channel, and act on the answer."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Mapping
+
+from flask import Flask, request
+
+from surveyd.config import load_settings
+
+
+def create_app(env: Mapping[str, str] | None = None, demo: bool = False, instance_path: str | None = None) -> Flask:
+    """Build the app from the environment (or the given mapping)."""
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    settings = load_settings(Path(app.instance_path), env, demo=demo)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(settings.flask_config())
+    app.json.sort_keys = False
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    register_logging(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extension objects."""
+    from surveyd.database import init_database
+    from surveyd.extensions import api, db, migrate
+
+    db.init_app(app)
+    migrations = Path(__file__).resolve().parent.parent / "migrations"
+    migrate.init_app(app, db, directory=str(migrations), render_as_batch=True, compare_type=True)
+    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
+        "apiKey": {"type": "http", "scheme": "bearer", "description": "An API key from `surveyd api-key create`."}
+    }}, "security": [{"apiKey": []}]})
+    init_database(app, db)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the API, the operations routes, the respondent pages and the sandbox."""
+    from surveyd.api import register_api
+    from surveyd.ops import bp as ops_bp
+    from surveyd.web.respond import bp as respond_bp
+    from surveyd.web.sandbox import bp as sandbox_bp
+
+    register_api(app)
+    app.register_blueprint(ops_bp)
+    app.register_blueprint(respond_bp)
+    if app.config["SURVEYD"].sandbox:
+        app.register_blueprint(sandbox_bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Lock timeouts become 503 with Retry-After; API paths always answer in the JSON envelope."""
+    from werkzeug.exceptions import HTTPException
+
+    from surveyd.api.envelope import envelope
+    from surveyd.database import RETRY_AFTER_SECONDS, is_database_locked
+    from surveyd.extensions import db
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            if request.path.startswith("/api/"):
+                return envelope(error.code or 500, error.description or error.name)
+            return error
+        db.session.rollback()
+        if is_database_locked(error):
+            app.logger.warning("database busy past the timeout: %s %s", request.method, request.path)
+            if request.path.startswith("/api/"):
+                response, status = envelope(503, "The database is busy; try again shortly.")
+            else:
+                response, status = "The service is busy; please try again in a moment.", 503
+            return response, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if request.path.startswith("/api/"):
+            return envelope(500, "Internal error.", code="internal")
+        return "Internal error.", 500
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the staff and key commands to `flask` too (the `surveyd` script wraps them)."""
+    from surveyd.cli import register_flask_commands
+
+    register_flask_commands(app)
+
+
+def register_logging(app: Flask) -> None:
+    """Per-request lines on the surveyd.request logger."""
+    from surveyd.request_log import init_request_log
+
+    init_request_log(app)
+    logging.getLogger("surveyd").setLevel(logging.INFO)

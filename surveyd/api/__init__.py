@@ -1,0 +1,32 @@
+"""The JSON API under /api/v1: API-key auth, the error envelope, one blueprint per noun."""
+from __future__ import annotations
+
+from flask import Flask, request
+
+from surveyd.api.envelope import envelope
+from surveyd.services.errors import ServiceError
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def register_api(app: Flask) -> None:
+    """Register every API blueprint with flask-smorest and map service errors to the envelope."""
+    from surveyd.api import alerts, contacts, dispatches, events, responses, surveys, triggers
+    from surveyd.api.auth import require_api_key
+    from surveyd.extensions import api
+
+    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
+    for module in (surveys, triggers, contacts, events, dispatches, responses, alerts):
+        module.blp.before_request(require_api_key)
+        api.register_blueprint(module.blp, url_prefix="/api/v1")
+
+    @app.errorhandler(ServiceError)
+    def _service_error(error: ServiceError):
+        return envelope(error.status, error.message, error.code, error.fields)
+
+    @app.before_request
+    def _json_only():
+        if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH"):
+            if request.content_length != 0 and not request.is_json:
+                return envelope(400, "Send the body as JSON with Content-Type: application/json.")
+        return None

@@ -1,0 +1,39 @@
+"""Alerts for support agents."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from surveyd.schemas.alert import AlertPageSchema, AlertPatchSchema, AlertQuerySchema, AlertSchema
+from surveyd.schemas.common import ErrorEnvelopeSchema
+from surveyd.services import alerts
+
+blp = Blueprint("alerts", __name__, description="Negative answers that need a person")
+
+
+@blp.route("/alerts")
+@blp.arguments(AlertQuerySchema, location="query")
+@blp.response(200, AlertPageSchema)
+def alert_list(query):
+    """Alerts newest first, by status and survey."""
+    limit = query["limit"]
+    items = alerts.list_alerts(query.get("status"), query.get("survey_id"), limit + 1, query.get("cursor"))
+    return {"items": items[:limit], "next_cursor": items[limit - 1].id if len(items) > limit else None}
+
+
+@blp.route("/alerts/<int:alert_id>")
+class AlertItem(MethodView):
+    """One alert."""
+
+    @blp.response(200, AlertSchema)
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema)
+    def get(self, alert_id: int):
+        """Read an alert."""
+        return alerts.get_alert(alert_id)
+
+    @blp.arguments(AlertPatchSchema)
+    @blp.response(200, AlertSchema)
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema)
+    def patch(self, data, alert_id: int):
+        """Claim, mark contacted, resolve or reopen; set assignee and note."""
+        return alerts.update_alert(alert_id, data)

@@ -1,0 +1,40 @@
+"""Contacts: create or update, read with consent and timeline."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from surveyd.models import Contact
+from surveyd.schemas.common import ErrorEnvelopeSchema
+from surveyd.schemas.contact import ContactDetailSchema, ContactPutSchema, ContactSchema
+from surveyd.services import contacts
+
+blp = Blueprint("contacts", __name__, description="Customers, one record across every channel")
+
+
+def contact_view(contact: Contact, with_timeline: bool = False) -> dict:
+    """A contact as the API shows it."""
+    view = {field: getattr(contact, field) for field in ("external_id", *contacts.FIELDS, "created_at", "updated_at")}
+    view["consent"] = contacts.consent_by_channel(contact)
+    if with_timeline:
+        view["timeline"] = contacts.timeline(contact)
+    return view
+
+
+@blp.route("/contacts/<path:external_id>")
+class ContactItem(MethodView):
+    """One contact by the integrator's id."""
+
+    @blp.arguments(ContactPutSchema)
+    @blp.response(200, ContactSchema)
+    @blp.alt_response(201, schema=ContactSchema)
+    def put(self, data, external_id: str):
+        """Create or update a contact; fields left out stay as they are."""
+        contact, created = contacts.put_contact(external_id, data)
+        return contact_view(contact), 201 if created else 200
+
+    @blp.response(200, ContactDetailSchema)
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema)
+    def get(self, external_id: str):
+        """Read a contact with consent per channel and their timeline."""
+        return contact_view(contacts.get_contact(external_id), with_timeline=True)

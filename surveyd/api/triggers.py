@@ -1,0 +1,59 @@
+"""Triggers and touchpoints."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from surveyd.schemas.common import ErrorEnvelopeSchema, TOUCHPOINT_KEY
+from surveyd.schemas.trigger import (
+    TouchpointListSchema, TouchpointPutSchema, TouchpointSchema, TriggerCreateSchema, TriggerListSchema, TriggerSchema,
+)
+from surveyd.services import touchpoints, triggers
+from surveyd.services.errors import Invalid
+
+blp = Blueprint("triggers", __name__, description="Which touchpoint asks which survey, how and when")
+
+
+@blp.route("/triggers")
+class Triggers(MethodView):
+    """The trigger collection."""
+
+    @blp.response(200, TriggerListSchema)
+    def get(self):
+        """List triggers."""
+        return {"items": triggers.list_triggers()}
+
+    @blp.arguments(TriggerCreateSchema)
+    @blp.response(201, TriggerSchema)
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema)
+    def post(self, data):
+        """Create a trigger; channels in order of preference."""
+        return triggers.create_trigger(data)
+
+
+@blp.route("/triggers/<int:trigger_id>")
+@blp.response(200, TriggerSchema)
+@blp.alt_response(404, schema=ErrorEnvelopeSchema)
+def trigger_item(trigger_id: int):
+    """Read a trigger."""
+    return triggers.get_trigger(trigger_id)
+
+
+@blp.route("/touchpoints")
+@blp.response(200, TouchpointListSchema)
+def touchpoint_list():
+    """List touchpoints with their journey stage."""
+    return {"items": touchpoints.list_touchpoints()}
+
+
+@blp.route("/touchpoints/<key>", methods=["PUT"])
+@blp.arguments(TouchpointPutSchema)
+@blp.response(200, TouchpointSchema)
+def touchpoint_put(data, key: str):
+    """Name a touchpoint and set its journey stage."""
+    try:
+        TOUCHPOINT_KEY(key)
+    except Exception:
+        raise Invalid("bad touchpoint key", {"key": ["Lower-case letters, digits and . _ : -."]}) from None
+    touchpoint, created = touchpoints.put_touchpoint(key, data.get("name"), data.get("stage"))
+    return touchpoint, 201 if created else 200

@@ -1,0 +1,146 @@
+"""Configuration: read from the environment once, at create_app time, and nowhere else."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+
+class ConfigError(ValueError):
+    """The configuration cannot run: the message is one line meant for an operator."""
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 0 or 1, not {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one surveyd process was told by its environment."""
+
+    database_url: str
+    broker_url: str | None
+    secret_key: str
+    public_url: str | None
+    sandbox: bool
+    demo: bool
+    sqlite_busy_timeout_ms: int
+    token_ttl_seconds: int
+    default_timezone: str
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None
+    twilio_from: str | None
+    twilio_api_base: str
+    telegram_bot_token: str | None
+    telegram_webhook_secret: str | None
+    telegram_bot_username: str | None
+    telegram_api_base: str
+    smtp_host: str | None
+    smtp_port: int
+    smtp_username: str | None
+    smtp_password: str | None
+    smtp_starttls: bool
+    mail_from: str | None
+
+    def flask_config(self) -> dict:
+        """The Flask and extension settings that follow from these."""
+        engine_options: dict = {"pool_pre_ping": True}
+        if self.database_url.startswith("sqlite"):
+            engine_options = {"connect_args": {"timeout": self.sqlite_busy_timeout_ms / 1000}}
+        return {
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "SURVEYD": self,
+            "API_TITLE": "surveyd",
+            "API_VERSION": "v1",
+            "OPENAPI_VERSION": "3.0.3",
+            "OPENAPI_URL_PREFIX": "/api/v1",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            "JSON_SORT_KEYS": False,
+        }
+
+
+def _demo_secret(instance_path: Path) -> str:
+    """A secret kept in the instance folder so demo links survive a restart."""
+    path = instance_path / "demo-secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, demo: bool = False) -> Settings:
+    """Build Settings from the environment, refusing what cannot work."""
+    env = os.environ if env is None else env
+    demo = demo or _flag(env, "SURVEYD_DEMO", False)
+    database_url = env.get("SURVEYD_DATABASE_URL") or f"sqlite:///{instance_path / 'surveyd.sqlite3'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    if not (database_url.startswith("sqlite") or database_url.startswith("postgresql")):
+        raise ConfigError(f"SURVEYD_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+    secret_key = env.get("SURVEYD_SECRET_KEY") or ""
+    if not secret_key:
+        if not demo:
+            raise ConfigError("SURVEYD_SECRET_KEY is required (or run with --demo)")
+        secret_key = _demo_secret(instance_path)
+    elif len(secret_key) < 16:
+        raise ConfigError("SURVEYD_SECRET_KEY must be at least 16 characters")
+    public_url = (env.get("SURVEYD_PUBLIC_URL") or "").rstrip("/") or None
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise ConfigError("SURVEYD_PUBLIC_URL must start with http:// or https://")
+    broker_url = env.get("SURVEYD_BROKER_URL") or None
+    if broker_url and not broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+        raise ConfigError("SURVEYD_BROKER_URL must be a redis:// or amqp:// URL")
+    return Settings(
+        database_url=database_url,
+        broker_url=broker_url,
+        secret_key=secret_key,
+        public_url=public_url,
+        sandbox=_flag(env, "SURVEYD_SANDBOX", demo),
+        demo=demo,
+        sqlite_busy_timeout_ms=_int(env, "SURVEYD_SQLITE_BUSY_TIMEOUT_MS", 5000),
+        token_ttl_seconds=_int(env, "SURVEYD_TOKEN_TTL_SECONDS", 14 * 24 * 3600, minimum=60),
+        default_timezone=env.get("SURVEYD_DEFAULT_TIMEZONE") or "UTC",
+        twilio_account_sid=env.get("SURVEYD_TWILIO_ACCOUNT_SID") or None,
+        twilio_auth_token=env.get("SURVEYD_TWILIO_AUTH_TOKEN") or None,
+        twilio_from=env.get("SURVEYD_TWILIO_FROM") or None,
+        twilio_api_base=(env.get("SURVEYD_TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/"),
+        telegram_bot_token=env.get("SURVEYD_TELEGRAM_BOT_TOKEN") or None,
+        telegram_webhook_secret=env.get("SURVEYD_TELEGRAM_WEBHOOK_SECRET") or None,
+        telegram_bot_username=env.get("SURVEYD_TELEGRAM_BOT_USERNAME") or None,
+        telegram_api_base=(env.get("SURVEYD_TELEGRAM_API_BASE") or "https://api.telegram.org").rstrip("/"),
+        smtp_host=env.get("SURVEYD_SMTP_HOST") or None,
+        smtp_port=_int(env, "SURVEYD_SMTP_PORT", 587, minimum=1),
+        smtp_username=env.get("SURVEYD_SMTP_USERNAME") or None,
+        smtp_password=env.get("SURVEYD_SMTP_PASSWORD") or None,
+        smtp_starttls=_flag(env, "SURVEYD_SMTP_STARTTLS", True),
+        mail_from=env.get("SURVEYD_MAIL_FROM") or None,
+    )

@@ -1,0 +1,10 @@
+"""Extension objects, created unbound and bound to an app in create_app."""
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+from surveyd.models.base import Base
+from surveyd.api.envelope import EnvelopeApi
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+api = EnvelopeApi()

@@ -1,0 +1,21 @@
+"""The models, one module per noun; imported here so metadata knows every table."""
+from surveyd.models.alert import Alert, AlertStatus
+from surveyd.models.api_key import ApiKey
+from surveyd.models.base import Base, utcnow
+from surveyd.models.channel import Channel
+from surveyd.models.contact import Consent, ConsentState, Contact
+from surveyd.models.dispatch import Dispatch, DispatchPurpose, DispatchStatus, DispatchStatusChange
+from surveyd.models.event import Event
+from surveyd.models.response import Answer, Response
+from surveyd.models.sandbox_message import SandboxMessage
+from surveyd.models.survey import Survey, SurveyKind, SurveyVersion
+from surveyd.models.touchpoint import Stage, Touchpoint
+from surveyd.models.trigger import Trigger
+from surveyd.models.user import Role, User
+
+__all__ = [
+    "Alert", "AlertStatus", "Answer", "ApiKey", "Base", "Channel", "Consent", "ConsentState", "Contact",
+    "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "Response", "Role",
+    "SandboxMessage", "Stage", "Survey", "SurveyKind", "SurveyVersion", "Touchpoint", "Trigger", "User",
+    "utcnow",
+]

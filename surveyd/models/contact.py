@@ -1,0 +1,70 @@
+"""Contacts: one record per customer across every channel."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from surveyd.models.base import Base, enum_column, utcnow
+from surveyd.models.channel import Channel
+
+
+class Contact(Base):
+    """A customer, known by the integrator's external id."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(20), index=True)
+    telegram_chat_id: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    locale: Mapped[str | None] = mapped_column(sa.String(16))
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    consents: Mapped[list["Consent"]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    def address(self, channel: Channel) -> str | None:
+        """The contact's address on a channel; web needs none."""
+        return {
+            Channel.SMS: self.phone,
+            Channel.EMAIL: self.email,
+            Channel.TELEGRAM: self.telegram_chat_id,
+            Channel.WEB: "web",
+        }[channel]
+
+    def opted_out(self, channel: Channel) -> bool:
+        """True while the contact has opted out of this channel."""
+        return any(c.channel == channel and c.state == ConsentState.OPTED_OUT for c in self.consents)
+
+
+class ConsentState(str, enum.Enum):
+    """A contact's standing permission on one channel."""
+
+    OPTED_IN = "opted_in"
+    OPTED_OUT = "opted_out"
+
+
+class Consent(Base):
+    """The latest consent decision of one contact on one channel."""
+
+    __tablename__ = "consents"
+    __table_args__ = (sa.UniqueConstraint("contact_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    state: Mapped[ConsentState] = mapped_column(enum_column(ConsentState))
+    source: Mapped[str] = mapped_column(sa.String(40))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contact: Mapped[Contact] = relationship(back_populates="consents")

@@ -1,0 +1,83 @@
+"""Dispatches: one survey to one contact on one channel, and their status history."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from surveyd.models.base import Base, enum_column, utcnow
+from surveyd.models.channel import Channel
+from surveyd.models.contact import Contact
+from surveyd.models.survey import Survey, SurveyVersion
+
+
+class DispatchStatus(str, enum.Enum):
+    """Where a dispatch stands; suppressed carries a reason."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    ANSWERED = "answered"
+    EXPIRED = "expired"
+    SUPPRESSED = "suppressed"
+
+
+class DispatchPurpose(str, enum.Enum):
+    """Whether a dispatch is the first ask or the one reminder."""
+
+    INVITATION = "invitation"
+    REMINDER = "reminder"
+
+
+class Dispatch(Base):
+    """A survey bound for one contact on one channel at a due time."""
+
+    __tablename__ = "dispatches"
+    __table_args__ = (sa.Index("ix_dispatches_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    trigger_id: Mapped[int | None] = mapped_column(sa.ForeignKey("triggers.id"))
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id"), index=True)
+    survey_version_id: Mapped[int] = mapped_column(sa.ForeignKey("survey_versions.id"))
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    purpose: Mapped[DispatchPurpose] = mapped_column(enum_column(DispatchPurpose), default=DispatchPurpose.INVITATION)
+    status: Mapped[DispatchStatus] = mapped_column(enum_column(DispatchStatus))
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+    locale: Mapped[str] = mapped_column(sa.String(16))
+    token_nonce: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    due_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    survey: Mapped[Survey] = relationship()
+    survey_version: Mapped[SurveyVersion] = relationship()
+    contact: Mapped[Contact] = relationship()
+    history: Mapped[list["DispatchStatusChange"]] = relationship(
+        order_by="DispatchStatusChange.id", cascade="all, delete-orphan", back_populates="dispatch"
+    )
+
+
+class DispatchStatusChange(Base):
+    """One step in a dispatch's life, kept for its timeline."""
+
+    __tablename__ = "dispatch_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dispatch_id: Mapped[int] = mapped_column(sa.ForeignKey("dispatches.id", ondelete="CASCADE"), index=True)
+    status: Mapped[DispatchStatus] = mapped_column(enum_column(DispatchStatus))
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+    detail: Mapped[dict[str, Any] | None]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    dispatch: Mapped[Dispatch] = relationship(back_populates="history")

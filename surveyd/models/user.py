@@ -1,0 +1,30 @@
+"""Staff users: admins, designers and agents."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from surveyd.models.base import Base, enum_column, utcnow
+
+
+class Role(str, enum.Enum):
+    """What a staff user may do."""
+
+    ADMIN = "admin"
+    DESIGNER = "designer"
+    AGENT = "agent"
+
+
+class User(Base):
+    """A member of staff who signs in to the console."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

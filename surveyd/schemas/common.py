@@ -1,0 +1,50 @@
+"""Field types shared by the API schemas."""
+from __future__ import annotations
+
+from datetime import timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from surveyd.models import Channel
+
+CHANNELS = [c.value for c in Channel]
+TOUCHPOINT_KEY = validate.Regexp(
+    r"^[a-z0-9][a-z0-9_.:-]{0,99}$", error="Lower-case letters, digits and . _ : - (up to 100), e.g. order.delivered."
+)
+E164 = validate.Regexp(r"^\+[1-9]\d{6,14}$", error="A phone number in E.164 form, e.g. +905321234567.")
+LOCALE_TAG = validate.Regexp(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", error="A language tag such as en, tr or fa-IR.")
+
+
+def Timestamp(**kwargs) -> fields.AwareDateTime:
+    """An ISO 8601 timestamp; one without a zone is read as UTC."""
+    return fields.AwareDateTime(default_timezone=timezone.utc, **kwargs)
+
+
+def check_timezone(value: str) -> None:
+    """Refuse anything that is not an IANA time zone name."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("An IANA time zone such as Europe/Istanbul.") from None
+
+
+class ErrorDetailSchema(Schema):
+    """The inside of the error envelope."""
+
+    code = fields.String()
+    message = fields.String()
+    fields_ = fields.Dict(data_key="fields")
+
+
+class ErrorEnvelopeSchema(Schema):
+    """{"error": {...}} as every API failure answers."""
+
+    error = fields.Nested(ErrorDetailSchema)
+
+
+class PageQuerySchema(Schema):
+    """Newest-first pagination by id cursor."""
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    cursor = fields.Integer(validate=validate.Range(min=1), metadata={"description": "next_cursor of the previous page"})

@@ -1,0 +1,63 @@
+"""Metrics query and body."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from surveyd.schemas.common import Timestamp
+
+
+class MetricsQuerySchema(Schema):
+    """GET /surveys/{id}/metrics filters."""
+
+    since = Timestamp()
+    until = Timestamp()
+    interval = fields.String(validate=validate.OneOf(["day", "week", "month"]))
+    group_by = fields.String(
+        validate=validate.Length(1, 120),
+        metadata={"description": "channel, touchpoint, stage, locale, attribute.<event attribute> or contact.<contact attribute>"},
+    )
+
+
+class RangeSchema(Schema):
+    """A 95% interval."""
+
+    low = fields.Float()
+    high = fields.Float()
+    level = fields.Float()
+
+
+class FigureSchema(Schema):
+    """A score with its n, interval and distribution."""
+
+    score = fields.Float(allow_none=True)
+    n = fields.Integer()
+    interval = fields.Nested(RangeSchema, allow_none=True)
+    shares = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
+    share_interval = fields.Nested(RangeSchema, allow_none=True)
+    distribution = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class PeriodFigureSchema(FigureSchema):
+    """A figure for one period."""
+
+    period_start = fields.String()
+
+
+class GroupFigureSchema(FigureSchema):
+    """A figure for one group."""
+
+    key = fields.String(allow_none=True)
+
+
+class MetricsSchema(Schema):
+    """The survey's figures."""
+
+    survey_id = fields.Integer()
+    kind = fields.String()
+    since = Timestamp(allow_none=True)
+    until = Timestamp(allow_none=True)
+    overall = fields.Nested(FigureSchema)
+    interval = fields.String()
+    series = fields.List(fields.Nested(PeriodFigureSchema))
+    group_by = fields.String()
+    groups = fields.List(fields.Nested(GroupFigureSchema))

@@ -1,0 +1,49 @@
+"""Response bodies and their query."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from surveyd.schemas.common import PageQuerySchema, Timestamp
+from surveyd.services.metric_math import band
+
+
+class AnswerSchema(Schema):
+    """One answered question."""
+
+    question_id = fields.String()
+    value = fields.Raw()
+    answered_at = Timestamp()
+
+
+class ResponseSchema(Schema):
+    """One response, partial or complete."""
+
+    id = fields.Integer()
+    survey_id = fields.Integer()
+    survey_version = fields.Function(lambda r: r.survey_version.number)
+    dispatch_id = fields.Integer()
+    event_id = fields.Integer(allow_none=True)
+    contact = fields.Function(lambda r: r.contact.external_id)
+    channel = fields.Function(lambda r: r.channel.value)
+    locale = fields.String()
+    score = fields.Integer(allow_none=True)
+    band = fields.Function(lambda r: band(r.survey_version.survey.kind.value, r.score) if r.score is not None else None)
+    completed = fields.Boolean()
+    answers = fields.List(fields.Nested(AnswerSchema))
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class ResponseQuerySchema(PageQuerySchema):
+    """GET /responses filters."""
+
+    survey_id = fields.Integer()
+    since = Timestamp()
+    until = Timestamp()
+
+
+class ResponsePageSchema(Schema):
+    """A page of responses, newest first."""
+
+    items = fields.List(fields.Nested(ResponseSchema))
+    next_cursor = fields.Integer(allow_none=True)

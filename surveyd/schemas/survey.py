@@ -1,0 +1,100 @@
+"""Survey request and response bodies."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from surveyd.schemas.common import Timestamp
+from surveyd.services.survey_definitions import scale_of
+
+KINDS = ["nps", "csat", "ces"]
+Texts = lambda **kw: fields.Dict(keys=fields.String(), values=fields.String(), **kw)  # noqa: E731
+
+
+class OptionSchema(Schema):
+    """One choice of a choice question."""
+
+    id = fields.String(required=True)
+    label = Texts(required=True)
+
+
+class QuestionSchema(Schema):
+    """The scale question or a follow-up shown for some score bands."""
+
+    id = fields.String(required=True, validate=validate.Length(1, 64))
+    type = fields.String(required=True, validate=validate.OneOf(["scale", "text", "choice"]))
+    text = Texts(required=True)
+    low_label = Texts()
+    high_label = Texts()
+    bands = fields.List(fields.String(validate=validate.OneOf(["negative", "neutral", "positive"])))
+    options = fields.List(fields.Nested(OptionSchema))
+
+
+class NotifySchema(Schema):
+    """Where an alert of this survey goes (delivery arrives with the notifications issue)."""
+
+    channel = fields.String(required=True, validate=validate.OneOf(["email", "telegram", "webhook"]))
+    to = fields.Email()
+    chat_id = fields.String(validate=validate.Regexp(r"^-?\d{1,20}$"))
+    url = fields.Url(schemes={"https", "http"})
+
+    @validates_schema
+    def _target(self, data, **_):
+        needed = {"email": "to", "telegram": "chat_id", "webhook": "url"}[data["channel"]]
+        if not data.get(needed):
+            raise ValidationError(f"Required for {data['channel']}.", needed)
+
+
+class AlertRuleSchema(Schema):
+    """When an answer raises an alert: score at or below threshold, or a keyword in a comment."""
+
+    threshold = fields.Integer()
+    keywords = fields.List(fields.String(validate=validate.Length(1, 100)), validate=validate.Length(max=100))
+    notify = fields.List(fields.Nested(NotifySchema), validate=validate.Length(max=20))
+
+
+class SurveyCreateSchema(Schema):
+    """POST /surveys."""
+
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    template = fields.String(validate=validate.Length(1, 40))
+    locales = fields.List(fields.String(), validate=validate.Length(min=1))
+    questions = fields.List(fields.Nested(QuestionSchema), validate=validate.Length(1, 30))
+    alert = fields.Nested(AlertRuleSchema)
+
+
+class SurveyPatchSchema(SurveyCreateSchema):
+    """PATCH /surveys/{id}: any subset; content changes make a new version."""
+
+    name = fields.String(validate=validate.Length(1, 200))
+    kind = fields.String(validate=validate.OneOf(KINDS))
+
+
+class ScaleSchema(Schema):
+    """The survey's scale; higher is always better."""
+
+    min = fields.Integer()
+    max = fields.Integer()
+    direction = fields.String()
+
+
+class SurveySchema(Schema):
+    """A survey with its current version's content."""
+
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.Function(lambda s: s.kind.value)
+    template = fields.String(allow_none=True)
+    version = fields.Integer(attribute="current_version")
+    locales = fields.Function(lambda s: s.latest.locales)
+    scale = fields.Function(lambda s: scale_of(s.kind.value))
+    questions = fields.Function(lambda s: s.latest.questions)
+    alert = fields.Function(lambda s: s.latest.alert)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class SurveyListSchema(Schema):
+    """GET /surveys."""
+
+    items = fields.List(fields.Nested(SurveySchema))

@@ -1,0 +1,89 @@
+"""Trigger request and response bodies."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from surveyd.schemas.common import CHANNELS, TOUCHPOINT_KEY, Timestamp
+
+HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="A time as HH:MM, 00:00 to 23:59.")
+OPERATORS = ["equals", "not_equals", "in", "not_in", "exists", "not_exists", "gt", "gte", "lt", "lte"]
+
+
+class QuietHoursSchema(Schema):
+    """A daily window, in the contact's time zone, when nothing is sent."""
+
+    start = fields.String(required=True, validate=HHMM)
+    end = fields.String(required=True, validate=HHMM)
+
+
+class ReminderSchema(Schema):
+    """One reminder if there is no answer after a while, optionally on another channel."""
+
+    after_seconds = fields.Integer(required=True, validate=validate.Range(min=60))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+
+
+class ConditionSchema(Schema):
+    """A test on an event or contact attribute, e.g. {"field": "event.open_complaint", "op": "not_equals", "value": true}."""
+
+    field = fields.String(required=True, validate=validate.Regexp(r"^(event|contact)\.[A-Za-z0-9_.-]{1,100}$",
+                          error="event.<attribute> or contact.<attribute>."))
+    op = fields.String(required=True, validate=validate.OneOf(OPERATORS))
+    value = fields.Raw(allow_none=True)
+
+
+class TriggerCreateSchema(Schema):
+    """POST /triggers."""
+
+    touchpoint = fields.String(required=True, validate=TOUCHPOINT_KEY)
+    survey_id = fields.Integer(required=True)
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True,
+                           validate=validate.Length(1, len(CHANNELS)))
+    delay_seconds = fields.Integer(load_default=0, validate=validate.Range(0, 90 * 24 * 3600))
+    quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True)
+    throttle_days = fields.Integer(allow_none=True, validate=validate.Range(0, 3650))
+    sample_rate = fields.Float(load_default=1.0, validate=validate.Range(0.0, 1.0))
+    conditions = fields.List(fields.Nested(ConditionSchema), load_default=list, validate=validate.Length(max=50))
+    reminder = fields.Nested(ReminderSchema, allow_none=True)
+    expire_after_seconds = fields.Integer(allow_none=True, validate=validate.Range(min=60))
+    enabled = fields.Boolean(load_default=True)
+
+    @validates("channels")
+    def _no_repeats(self, value, **_):
+        if len(set(value)) != len(value):
+            raise ValidationError("Each channel at most once.")
+
+
+class TriggerSchema(TriggerCreateSchema):
+    """A stored trigger."""
+
+    id = fields.Integer()
+    touchpoint = fields.Function(lambda t: t.touchpoint.key)
+    created_at = Timestamp()
+
+
+class TriggerListSchema(Schema):
+    """GET /triggers."""
+
+    items = fields.List(fields.Nested(TriggerSchema))
+
+
+class TouchpointPutSchema(Schema):
+    """PUT /touchpoints/{key}."""
+
+    name = fields.String(validate=validate.Length(1, 200), allow_none=True)
+    stage = fields.String(validate=validate.OneOf(["awareness", "consideration", "purchase", "post_purchase", "support"]))
+
+
+class TouchpointSchema(Schema):
+    """A touchpoint and its journey stage."""
+
+    key = fields.String()
+    name = fields.String(allow_none=True)
+    stage = fields.Function(lambda t: t.stage.value)
+
+
+class TouchpointListSchema(Schema):
+    """GET /touchpoints."""
+
+    items = fields.List(fields.Nested(TouchpointSchema))

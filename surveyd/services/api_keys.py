@@ -1,0 +1,46 @@
+"""Integrator API keys: created once, shown once, stored as SHA-256."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+
+from surveyd.extensions import db
+from surveyd.models import ApiKey, utcnow
+
+PREFIX = "sk_"
+
+
+def _hash(raw: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def create_api_key(name: str) -> tuple[ApiKey, str]:
+    """A new key; the raw value is returned once and never stored."""
+    if not name or len(name) > 100:
+        raise ValueError("the key name must be 1 to 100 characters")
+    raw = PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(name=name, prefix=raw[:10], key_hash=_hash(raw))
+    db.session.add(key)
+    db.session.commit()
+    return key, raw
+
+
+def authenticate(raw: str) -> ApiKey | None:
+    """The live key matching a presented value, if any."""
+    if not raw.startswith(PREFIX) or len(raw) > 200:
+        return None
+    key = db.session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == _hash(raw)))
+    if key is None or key.revoked_at is not None:
+        return None
+    return key
+
+
+def revoke_api_key(key_id: int) -> None:
+    """Stop a key from working."""
+    key = db.session.get(ApiKey, key_id)
+    if key is not None and key.revoked_at is None:
+        key.revoked_at = utcnow()
+        db.session.commit()

@@ -1,0 +1,85 @@
+"""Event intake: record the touchpoint, plan its dispatches, answer once per idempotency key."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from surveyd.extensions import db
+from surveyd.models import Dispatch, Event, utcnow
+from surveyd.services.contacts import apply_contact
+from surveyd.services.dispatch_planning import plan_dispatches
+from surveyd.services.errors import Conflict, Invalid
+from surveyd.services.touchpoints import ensure_touchpoint
+
+Presenter = Callable[[Event, list[Dispatch]], str]
+
+
+@dataclass(frozen=True)
+class Intake:
+    """The stored answer to an event request, and whether it is a replay."""
+
+    body: str
+    replayed: bool
+
+
+def request_hash(payload: Any) -> str:
+    """A digest of the request's meaning: key order and whitespace do not change it."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(key: str, digest: str) -> Intake | None:
+    stored = db.session.execute(
+        sa.select(Event.request_hash, Event.response_body).where(Event.idempotency_key == key)
+    ).one_or_none()
+    if stored is None:
+        return None
+    if stored.request_hash != digest:
+        raise Invalid(
+            "this Idempotency-Key was used with a different request body",
+            {"Idempotency-Key": ["Already used for another request; use a new key for a new event."]},
+        )
+    return Intake(body=stored.response_body, replayed=True)
+
+
+def record_event(data: dict[str, Any], digest: str, key: str | None, present: Presenter) -> Intake:
+    """Store an event and its dispatches and keep the answer for replays, all in one transaction."""
+    if key:
+        replay = _replay(key, digest)
+        if replay:
+            db.session.rollback()
+            return replay
+    now = utcnow()
+    contact_data = dict(data["contact"])
+    external_id = contact_data.pop("external_id")
+    contact, _ = apply_contact(external_id, contact_data, source="event")
+    touchpoint = ensure_touchpoint(data["touchpoint"])
+    event = Event(
+        touchpoint_id=touchpoint.id,
+        contact_id=contact.id,
+        occurred_at=data.get("occurred_at") or now,
+        received_at=now,
+        attributes=dict(data.get("attributes") or {}),
+        idempotency_key=key,
+        request_hash=digest if key else None,
+    )
+    db.session.add(event)
+    db.session.flush()
+    dispatches = plan_dispatches(event, contact, now)
+    event.response_body = present(event, dispatches)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another request with the same key won the race; its answer is the answer.
+        db.session.rollback()
+        replay = _replay(key, digest) if key else None
+        if replay is None:
+            raise Conflict("a request with this Idempotency-Key is in progress; retry shortly") from None
+        return replay
+    return Intake(body=event.response_body, replayed=False)
+

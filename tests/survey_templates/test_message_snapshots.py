@@ -1,0 +1,177 @@
+"""Every message template rendered in every locale, compared with a stored snapshot.
+
+Snapshots live in tests/survey_templates/snapshots/<template>.<locale>.txt (the anonymous
+variant as <template>-anonymous.<locale>.txt). After a deliberate wording or template change,
+regenerate them and review the diff:
+
+    SNAPSHOT_UPDATE=1 .venv/bin/python -m pytest tests/survey_templates -q
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from survey_templates import catalog
+from survey_templates.catalog import available_locales, builtin_survey, render_message
+
+SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
+MESSAGES_DIR = Path(catalog.__file__).parent / "messages"
+UPDATE = os.environ.get("SNAPSHOT_UPDATE") == "1"
+
+TEMPLATES = sorted(p.name[: -len(".j2")] for p in MESSAGES_DIR.glob("*.j2"))
+LOCALES = list(available_locales())
+URL = "https://surveys.example.com/s/TOKEN"
+SMS_URL = "https://surveys.example.com/s/AbCdEf1234"  # 40 characters
+CONTACT = "Ayşe"
+ANONYMOUS_TEMPLATE = "telegram_invitation.txt"
+
+
+def _nps_question(locale: str) -> str:
+    survey = builtin_survey("nps", LOCALES)
+    (score,) = [q for q in survey["questions"] if q["id"] == "score"]
+    return score["text"][locale]
+
+
+def _snapshot_name(template: str, locale: str, contact_name: str | None) -> str:
+    variant = "" if contact_name else "-anonymous"
+    return f"{template}{variant}.{locale}.txt"
+
+
+CASES = [(t, loc, CONTACT) for t in TEMPLATES for loc in LOCALES] + [
+    (ANONYMOUS_TEMPLATE, loc, None) for loc in LOCALES
+]
+
+
+def test_there_are_templates_to_snapshot():
+    assert {"email_invitation.html", "email_invitation.txt", "sms_invitation.txt", "telegram_invitation.txt"} <= set(
+        TEMPLATES
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "locale", "contact_name"),
+    CASES,
+    ids=[_snapshot_name(*case)[: -len(".txt")] for case in CASES],
+)
+def test_message_matches_snapshot(template, locale, contact_name):
+    rendered = render_message(
+        template, locale, question=_nps_question(locale), url=URL, contact_name=contact_name
+    )
+    path = SNAPSHOT_DIR / _snapshot_name(template, locale, contact_name)
+    if UPDATE:
+        SNAPSHOT_DIR.mkdir(exist_ok=True)
+        path.write_text(rendered + "\n", encoding="utf-8", newline="\n")
+        return
+    if not path.exists():
+        pytest.fail(
+            f"snapshot {path} is missing; create it with "
+            f"SNAPSHOT_UPDATE=1 .venv/bin/python -m pytest tests/survey_templates -q and review it"
+        )
+    expected = path.read_text(encoding="utf-8")
+    assert rendered + "\n" == expected, f"{path.name} differs; if intended, regenerate with SNAPSHOT_UPDATE=1"
+
+
+def test_no_orphan_snapshots():
+    if UPDATE:
+        pytest.skip("snapshots are being rewritten")
+    expected = {_snapshot_name(*case) for case in CASES}
+    stored = {p.name for p in SNAPSHOT_DIR.glob("*.txt")}
+    assert stored - expected == set(), "snapshot files with no matching template/locale; delete them"
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_placeholder_is_filled(template, locale):
+    rendered = render_message(template, locale, question=_nps_question(locale), url=URL, contact_name=CONTACT)
+    assert not re.search(r"\{[a-z_]*\}", rendered), rendered
+    assert "None" not in rendered
+
+
+def test_email_html_carries_locale_direction_and_language():
+    fa = render_message("email_invitation.html", "fa", question=_nps_question("fa"), url=URL, contact_name=CONTACT)
+    assert '<html lang="fa" dir="rtl">' in fa
+    assert 'dir="ltr"' not in fa and "text-align:left" not in fa
+    assert fa.count('dir="rtl"') == 3 and fa.count("text-align:right") == 2
+    tr = render_message("email_invitation.html", "tr", question=_nps_question("tr"), url=URL, contact_name=CONTACT)
+    assert '<html lang="tr" dir="ltr">' in tr and 'dir="rtl"' not in tr and "text-align:right" not in tr
+
+
+NASTY = "A&B <x>"
+
+
+def test_email_html_escapes_the_contact_name_and_url():
+    html = render_message(
+        "email_invitation.html", "tr", question="Soru <b>?", url='https://e.com/s/?a=1&b="2"', contact_name=NASTY
+    )
+    assert "Merhaba A&amp;B &lt;x&gt;," in html
+    assert NASTY not in html and "<x>" not in html and "<b>" not in html
+    assert "Soru &lt;b&gt;?" in html
+    assert 'href="https://e.com/s/?a=1&amp;b=&#34;2&#34;"' in html
+
+
+@pytest.mark.parametrize("template", ["email_invitation.txt", "telegram_invitation.txt"])
+def test_text_messages_do_not_escape(template):
+    text = render_message(template, "fa", question="Q & <A>?", url="https://e.com/?a=1&b=2", contact_name=NASTY)
+    assert f"سلام {NASTY} عزیز،" in text
+    assert "Q & <A>?" in text and "https://e.com/?a=1&b=2" in text
+    assert "&amp;" not in text and "&lt;" not in text
+
+
+@pytest.mark.parametrize("contact_name", [CONTACT, None])
+@pytest.mark.parametrize("locale", LOCALES)
+def test_telegram_has_a_blank_line_after_the_greeting(locale, contact_name):
+    question = _nps_question(locale)
+    lines = render_message(
+        "telegram_invitation.txt", locale, question=question, url=URL, contact_name=contact_name
+    ).split("\n")
+    assert lines == [lines[0], "", question, URL]
+    assert (CONTACT in lines[0]) == bool(contact_name)
+
+
+# GSM 03.38 default alphabet and its extension table (extension characters cost two septets).
+GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM_EXTENDED = set("^{}\\[~]|€\f")
+
+
+def _sms_segments(text: str) -> tuple[str, int, int]:
+    """(encoding, length in that encoding's units, segments)."""
+    if all(ch in GSM_BASIC or ch in GSM_EXTENDED for ch in text):
+        units = sum(2 if ch in GSM_EXTENDED else 1 for ch in text)
+        single, multi = 160, 153
+        encoding = "gsm"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, multi = 70, 67
+        encoding = "ucs2"
+    segments = 1 if units <= single else -(-units // multi)
+    return encoding, units, segments
+
+
+def test_sms_segment_counter():
+    assert _sms_segments("a" * 160) == ("gsm", 160, 1)
+    assert _sms_segments("a" * 161) == ("gsm", 161, 2)
+    assert _sms_segments("[" * 80) == ("gsm", 160, 1)
+    assert _sms_segments("ş" * 70) == ("ucs2", 70, 1)
+    assert _sms_segments("ş" * 134) == ("ucs2", 134, 2)
+    assert _sms_segments("ş" * 135) == ("ucs2", 135, 3)
+
+
+@pytest.mark.parametrize("template_id", ["nps", "csat", "ces"])
+@pytest.mark.parametrize("locale", ["en", "tr", "fa"])
+def test_sms_invitation_fits_two_segments(template_id, locale):
+    assert len(SMS_URL) == 40
+    (score,) = [q for q in builtin_survey(template_id, [locale])["questions"] if q["type"] == "scale"]
+    sms = render_message("sms_invitation.txt", locale, question=score["text"][locale], url=SMS_URL)
+    assert sms.endswith(SMS_URL) and score["text"][locale] in sms
+    encoding, units, segments = _sms_segments(sms)
+    if locale == "en":
+        assert encoding == "gsm", "English SMS should stay in the GSM alphabet"
+        assert 1 <= segments <= 2, f"{units} septets: {sms!r}"
+    else:
+        assert units <= 134, f"{units} UCS-2 characters (more than 2 segments): {sms!r}"
