@@ -1,2 +1,45 @@
-from flask import Blueprint
-bp = Blueprint("sandbox", __name__)
+"""The sandbox inbox: each channel's messages as the customer would see them, and staff's view."""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
+
+from surveyd.services import events, sandbox
+from surveyd.services.errors import ServiceError
+
+bp = Blueprint("sandbox", __name__, template_folder="templates")
+URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def linkify(text: str) -> Markup:
+    """Escape message text and make its links clickable."""
+    escaped = str(escape(text))
+    return Markup(URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))
+
+
+@bp.get("/sandbox")
+def inbox():
+    """Every message the sandbox delivered, newest first."""
+    return render_template(
+        "sandbox/inbox.html",
+        messages=sandbox.inbox(),
+        staff=sandbox.staff_view(),
+        choices=sandbox.event_choices(),
+        linkify=linkify,
+        error=request.args.get("error"),
+    )
+
+
+@bp.post("/sandbox/events")
+def fire_event():
+    """Report a touchpoint for a contact, as an integrator would."""
+    payload = {"touchpoint": request.form.get("touchpoint", ""), "contact": {"external_id": request.form.get("contact", "")}}
+    if not payload["touchpoint"] or not payload["contact"]["external_id"]:
+        return redirect(url_for("sandbox.inbox", error="Choose a touchpoint and a contact."))
+    try:
+        events.record_event(payload, events.request_hash(payload), None, lambda event, dispatches: "{}")
+    except ServiceError as error:
+        return redirect(url_for("sandbox.inbox", error=error.message))
+    return redirect(url_for("sandbox.inbox"))
