@@ -14,6 +14,7 @@ def _configure_logging() -> None:
     logging.basicConfig(
         stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _app(demo: bool = False, public_url: str | None = None):
@@ -74,7 +75,8 @@ def api_key_create(name: str) -> None:
     apply_migrations(app, quiet=True)
     with app.app_context():
         key, raw = create_api_key(name)
-    click.echo(f"Created API key {key.id} ({name}). Store it now; it cannot be shown again:")
+        key_id = key.id
+    click.echo(f"Created API key {key_id} ({name}). Store it now; it cannot be shown again:")
     click.echo(raw)
 
 
@@ -103,9 +105,13 @@ def user_create(email: str, role: str) -> None:
         except ServiceError as error:
             click.echo(f"surveyd: {error.message}", err=True)
             sys.exit(1)
-    click.echo(f"Created {created.role.value} {created.email} (id {created.id}).")
+        click.echo(f"Created {created.role.value} {created.email} (id {created.id}).")
 
 
 def register_flask_commands(app) -> None:
     """Expose the same commands under `flask --app wsgi surveyd ...`."""
     app.cli.add_command(main, name="surveyd")
+
+
+if __name__ == "__main__":
+    main()

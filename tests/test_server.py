@@ -1,0 +1,76 @@
+"""Operations routes, the database-busy path, migrations and the request log."""
+import logging
+import os
+import sqlite3
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from surveyd import create_app
+from surveyd.extensions import db
+from tests.conftest import make_env
+
+SQLITE_ONLY = pytest.mark.skipif(os.environ.get("SURVEYD_TEST_DB", "sqlite") != "sqlite", reason="SQLite locking")
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok"}
+
+
+def test_readyz_is_503_when_the_database_does_not_answer(tmp_path):
+    app = create_app(make_env("postgresql://postgres@127.0.0.1:1/nothing"), instance_path=str(tmp_path))
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"] == "unavailable"
+    assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_migrations_match_the_models(app):
+    with app.app_context():
+        with db.engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    assert differences == []
+
+
+@SQLITE_ONLY
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
+    with app.app_context():
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+@SQLITE_ONLY
+def test_a_locked_database_is_503_with_retry_after_and_changes_nothing(app, database_url, api_key, tmp_path):
+    impatient = create_app(make_env(database_url, SURVEYD_SQLITE_BUSY_TIMEOUT_MS="100"), instance_path=str(tmp_path))
+    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        response = impatient.test_client().post(
+            "/api/v1/events",
+            json={"touchpoint": "order.delivered", "contact": {"external_id": "c-locked"}},
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.get_json()["error"]["code"] == "unavailable"
+    with app.app_context():
+        assert db.session.execute(db.text("SELECT count(*) FROM events")).scalar() == 0
+        db.session.remove()
+
+
+def test_request_log_hides_tokens_and_phone_numbers(client, caplog):
+    caplog.set_level(logging.INFO, logger="surveyd.request")
+    client.get("/s/SECRETTOKEN.MAC")
+    client.get("/api/v1/contacts/+905321234567")
+    lines = [record.getMessage() for record in caplog.records if record.name == "surveyd.request"]
+    assert any(line.startswith("GET /s/… 404") for line in lines), lines
+    assert any("/api/v1/contacts/…67 401" in line for line in lines), lines
+    assert not any("SECRETTOKEN" in line or "5321234567" in line for line in lines)
