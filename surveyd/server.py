@@ -64,15 +64,13 @@ def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
         log.info("demo: sandbox inbox at %s/sandbox", settings.public_url)
         if key:
             log.info("demo: API key for trying the API: %s", key)
-    dispatcher = None
     if settings.broker_url:
-        log.info("broker configured: dispatching is left to `surveyd worker`")
-    else:
-        dispatcher = EmbeddedDispatcher(app)
-        dispatcher.start()
+        # Until the Celery worker exists, leaving dispatch to it would silently stop all sending.
+        log.warning("SURVEYD_BROKER_URL is set but this version has no `surveyd worker`; dispatching in-process")
+    dispatcher = EmbeddedDispatcher(app)
+    dispatcher.start()
     log.info("surveyd serving on http://%s:%s (public URL %s)", host, port, settings.public_url)
     try:
         serve(app, host=host, port=port, threads=threads, ident="surveyd")
     finally:
-        if dispatcher:
-            dispatcher.stop()
+        dispatcher.stop()

@@ -49,11 +49,26 @@ def _replay(key: str, digest: str) -> Intake | None:
 
 def record_event(data: dict[str, Any], digest: str, key: str | None, present: Presenter) -> Intake:
     """Store an event and its dispatches and keep the answer for replays, all in one transaction."""
-    if key:
-        replay = _replay(key, digest)
-        if replay:
+    for _ in range(ATTEMPTS):
+        if key:
+            replay = _replay(key, digest)
+            if replay:
+                db.session.rollback()
+                return replay
+        try:
+            return _record(data, digest, key, present)
+        except IntegrityError:
+            # A simultaneous request inserted the same key, contact or touchpoint first. On
+            # PostgreSQL that surfaces at the flush that inserts the row, not only at commit.
+            # Start over: a replay when it was our key, otherwise the rows now exist.
             db.session.rollback()
-            return replay
+    raise Conflict("a request with this Idempotency-Key is in progress; retry shortly")
+
+
+ATTEMPTS = 3
+
+
+def _record(data: dict[str, Any], digest: str, key: str | None, present: Presenter) -> Intake:
     now = utcnow()
     contact_data = dict(data["contact"])
     external_id = contact_data.pop("external_id")
@@ -72,14 +87,5 @@ def record_event(data: dict[str, Any], digest: str, key: str | None, present: Pr
     db.session.flush()
     dispatches = plan_dispatches(event, contact, now)
     event.response_body = present(event, dispatches)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Another request with the same key won the race; its answer is the answer.
-        db.session.rollback()
-        replay = _replay(key, digest) if key else None
-        if replay is None:
-            raise Conflict("a request with this Idempotency-Key is in progress; retry shortly") from None
-        return replay
+    db.session.commit()
     return Intake(body=event.response_body, replayed=False)
-

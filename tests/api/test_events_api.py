@@ -235,7 +235,7 @@ def test_unknown_touchpoint_is_accepted_with_no_dispatches(api, app, web_trigger
 
 
 def test_occurred_at_without_zone_is_utc(api, survey):
-    create_trigger(api, survey["id"], channels=["web"], delay_seconds=3 * 3600)
+    create_trigger(api, survey["id"], channels=["web"], delay_seconds=6 * 3600)
     base = (now() - timedelta(hours=1)).replace(microsecond=0)
     naive = base.replace(tzinfo=None).isoformat()
     zulu = base.isoformat().replace("+00:00", "Z")
@@ -244,9 +244,9 @@ def test_occurred_at_without_zone_is_utc(api, survey):
     planned = {label: at(fire(api, external_id=label, occurred_at=value)["dispatches"][0]["scheduled_at"])
                for label, value in (("naive", naive), ("zulu", zulu), ("istanbul", istanbul))}
 
-    assert planned["naive"] == base + timedelta(hours=3)
-    assert planned["zulu"] == base + timedelta(hours=3)
-    assert planned["istanbul"] == base  # 3 hours earlier in UTC
+    assert planned["naive"] == base + timedelta(hours=6)
+    assert planned["zulu"] == base + timedelta(hours=6)
+    assert planned["istanbul"] == base + timedelta(hours=3)  # the same wall time at +03:00 is 3 hours earlier
 
 
 def test_delay_seconds_pushes_scheduled_at(api, survey):
