@@ -17,6 +17,7 @@ from surveyd.services.errors import Conflict, Invalid
 from surveyd.services.touchpoints import ensure_touchpoint
 
 Presenter = Callable[[Event, list[Dispatch]], str]
+ATTEMPTS = 3  # tries when a simultaneous request inserts the same key, contact or touchpoint first
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,6 @@ def record_event(data: dict[str, Any], digest: str, key: str | None, present: Pr
             # Start over: a replay when it was our key, otherwise the rows now exist.
             db.session.rollback()
     raise Conflict("a request with this Idempotency-Key is in progress; retry shortly")
-
-
-ATTEMPTS = 3
 
 
 def _record(data: dict[str, Any], digest: str, key: str | None, present: Presenter) -> Intake:
