@@ -35,7 +35,8 @@ class WebLinkChannel(ChannelAdapter):
         raw_score = fields.pop("score", "").strip()
         score = None
         if raw_score:
-            if not raw_score.lstrip("-").isdigit():
+            # isdecimal, not isdigit: int() refuses digits such as "²"; long strings overflow int()'s digit limit.
+            if not raw_score.lstrip("-").isdecimal() or len(raw_score) > 9:
                 raise WebhookRejected("score must be a whole number", status=400)
             score = int(raw_score)
         answers = {key: value.strip()[:MAX_TEXT] for key, value in fields.items() if value.strip()}

@@ -32,12 +32,13 @@ class EmbeddedDispatcher(threading.Thread):
     def run(self) -> None:
         """Poll until stopped; a failure is logged and the loop goes on."""
         from surveyd.extensions import db
-        from surveyd.services.dispatching import send_due
+        from surveyd.services.dispatching import expire_overdue, send_due
 
         while not self.stopping.is_set():
             with self.app.app_context():
                 try:
                     send_due()
+                    expire_overdue()
                 except Exception:  # the loop must outlive any one bad dispatch or a busy database
                     log.exception("embedded dispatcher: pass failed")
                     db.session.rollback()

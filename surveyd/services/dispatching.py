@@ -14,6 +14,8 @@ from surveyd.services.dispatch_planning import record_status
 from surveyd.services.messages import compose
 
 log = logging.getLogger(__name__)
+# Sent but not yet answered: the states a lapsed link moves out of.
+OPEN_STATUSES = (DispatchStatus.SENT, DispatchStatus.DELIVERED)
 
 
 def _claim(dispatch_id: int) -> bool:
@@ -82,3 +84,20 @@ def send_due(now: datetime | None = None, limit: int = 100) -> int:
         if send_one(dispatch_id) in (DispatchStatus.SENT, DispatchStatus.DELIVERED):
             sent += 1
     return sent
+
+
+def expire_overdue(now: datetime | None = None, limit: int = 500) -> int:
+    """Mark unanswered dispatches whose link has lapsed as expired; the number marked."""
+    now = now or utcnow()
+    overdue = list(
+        db.session.scalars(
+            sa.select(Dispatch)
+            .where(Dispatch.status.in_(OPEN_STATUSES), Dispatch.expires_at <= now)
+            .order_by(Dispatch.expires_at)
+            .limit(limit)
+        )
+    )
+    for dispatch in overdue:
+        record_status(dispatch, DispatchStatus.EXPIRED)
+    db.session.commit()
+    return len(overdue)

@@ -74,6 +74,10 @@ def answer(token: str):
     try:
         (inbound,) = WebLinkChannel().parse_inbound({TOKEN_HEADER: token}, request.get_data(cache=True))
     except WebhookRejected:
+        state = progress(dispatch)
+        if state.stage != Stage.OPEN:
+            # Answered or closed already: say so rather than asking for a score again.
+            return _render(state, notice_key="page.already_body")
         return _render(Progress(Stage.OPEN, dispatch, error="choose_score"))
     state = record_answer(dispatch, inbound)
     if state.stage == Stage.FOLLOW_UP and not state.changed:

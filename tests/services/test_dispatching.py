@@ -96,3 +96,22 @@ def test_expired_before_sending_is_expired_not_sent(sms_dispatch):
     db.session.refresh(dispatch)
     assert (dispatch.status.value, dispatch.reason) == ("expired", "expired_before_send")
     assert db.session.scalar(sa.select(sa.func.count(SandboxMessage.id))) == 0
+
+
+def test_lapsed_unanswered_links_expire_and_answered_ones_do_not(ctx):
+    from bots.channel import InboundEvent
+    from surveyd.services.dispatching import expire_overdue
+    from surveyd.services.responding import record_answer
+
+    survey = factories.survey()
+    factories.trigger(survey.id, channels=["web"], expire_after_seconds=3600)
+    factories.contact("a")
+    factories.contact("b")
+    first = factories.event(external_id="a")["dispatches"][0]["id"]
+    second = factories.event(external_id="b")["dispatches"][0]["id"]
+    record_answer(db.session.get(Dispatch, second), InboundEvent(kind="answer", channel="web", score=9))
+    assert expire_overdue() == 0
+    assert expire_overdue(now=utcnow() + timedelta(hours=2)) == 1
+    statuses = dict(db.session.execute(sa.select(Dispatch.id, Dispatch.status)).all())
+    assert (statuses[first].value, statuses[second].value) == ("expired", "answered")
+    assert expire_overdue(now=utcnow() + timedelta(hours=3)) == 0
