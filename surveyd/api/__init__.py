@@ -15,7 +15,9 @@ def register_api(app: Flask) -> None:
     from surveyd.api.auth import require_api_key
     from surveyd.extensions import api
 
-    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
+    # Flask's defaults already hold MAX_CONTENT_LENGTH = None, so setdefault would never set the limit.
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     for module in (surveys, triggers, contacts, events, dispatches, responses, alerts):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     api_blueprints = {module.blp.name for module in (surveys, triggers, contacts, events, dispatches, responses, alerts)}

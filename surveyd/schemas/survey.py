@@ -47,7 +47,7 @@ class NotifySchema(Schema):
 class AlertRuleSchema(Schema):
     """When an answer raises an alert: score at or below threshold, or a keyword in a comment."""
 
-    threshold = fields.Integer()
+    threshold = fields.Integer(strict=True)  # 5.5 is refused, not read as 5
     keywords = fields.List(fields.String(validate=validate.Length(1, 100)), validate=validate.Length(max=100))
     notify = fields.List(fields.Nested(NotifySchema), validate=validate.Length(max=20))
 

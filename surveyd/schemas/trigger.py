@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from surveyd.schemas.common import CHANNELS, TOUCHPOINT_KEY, Timestamp
 
+# Integers in JSON bodies are strict: 1.5 or "30" is refused rather than silently read as 1 or 30.
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="A time as HH:MM, 00:00 to 23:59.")
 OPERATORS = ["equals", "not_equals", "in", "not_in", "exists", "not_exists", "gt", "gte", "lt", "lte"]
 
@@ -19,7 +20,7 @@ class QuietHoursSchema(Schema):
 class ReminderSchema(Schema):
     """One reminder if there is no answer after a while, optionally on another channel."""
 
-    after_seconds = fields.Integer(required=True, validate=validate.Range(min=60))
+    after_seconds = fields.Integer(strict=True, required=True, validate=validate.Range(min=60))
     channel = fields.String(validate=validate.OneOf(CHANNELS))
 
 
@@ -36,16 +37,16 @@ class TriggerCreateSchema(Schema):
     """POST /triggers."""
 
     touchpoint = fields.String(required=True, validate=TOUCHPOINT_KEY)
-    survey_id = fields.Integer(required=True)
+    survey_id = fields.Integer(strict=True, required=True)
     channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True,
                            validate=validate.Length(1, len(CHANNELS)))
-    delay_seconds = fields.Integer(load_default=0, validate=validate.Range(0, 90 * 24 * 3600))
+    delay_seconds = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 90 * 24 * 3600))
     quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True)
-    throttle_days = fields.Integer(allow_none=True, validate=validate.Range(0, 3650))
+    throttle_days = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 3650))
     sample_rate = fields.Float(load_default=1.0, validate=validate.Range(0.0, 1.0))
     conditions = fields.List(fields.Nested(ConditionSchema), load_default=list, validate=validate.Length(max=50))
     reminder = fields.Nested(ReminderSchema, allow_none=True)
-    expire_after_seconds = fields.Integer(allow_none=True, validate=validate.Range(min=60))
+    expire_after_seconds = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=60))
     enabled = fields.Boolean(load_default=True)
 
     @validates("channels")

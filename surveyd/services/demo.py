@@ -11,6 +11,7 @@ from bots.channel import InboundEvent
 from surveyd.extensions import db
 from surveyd.models import Dispatch, Response, Survey, utcnow
 from surveyd.services import api_keys, contacts, events, responding, surveys, touchpoints, triggers
+from surveyd.services.metric_math import band
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ def _history(survey: Survey, touchpoint: str, channel: str, rng: random.Random, 
         score = rng.choices(range(low, low + len(WEIGHTS[survey.kind.value])), WEIGHTS[survey.kind.value])[0]
         state = responding.record_answer(dispatch, InboundEvent(kind="answer", channel=channel, score=score))
         if state.follow_ups and rng.random() < 0.4:
-            band = "negative" if state.response.score <= survey.latest.alert["threshold"] else "positive"
-            answer = {state.follow_ups[0]["id"]: COMMENTS[band]}
+            # The comment of the score's band, so a passive's comment reads like a passive's.
+            answer = {state.follow_ups[0]["id"]: COMMENTS[band(survey.kind.value, state.response.score)]}
             responding.record_answer(dispatch, InboundEvent(kind="answer", channel=channel, answers=answer))
         db.session.execute(sa.update(Response).where(Response.dispatch_id == dispatch.id).values(created_at=when, updated_at=when))
         db.session.commit()

@@ -44,6 +44,8 @@ class Progress:
 
 def dispatch_for_token(token: str) -> Dispatch | None:
     """The dispatch a genuine token names; None when forged or unknown."""
+    if not token.isascii():
+        return None  # genuine tokens are URL-safe base64; hmac.compare_digest raises on non-ASCII text
     nonce = tokens.verify(token, settings().secret_key)
     if nonce is None:
         return None
@@ -113,21 +115,27 @@ def record_answer(dispatch: Dispatch | None, inbound: InboundEvent) -> Progress:
     if current.stage == Stage.FOLLOW_UP:
         if inbound.score is not None:
             return current  # the score is already in; a repeated score post is a double submit
-        _add_follow_ups(current.response, current.follow_ups, dict(inbound.answers))
-        current.response.completed = True
-        raise_alert_if_negative(current.response)
-        db.session.commit()
+        try:
+            _add_follow_ups(current.response, current.follow_ups, dict(inbound.answers))
+            current.response.completed = True
+            raise_alert_if_negative(current.response)
+            db.session.commit()
+        except IntegrityError:
+            # A simultaneous post of the same follow-up: the other request's answer stands.
+            db.session.rollback()
+            return progress(dispatch)
         return Progress(Stage.COMPLETE, dispatch, current.response, changed=True)
     low, high = SCALES[dispatch.survey.kind.value]
     if inbound.score is None or not low <= inbound.score <= high:
         db.session.rollback()
         return Progress(Stage.OPEN, dispatch, error="choose_score")
-    response = _start_response(dispatch, inbound.score)
-    questions = follow_ups_for(dispatch, inbound.score)
-    _add_follow_ups(response, questions, dict(inbound.answers))
-    # Without follow-ups, or with them answered in the same post, the response is whole at once.
-    response.completed = not questions or any(response.answer_to(q["id"]) for q in questions)
     try:
+        # Inside the try: a lazy load below can autoflush the new response and meet the other request's row.
+        response = _start_response(dispatch, inbound.score)
+        questions = follow_ups_for(dispatch, inbound.score)
+        _add_follow_ups(response, questions, dict(inbound.answers))
+        # Without follow-ups, or with them answered in the same post, the response is whole at once.
+        response.completed = not questions or any(response.answer_to(q["id"]) for q in questions)
         db.session.flush()
         raise_alert_if_negative(response)
         db.session.commit()

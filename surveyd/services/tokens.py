@@ -28,7 +28,7 @@ def sign(nonce: str, secret_key: str) -> str:
 def verify(token: str, secret_key: str) -> str | None:
     """The nonce of a genuine token, or None for a forged or malformed one."""
     nonce, dot, mac = token.partition(".")
-    if not dot or not nonce or len(token) > 100:
+    if not dot or not nonce or len(token) > 100 or not token.isascii():
         return None
     if not hmac.compare_digest(mac, _mac(nonce, secret_key)):
         return None

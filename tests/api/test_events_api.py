@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.api.helpers import (
-    create_survey, create_trigger, error_of, fire, new_key, ok, post_event, raw_json, snapshot,
+    check_each, create_survey, create_trigger, error_of, fire, new_key, ok, post_event, raw_json, snapshot,
 )
 
 EVENT_TABLES = ("events", "dispatches", "dispatch_status_changes", "contacts", "touchpoints")
@@ -153,11 +153,11 @@ def test_overlong_idempotency_key_is_422(api, app, web_trigger):
     assert snapshot(app, "events")["events"] == 0
 
 
-def _post_live(base: str, api_key: str, body: bytes, key: str) -> tuple[int, bytes, dict]:
-    request = urllib.request.Request(
-        base + "/api/v1/events", data=body, method="POST",
-        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json", "Idempotency-Key": key},
-    )
+def _post_live(base: str, api_key: str, body: bytes, key: str | None) -> tuple[int, bytes, dict]:
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    request = urllib.request.Request(base + "/api/v1/events", data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, answer.read(), dict(answer.headers)
@@ -165,43 +165,64 @@ def _post_live(base: str, api_key: str, body: bytes, key: str) -> tuple[int, byt
         return error.code, error.read(), dict(error.headers)
 
 
-@pytest.mark.parametrize("new_contact", [True, False], ids=["new-contact", "known-contact"])
-def test_concurrent_duplicates_count_once(api, app, api_key, live_server, web_trigger, new_contact):
-    if not new_contact:
-        ok(api.put("/contacts/racer", json={"name": "Racer"}), 201)
-    key = new_key("race")
-    body = json.dumps({"touchpoint": "order.delivered", "contact": {"external_id": "racer", "locale": "tr"},
-                       "attributes": {"order_id": "R-1"}}).encode()
-    threads = 8
+def _race(base: str, api_key: str, body: bytes, key: str | None, threads: int = 8) -> list[tuple[int, bytes, dict]]:
+    """The same request from several threads at once, each on its own connection."""
     barrier = threading.Barrier(threads)
-    results: list[tuple[int, bytes, dict]] = [None] * threads  # type: ignore[list-item]
+    results: list = [None] * threads
 
     def worker(index: int) -> None:
         barrier.wait()
-        results[index] = _post_live(live_server, api_key, body, key)
+        results[index] = _post_live(base, api_key, body, key)
 
     pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join(timeout=60)
+    assert all(result is not None for result in results)
+    return results
+
+
+@pytest.mark.parametrize("known_contact, touchpoint, planned", [
+    (False, "order.delivered", 1),
+    (True, "order.delivered", 1),
+    (False, "brand.new.touchpoint", 0),
+], ids=["new-contact", "known-contact", "new-contact-and-touchpoint"])
+def test_concurrent_duplicates_count_once(api, app, api_key, live_server, web_trigger, known_contact, touchpoint, planned):
+    if known_contact:
+        ok(api.put("/contacts/racer", json={"name": "Racer"}), 201)
+    key = new_key("race")
+    body = json.dumps({"touchpoint": touchpoint, "contact": {"external_id": "racer", "locale": "tr"},
+                       "attributes": {"order_id": "R-1"}}).encode()
+
+    results = _race(live_server, api_key, body, key)
 
     statuses = [status for status, _, _ in results]
     assert set(statuses) <= {202, 409}, [(s, b[:300]) for s, b, _ in results]
-    accepted = [body for status, body, _ in results if status == 202]
+    accepted = [payload for status, payload, _ in results if status == 202]
     assert accepted, statuses
     assert len(set(accepted)) == 1, "every accepted answer is the same bytes"
     for status, payload, _ in results:
         if status == 409:
             assert json.loads(payload)["error"]["code"] == "conflict"
-    counts = snapshot(app, "events", "dispatches", "contacts")
-    assert counts == {"events": 1, "dispatches": 1, "contacts": 1}
+    assert snapshot(app, "events", "dispatches", "contacts") == {"events": 1, "dispatches": planned, "contacts": 1}
     answer = json.loads(accepted[0])
-    assert len(answer["dispatches"]) == 1 and answer["dispatches"][0]["status"] == "sent"
+    assert len(answer["dispatches"]) == planned
+    assert all(d["status"] == "sent" for d in answer["dispatches"])
     # A later retry is a plain replay of that answer.
     status, payload, headers = _post_live(live_server, api_key, body, key)
     assert status == 202 and payload == accepted[0]
     assert headers.get("Idempotent-Replayed") == "true"
+
+
+def test_concurrent_events_without_a_key_for_a_new_contact(app, api_key, live_server, web_trigger):
+    body = json.dumps({"touchpoint": "order.delivered", "contact": {"external_id": "newcomer"}}).encode()
+    results = _race(live_server, api_key, body, None, threads=6)
+    statuses = [status for status, _, _ in results]
+    # Without a key each is its own event; racing to create the one contact must not fail any of them.
+    assert statuses == [202] * 6, [(s, b[:300]) for s, b, _ in results]
+    assert len({json.loads(payload)["id"] for _, payload, _ in results}) == 6
+    assert snapshot(app, "events", "dispatches", "contacts") == {"events": 6, "dispatches": 6, "contacts": 1}
 
 
 def test_no_address_for_the_only_channel_is_suppressed(api, app):
@@ -266,7 +287,7 @@ def test_a_past_occurrence_is_not_scheduled_in_the_past(api, survey):
     assert at(dispatch["scheduled_at"]) >= before - timedelta(seconds=1)
 
 
-@pytest.mark.parametrize("payload, field", [
+INVALID_EVENTS = [
     ({"contact": {"external_id": "c"}}, "touchpoint"),
     ({"touchpoint": "order.delivered"}, "contact"),
     ({"touchpoint": "order.delivered", "contact": {}}, "contact"),
@@ -276,9 +297,14 @@ def test_a_past_occurrence_is_not_scheduled_in_the_past(api, survey):
     ({"touchpoint": "order.delivered", "contact": {"external_id": "c"}, "attributes": [1, 2]}, "attributes"),
     ({"touchpoint": "order.delivered", "contact": {"external_id": "c"}, "extra": 1}, "extra"),
     ({"touchpoint": "order.delivered", "contact": "c"}, "contact"),
-])
-def test_invalid_event_is_422_and_stores_nothing(api, app, web_trigger, payload, field):
-    before = snapshot(app, *EVENT_TABLES)
-    error = error_of(api.post("/events", json=payload, headers={"Idempotency-Key": new_key()}), 422)
-    assert field in error["fields"], error
-    assert snapshot(app, *EVENT_TABLES) == before
+]
+
+
+def test_invalid_event_is_422_and_stores_nothing(api, app, web_trigger):
+    def check(payload, field):
+        before = snapshot(app, *EVENT_TABLES)
+        error = error_of(api.post("/events", json=payload, headers={"Idempotency-Key": new_key()}), 422)
+        assert field in error["fields"], error
+        assert snapshot(app, *EVENT_TABLES) == before
+
+    check_each(INVALID_EVENTS, check)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import (
-    answer, create_survey, create_trigger, error_of, fire, ok, responses, snapshot, web_dispatch,
+    answer, check_each, create_survey, create_trigger, error_of, fire, ok, responses, snapshot, web_dispatch,
 )
 
 LOCALES = ["en", "tr", "fa"]
@@ -184,7 +184,7 @@ def test_patch_with_an_invalid_change_keeps_the_survey(api):
     assert ok(api.get(f"/surveys/{survey['id']}"), 200) == survey
 
 
-@pytest.mark.parametrize("body, field", [
+INVALID_SURVEYS = [
     ({"name": "x", "kind": "nps", "template": "nope"}, "template"),
     ({"name": "x", "kind": "nps", "template": "csat"}, "template"),
     ({"name": "x", "kind": "nps", "locales": ["en", "xx"]}, "locales"),
@@ -200,13 +200,18 @@ def test_patch_with_an_invalid_change_keeps_the_survey(api):
     ({"kind": "nps", "name": ""}, "name"),
     ({"kind": "nps"}, "name"),
     ({"name": "x"}, "kind"),
-])
-def test_invalid_survey_is_422_and_nothing_is_stored(api, app, body, field):
-    before = snapshot(app, "surveys", "survey_versions")
-    error = error_of(api.post("/surveys", json=body), 422)
-    assert error["code"] == "invalid"
-    assert field in error["fields"], error
-    assert snapshot(app, "surveys", "survey_versions") == before
+]
+
+
+def test_invalid_survey_is_422_and_nothing_is_stored(api, app):
+    def check(body, field):
+        before = snapshot(app, "surveys", "survey_versions")
+        error = error_of(api.post("/surveys", json=body), 422)
+        assert error["code"] == "invalid"
+        assert field in error["fields"], error
+        assert snapshot(app, "surveys", "survey_versions") == before
+
+    check_each(INVALID_SURVEYS, check)
 
 
 def _questions_with(index: int, **changes) -> list[dict]:
@@ -215,7 +220,7 @@ def _questions_with(index: int, **changes) -> list[dict]:
     return questions
 
 
-@pytest.mark.parametrize("questions, field", [
+INVALID_QUESTIONS = [
     # A declared locale without its text.
     (_questions_with(0, text={"en": "How satisfied?"}), "questions.0.text"),
     (_questions_with(2, text={"en": "More?", "tr": "  "}), "questions.2.text"),
@@ -230,13 +235,18 @@ def _questions_with(index: int, **changes) -> list[dict]:
     (_questions_with(1, options=[{"id": "only", "label": {"en": "x", "tr": "x"}}]), "questions.1.options"),
     (_questions_with(2, bands=["awful"]), "questions"),
     (_questions_with(2, bands=[]), "questions.2.bands"),
-])
-def test_invalid_questions_are_422_with_the_field(api, app, questions, field):
-    before = snapshot(app, "surveys", "survey_versions")
-    body = {"name": "x", "kind": "csat", "locales": ["en", "tr"], "questions": questions}
-    error = error_of(api.post("/surveys", json=body), 422)
-    assert any(key == field or key.startswith(field + ".") for key in error["fields"]), error
-    assert snapshot(app, "surveys", "survey_versions") == before
+]
+
+
+def test_invalid_questions_are_422_with_the_field(api, app):
+    def check(questions, field):
+        before = snapshot(app, "surveys", "survey_versions")
+        body = {"name": "x", "kind": "csat", "locales": ["en", "tr"], "questions": questions}
+        error = error_of(api.post("/surveys", json=body), 422)
+        assert any(key == field or key.startswith(field + ".") for key in error["fields"]), error
+        assert snapshot(app, "surveys", "survey_versions") == before
+
+    check_each(INVALID_QUESTIONS, check)
 
 
 def test_questions_with_an_unknown_locale_are_422(api, app):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+import pytest
 import sqlalchemy as sa
 
 from surveyd.extensions import db
@@ -13,6 +14,24 @@ from surveyd.models import Alert, Answer, Dispatch, Response
 from tests import factories
 
 _ids = itertools.count(1)
+
+
+@pytest.fixture
+def inside(app):
+    """Run a function in a fresh app context of the test app (its own session), then drop the session.
+
+    Import this fixture into a test module. Requests made with the test client then run in their own
+    contexts too, so they see only what was committed, as a real server would.
+    """
+
+    def run(fn, *args, **kwargs):
+        with app.app_context():
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                db.session.remove()
+
+    return run
 
 
 @dataclass
@@ -31,6 +50,7 @@ class Page:
     elements: list[Element] = field(default_factory=list)
     texts: dict[str, list[str]] = field(default_factory=dict)  # text inside h1, legend, label, p, title...
     labels: list[tuple[dict[str, str], str]] = field(default_factory=list)  # (attrs, text) of each <label>
+    rows: list[tuple[dict[str, str], list[str]]] = field(default_factory=list)  # (attrs, cell texts) of each <tr>
     text: str = ""
 
     def all(self, tag: str, **attrs: str) -> list[Element]:
@@ -43,13 +63,17 @@ class Page:
     def checked(self, name: str = "score") -> list[str]:
         return [e.attrs["value"] for e in self.radios(name) if "checked" in e.attrs]
 
+    def table_rows(self, cls: str | None = None) -> list[list[str]]:
+        """Cell texts of the table rows (of one class, when given)."""
+        return [cells for attrs, cells in self.rows if cls is None or cls in attrs.get("class", "").split()]
+
     def label_for(self, element_id: str) -> list[str]:
         """Texts of the <label for=element_id> elements."""
         return [text for attrs, text in self.labels if attrs.get("for") == element_id]
 
 
 class _Reader(HTMLParser):
-    TEXT_TAGS = {"title", "h1", "h2", "legend", "label", "p", "button", "small"}
+    TEXT_TAGS = {"title", "h1", "h2", "legend", "label", "p", "button", "small", "td", "th"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -62,6 +86,8 @@ class _Reader(HTMLParser):
         if tag == "html":
             self.page.html_attrs = values
         self.page.elements.append(Element(tag, values))
+        if tag == "tr":
+            self.page.rows.append((values, []))
         if tag in self.TEXT_TAGS:
             self._open.append((tag, values, []))
 
@@ -73,6 +99,8 @@ class _Reader(HTMLParser):
                 self.page.texts.setdefault(name, []).append(text)
                 if name == "label":
                     self.page.labels.append((attrs, text))
+                if name in ("td", "th") and self.page.rows:
+                    self.page.rows[-1][1].append(text)
                 break
 
     def handle_data(self, data):

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 import survey_templates
 from surveyd.extensions import db
-from surveyd.models import Dispatch, Response, utcnow
+from surveyd.models import Dispatch, utcnow
 from surveyd.services import tokens
-from tests.web.pages import Link, new_link, parse, stored
+from tests.web.pages import Link, inside, new_link, parse, stored  # noqa: F401 (inside is a fixture)
 
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
 QUESTION = {
@@ -22,20 +22,6 @@ QUESTION = {
     "tr": "Bizi bir arkadaşınıza veya iş arkadaşınıza tavsiye etme olasılığınız nedir?",
     "fa": "چقدر احتمال دارد ما را به دوستان یا همکاران خود توصیه کنید؟",
 }
-
-
-@pytest.fixture
-def inside(app):
-    """Run a function in a fresh app context of the test app (its own session), then drop the session."""
-
-    def run(fn, *args, **kwargs):
-        with app.app_context():
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                db.session.remove()
-
-    return run
 
 
 @pytest.fixture
@@ -50,10 +36,6 @@ def t(locale: str, key: str) -> str:
 
 def body(response) -> str:
     return response.get_data(as_text=True)
-
-
-def response_count(inside) -> int:
-    return inside(lambda: db.session.scalar(sa.select(sa.func.count(Response.id))))
 
 
 # --- language ---------------------------------------------------------------------------------
@@ -121,7 +103,8 @@ def _forged(token: str) -> str:
 
 
 def test_unknown_token_is_404(client, link):
-    for path in ("/s/nonsense", "/s/abc.def", "/s/" + tokens.sign(tokens.new_nonce(), "test-secret-key-0123456789")):
+    for path in ("/s/nonsense", "/s/abc.def", "/s/" + tokens.sign(tokens.new_nonce(), "test-secret-key-0123456789"),
+                 "/s/0.%C3%A9", "/s/%D8%B3%D9%84%D8%A7%D9%85.%DB%B1", "/s/" + "A" * 300 + "." + "B" * 22):
         response = client.get(path)
         assert response.status_code == 404, path
         assert t("en", "page.not_found_title") in body(response)
@@ -166,6 +149,7 @@ def test_expired_link_is_410_and_records_nothing(client, inside, link):
     response = client.post(link.path, data={"score": "2"})
     assert response.status_code == 410
     assert t("en", "page.expired_title") in body(response)
+    assert client.post(link.path, data={"score": "junk"}).status_code == 410
     after = inside(stored, link.dispatch_id)
     assert after["responses"] == [] and after["alerts"] == []
     assert after["status"] == before["status"] == "sent"
@@ -274,7 +258,7 @@ def test_posting_again_after_completion_changes_nothing(client, inside, link):
     client.post(link.path, data={"improve": "Late."})
     before = inside(stored, link.dispatch_id)
     assert before["responses"] == [{"score": 2, "completed": True, "answers": {"score": 2, "improve": "Late."}}]
-    for data in ({"score": "10"}, {"improve": "Actually fine."}, {"score": "9", "liked": "x"}, {}):
+    for data in ({"score": "10"}, {"improve": "Actually fine."}, {"score": "9", "liked": "x"}, {}, {"score": "abc"}):
         response = client.post(link.path, data=data)
         assert response.status_code == 200, data
         page = parse(body(response))
@@ -306,8 +290,8 @@ def test_double_submit_of_the_score_keeps_the_first(client, inside, api, link):
 
 @pytest.mark.parametrize("data", [
     {}, {"score": ""}, {"score": "11"}, {"score": "-1"}, {"score": "abc"}, {"score": "7.5"}, {"score": "٣x"},
-    {"improve": "no score given"},
-], ids=["missing", "blank", "above", "below", "word", "decimal", "junk", "comment-only"])
+    {"improve": "no score given"}, {"score": "²"}, {"score": "1" * 5000},
+], ids=["missing", "blank", "above", "below", "word", "decimal", "junk", "comment-only", "superscript", "huge"])
 def test_invalid_score_is_422_and_stores_nothing(client, inside, api, link, data):
     response = client.post(link.path, data=data)
     assert response.status_code == 422
@@ -404,3 +388,57 @@ def test_every_radio_and_textarea_has_a_label(client, inside, locale):
     follow_up = parse(body(client.post(link.path, data={"score": "5"})))
     assert _assert_every_control_labelled(follow_up) == 1
     assert follow_up.all("textarea", id="q-improve")
+
+
+def _post_at_once(url: str, forms: list[dict]) -> list[int]:
+    """POST each form to url from its own thread, released together; the status codes."""
+    import threading
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlencode
+
+    barrier = threading.Barrier(len(forms))
+    statuses: list[int] = []
+
+    def post(form: dict) -> None:
+        request = urllib.request.Request(url, data=urlencode(form).encode(), method="POST")
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                statuses.append(response.status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+
+    threads = [threading.Thread(target=post, args=(form,)) for form in forms]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=15)
+    return statuses
+
+
+def test_simultaneous_double_submit_keeps_one_answer(live_server, inside):
+    """Several posts of the score at the same moment (a double tap) against the threaded live server."""
+    link = inside(new_link)
+    statuses = _post_at_once(live_server + link.path, [{"score": n} for n in (1, 2, 9, 10)])
+    assert statuses == [200] * 4
+    state = inside(stored, link.dispatch_id)
+    (response,) = state["responses"]
+    assert response["score"] in (1, 2, 9, 10) and response["answers"] == {"score": response["score"]}
+    assert response["completed"] is False
+    assert state["answer_rows"] == 1
+    assert state["history"].count("answered") == 1
+    assert len(state["alerts"]) == (1 if response["score"] <= 6 else 0)
+
+
+def test_simultaneous_follow_up_posts_keep_one_comment(live_server, client, inside):
+    link = inside(new_link)
+    client.post(link.path, data={"score": "2"})
+    statuses = _post_at_once(live_server + link.path, [{"improve": f"comment {n}"} for n in range(4)])
+    assert sorted(statuses) == [200] * 4
+    state = inside(stored, link.dispatch_id)
+    (response,) = state["responses"]
+    assert response["completed"] is True
+    assert set(response["answers"]) == {"score", "improve"}
+    assert response["answers"]["improve"] in {f"comment {n}" for n in range(4)}
+    assert len(state["alerts"]) == 1

@@ -1,0 +1,314 @@
+"""Real headless Chromium (Playwright) against the live server: phone layout, keyboard-only answering,
+email score links and the sandbox inbox, as a customer would use them.
+
+Data goes in through the HTTP API or the real services, committed, so the live server sees it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from surveyd import create_app
+from surveyd.extensions import db
+from surveyd.models import SandboxMessage
+from surveyd.services import dispatching
+from tests import factories
+from tests.conftest import make_env
+from tests.web.pages import parse
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PHONE = {"width": 390, "height": 844}
+TIMEOUT_MS = 10_000
+
+
+class Chromium:
+    """One headless Chromium per module, started by the first test that opens a page.
+
+    Starting inside the test (not in fixture setup) makes a missing binary a FAILED test with a clear
+    message, never a skip or a setup error.
+    """
+
+    def __init__(self) -> None:
+        self._playwright = None
+        self.browser = None
+
+    def get(self):
+        if self.browser is None:
+            if not os.path.exists(CHROMIUM):
+                pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium package "
+                            "(apt-get install chromium)", pytrace=False)
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright().start()
+            self.browser = self._playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        return self.browser
+
+    def stop(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+        if self._playwright is not None:
+            self._playwright.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    holder = Chromium()
+    yield holder
+    holder.stop()
+
+
+@pytest.fixture
+def open_page(chromium):
+    """A fresh browser context and page per call (phone viewport unless told); closed after the test."""
+    contexts = []
+
+    def make(viewport: dict[str, int] | None = None, locale: str = "en-US"):
+        context = chromium.get().new_context(viewport=viewport or PHONE, locale=locale)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def live_app(live_server, database_url, tmp_path_factory):
+    """An app configured like the live server (same public URL), for sending due dispatches in its context."""
+    sender = create_app(make_env(database_url, SURVEYD_PUBLIC_URL=live_server),
+                        instance_path=str(tmp_path_factory.mktemp("browser-sender")))
+    yield sender
+    with sender.app_context():
+        db.engine.dispose()
+
+
+def in_live(live_app, fn, *args, **kwargs):
+    """Run fn in an app context of the live-like app, then drop the session."""
+    with live_app.app_context():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            db.session.remove()
+
+
+class Api:
+    """The JSON API of the live server over urllib."""
+
+    def __init__(self, base: str, key: str):
+        self.base, self.key = base, key
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + "/api/v1" + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.key}", "Content-Type": "application/json", "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        got, answer = self.call(method, path, body)
+        assert got == status, (method, path, got, answer)
+        return answer
+
+
+@pytest.fixture
+def live_api(live_server, api_key) -> Api:
+    return Api(live_server, api_key)
+
+
+def no_horizontal_scroll(page) -> None:
+    width, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, f"page scrolls sideways: scrollWidth {width} > innerWidth {inner}"
+
+
+def screenshot(page, tmp_path, name: str) -> None:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 1000
+
+
+# --- (a) Persian NPS on a phone, keyboard only ------------------------------------------------
+
+
+def test_persian_nps_on_a_phone_with_the_keyboard_only(open_page, live_api, live_server, tmp_path):
+    survey = live_api.ok("POST", "/surveys", {"name": "Delivery NPS", "kind": "nps", "locales": ["fa", "en"]}, 201)
+    live_api.ok("POST", "/triggers", {"touchpoint": "order.delivered", "survey_id": survey["id"], "channels": ["web"],
+                                      "delay_seconds": 0}, 201)
+    answer = live_api.ok("POST", "/events", {"touchpoint": "order.delivered", "contact": {
+        "external_id": "dariush", "name": "داریوش رضایی", "locale": "fa-IR"}}, 202)
+    (dispatch,) = answer["dispatches"]
+    url = dispatch["url"]
+    assert url.startswith(live_server + "/s/")
+
+    page = open_page()
+    response = page.goto(url)
+    assert response.status == 200
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    assert page.locator("html").get_attribute("lang") == "fa"
+    legend = page.locator("legend")
+    assert legend.inner_text().strip() == "چقدر احتمال دارد ما را به دوستان یا همکاران خود توصیه کنید؟"
+    assert page.locator("label[for=score-10]").inner_text() == "۱۰"
+    no_horizontal_scroll(page)
+    # right to left: 0 sits at the right edge, 10 further left
+    zero = page.locator("label[for=score-0]").bounding_box()
+    one = page.locator("label[for=score-1]").bounding_box()
+    assert zero["x"] > one["x"]
+    # every score is big enough to tap
+    for n in range(11):
+        box = page.locator(f"label[for=score-{n}]").bounding_box()
+        assert box["width"] >= 40 and box["height"] >= 40, (n, box)
+
+    # keyboard only: Tab into the radio group, arrows to 3, Enter submits
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "score-0"
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.id") == "score-3"
+    assert page.locator("#score-3").is_checked()
+    assert live_api.ok("GET", "/responses")["items"] == []  # choosing is not answering
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    # the detractor's follow-up, still right to left
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    question = page.locator("label[for=q-improve]")
+    assert "چه چیزی را باید بهتر انجام می‌دادیم؟" in question.inner_text()
+    no_horizontal_scroll(page)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "q-improve"
+    page.keyboard.type("بسته دو روز دیر رسید")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "ارسال پاسخ"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    heading = page.locator("h1")
+    assert heading.inner_text() == "سپاسگزاریم!"
+    assert heading.is_visible()
+    no_horizontal_scroll(page)
+    screenshot(page, tmp_path, "fa-thanks")
+
+    (item,) = live_api.ok("GET", "/responses")["items"]
+    assert item["score"] == 3 and item["completed"] is True and item["locale"] == "fa"
+    assert {a["question_id"]: a["value"] for a in item["answers"]} == {"score": 3, "improve": "بسته دو روز دیر رسید"}
+    (alert,) = live_api.ok("GET", "/alerts?status=open")["items"]
+    assert alert["score"] == 3 and alert["contact"] == "dariush"
+    assert alert["comments"] == ["بسته دو روز دیر رسید"]
+
+    # coming back: already answered, nothing changes
+    page.reload()
+    assert page.locator("h1").inner_text() == "قبلاً پاسخ داده‌اید"
+    page.goto(url + "?score=10")
+    assert page.locator("h1").inner_text() == "قبلاً پاسخ داده‌اید"
+    assert page.locator("input[type=radio]").count() == 0
+    screenshot(page, tmp_path, "fa-already")
+    (again,) = live_api.ok("GET", "/responses")["items"]
+    assert again["score"] == 3 and again["answers"] == item["answers"]
+    assert len(live_api.ok("GET", "/alerts")["items"]) == 1
+
+
+# --- (b) English CSAT email with ?score=4 -----------------------------------------------------
+
+
+def _email_for_csat() -> int:
+    survey = factories.survey(name="Support CSAT", kind="csat", locales=["en"])
+    factories.trigger(survey.id, touchpoint="ticket.closed", channels=["email"])
+    factories.contact("emma", name="Emma Clarke", email="emma@example.com")
+    (dispatch,) = factories.event(touchpoint="ticket.closed", external_id="emma")["dispatches"]
+    assert dispatching.send_due() == 1
+    return dispatch["id"]
+
+
+def _email_html(dispatch_id: int) -> str:
+    return db.session.scalar(sa.select(SandboxMessage.html).where(SandboxMessage.dispatch_id == dispatch_id))
+
+
+def test_english_csat_email_link_preselects_and_records_nothing_until_send(open_page, live_app, live_api,
+                                                                            live_server, tmp_path):
+    dispatch_id = in_live(live_app, _email_for_csat)
+    html = in_live(live_app, _email_html, dispatch_id)
+    links = {a.attrs["href"] for a in parse(html).all("a") if "/s/" in a.attrs.get("href", "")}
+    (link,) = links
+    assert link.startswith(live_server + "/s/")
+    before = live_api.ok("GET", f"/dispatches/{dispatch_id}")
+
+    page = open_page(viewport={"width": 1280, "height": 800})
+    assert page.goto(link + "?score=4").status == 200
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("#score-4").is_checked()
+    assert [page.locator(f"#score-{n}").is_checked() for n in range(1, 6)] == [False, False, False, True, False]
+    assert page.get_by_text("How satisfied are you with your recent experience?").is_visible()
+    page.reload()  # a second look, as a mail scanner or the customer might
+    assert live_api.ok("GET", "/responses")["items"] == []
+    after = live_api.ok("GET", f"/dispatches/{dispatch_id}")
+    assert after["status"] == before["status"] == "delivered"
+    assert after["history"] == before["history"]
+
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(re.compile(r"/s/"))
+    assert page.get_by_text("Glad to hear it! What went well?").is_visible()
+    assert page.get_by_role("status").inner_text() == "Thanks, your score is saved."
+    screenshot(page, tmp_path, "csat-follow-up")
+    (item,) = live_api.ok("GET", "/responses")["items"]
+    assert item["score"] == 4 and item["completed"] is False and item["channel"] == "email"
+    assert live_api.ok("GET", f"/dispatches/{dispatch_id}")["status"] == "answered"
+    assert live_api.ok("GET", "/alerts")["items"] == []
+
+
+# --- (c) the sandbox inbox --------------------------------------------------------------------
+
+
+def _sms_setup() -> None:
+    survey = factories.survey(name="Delivery NPS", locales=["en", "tr", "fa"])
+    factories.trigger(survey.id, touchpoint="order.delivered", channels=["sms", "email"])
+    factories.contact("ayse", name="Ayşe Yılmaz", locale="tr", phone="+905321000001")
+
+
+def test_sandbox_lists_the_sms_and_its_link_opens_the_survey(open_page, live_app, live_server, tmp_path):
+    in_live(live_app, _sms_setup)
+    page = open_page(viewport={"width": 1280, "height": 900})
+    assert page.goto(live_server + "/sandbox").status == 200
+    assert page.get_by_text("Nothing delivered yet.").is_visible()
+
+    # fire the event with the page's own form, then let the dispatcher send what is due
+    page.locator("#fire-touchpoint").select_option("order.delivered")
+    page.locator("#fire-contact").select_option("ayse")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send event").click()
+    assert page.url == live_server + "/sandbox"
+    assert in_live(live_app, dispatching.send_due) == 1
+    page.reload()
+
+    sms = page.locator("article[data-channel=sms]")
+    assert sms.count() == 1
+    assert "to +905321000001" in sms.inner_text()
+    bubble = sms.locator(".bubble")
+    assert "Bizi bir arkadaşınıza veya iş arkadaşınıza tavsiye etme olasılığınız nedir?" in bubble.inner_text()
+    link = bubble.locator("a")
+    href = link.get_attribute("href")
+    assert href.startswith(live_server + "/s/")
+    screenshot(page, tmp_path, "sandbox-inbox")
+
+    with page.expect_navigation():
+        link.click()
+    assert page.url == href
+    assert page.locator("html").get_attribute("lang") == "tr"
+    legend = page.locator("legend")
+    assert legend.is_visible()
+    assert legend.inner_text().strip() == "Bizi bir arkadaşınıza veya iş arkadaşınıza tavsiye etme olasılığınız nedir?"
+    assert page.locator("input[type=radio][name=score]").count() == 11
+    screenshot(page, tmp_path, "sandbox-survey")

@@ -1,0 +1,242 @@
+"""The sandbox inbox page, its 'fire an event' form, demo seeding, and the app without the sandbox."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+import survey_templates
+from surveyd import create_app
+from surveyd.extensions import db
+from surveyd.models import (
+    Alert, ApiKey, Contact, Dispatch, Event, Response, SandboxMessage, Survey, Trigger,
+)
+from surveyd.services import dispatching
+from surveyd.services.demo import COMMENTS, seed_demo
+from surveyd.services.metric_math import band
+from tests import factories
+from tests.conftest import make_env
+from tests.web.pages import inside, parse, path_of  # noqa: F401 (inside is a fixture)
+
+
+def counts() -> dict[str, int]:
+    """Rows per table that the form or the seeding could add."""
+    return {model.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
+            for model in (Event, Dispatch, Contact, Response, SandboxMessage, Survey, Trigger, Alert, ApiKey)}
+
+
+def _sms_and_email_loop() -> dict:
+    """An NPS survey asked by SMS and a CSAT survey asked by email, both on order.delivered, one event, sent."""
+    nps = factories.survey(name="Delivery NPS", locales=["en", "tr", "fa"])
+    csat = factories.survey(name="Delivery CSAT", kind="csat", locales=["en"])
+    factories.trigger(nps.id, channels=["sms", "email"])
+    factories.trigger(csat.id, channels=["email", "sms"])
+    factories.contact("cust-1", name="Ada Lovelace")
+    answer = factories.event(external_id="cust-1")
+    assert [d["status"] for d in answer["dispatches"]] == ["scheduled", "scheduled"]
+    assert [d["channel"] for d in answer["dispatches"]] == ["sms", "email"]
+    sent = dispatching.send_due()
+    return {"sent": sent, "nps": nps.id, "csat": csat.id}
+
+
+def _articles(html: str) -> dict[str, list[dict]]:
+    """The inbox messages by channel: each with its links, iframes and bubble text."""
+    page = parse(html)
+    result: dict[str, list[dict]] = {}
+    current = None
+    for element in page.elements:
+        if element.tag == "article" and "data-channel" in element.attrs:
+            current = {"links": [], "iframes": []}
+            result.setdefault(element.attrs["data-channel"], []).append(current)
+        elif current is not None and element.tag == "a":
+            current["links"].append(element.attrs.get("href"))
+        elif current is not None and element.tag == "iframe":
+            current["iframes"].append(element.attrs)
+    return result
+
+
+def test_sandbox_shows_the_sms_and_the_email(client, inside):
+    loop = inside(_sms_and_email_loop)
+    assert loop["sent"] == 2
+    response = client.get("/sandbox")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    page = parse(html)
+    articles = _articles(html)
+    assert sorted(articles) == ["email", "sms"]
+    (sms,) = articles["sms"]
+    (email,) = articles["email"]
+    # the SMS bubble: the question and a clickable signed link
+    (sms_link,) = sms["links"]
+    assert sms_link.startswith("http://surveyd.test/s/")
+    bubbles = [e for e in page.elements if e.tag == "div" and "bubble" in e.attrs.get("class", "").split()]
+    assert len(bubbles) == 1 and "sms" in bubbles[0].attrs["class"]
+    assert "How likely are you to recommend us to a friend or colleague?" in page.text
+    assert "to +447700900123" in page.text
+    # the email: its subject and the HTML part in an iframe's srcdoc
+    assert survey_templates.translate("en", "messages.email_subject") in page.text
+    (frame,) = email["iframes"]
+    srcdoc = frame["srcdoc"]
+    assert srcdoc.lstrip().startswith("<!DOCTYPE html>")
+    assert "How satisfied are you with your recent experience?" in srcdoc
+    assert "Hi Ada Lovelace," in srcdoc
+    email_links = [a.attrs["href"] for a in parse(srcdoc).all("a")]
+    assert email_links and all(href.startswith("http://surveyd.test/s/") for href in email_links)
+    assert set(email_links).isdisjoint({sms_link})  # two dispatches, two tokens
+    assert "sandbox" in frame  # the email's HTML is framed without script
+    assert "allow-scripts" not in frame["sandbox"]
+    assert "to ada@example.com" in page.text
+
+
+def test_following_the_sms_link_answers_and_staff_see_it(client, inside):
+    inside(_sms_and_email_loop)
+    (sms_link,) = _articles(client.get("/sandbox").get_data(as_text=True))["sms"][0]["links"]
+    survey_page = client.get(path_of(sms_link))
+    assert survey_page.status_code == 200
+    assert parse(survey_page.get_data(as_text=True)).html_attrs["lang"] == "en"
+    assert client.post(path_of(sms_link), data={"score": "2"}).status_code == 200
+    done = client.post(path_of(sms_link), data={"improve": "Box was crushed"})
+    assert survey_templates.translate("en", "page.thanks_title") in done.get_data(as_text=True)
+
+    page = parse(client.get("/sandbox").get_data(as_text=True))
+    # the response, with who, score, channel and comment
+    assert page.table_rows("response") == [["Ada Lovelace", "2", "sms · en", "“Box was crushed”"]]
+    # the open alert for the detractor
+    assert "Open alerts (1)" in page.texts["h2"]
+    ((alert_id, who, score, status),) = page.table_rows("alert")
+    assert (who, score, status) == ("Ada Lovelace", "score 2", "open · score")
+    assert alert_id.startswith("#")
+    # the scores: one detractor makes NPS -100 with n 1; the unanswered CSAT has no score yet
+    scores = {cells[0]: cells[1:3] for attrs, cells in page.rows if "data-survey" in attrs}
+    assert scores == {"Delivery NPS (NPS)": ["-100.0", "1"], "Delivery CSAT (CSAT)": ["–", "0"]}
+    assert inside(lambda: db.session.scalar(sa.select(Alert.reasons))) == ["score"]
+
+
+def test_sandbox_without_messages_says_so(client):
+    page = parse(client.get("/sandbox").get_data(as_text=True))
+    assert "Messages (0)" in page.text and "Nothing delivered yet." in page.text
+    assert "No open alerts." in page.text and "No responses yet." in page.text
+
+
+def test_fire_an_event_form_creates_an_event(client, inside):
+    def setup():
+        survey = factories.survey()
+        factories.trigger(survey.id, touchpoint="ticket.closed", channels=["sms"])
+        factories.contact("cust-9", name="Grace Hopper")
+
+    inside(setup)
+    page = parse(client.get("/sandbox").get_data(as_text=True))
+    options = [e for e in page.elements if e.tag == "option"]
+    assert len(options) == 2  # one touchpoint with a trigger, one contact
+    assert page.all("select", name="touchpoint") and page.all("select", name="contact")
+    before = inside(counts)
+    response = client.post("/sandbox/events", data={"touchpoint": "ticket.closed", "contact": "cust-9"})
+    assert response.status_code in (302, 303)
+    assert path_of(response.headers["Location"]) == "/sandbox"
+    after = inside(counts)
+    assert after["Event"] == before["Event"] + 1
+    assert after["Dispatch"] == before["Dispatch"] + 1
+    assert after["Contact"] == before["Contact"]
+    # the embedded dispatcher's job, done by hand here: the SMS lands in the inbox
+    assert inside(dispatching.send_due) == 1
+    articles = _articles(client.get("/sandbox").get_data(as_text=True))
+    assert list(articles) == ["sms"]
+
+
+@pytest.mark.parametrize("data", [
+    {}, {"touchpoint": "ticket.closed"}, {"contact": "cust-9"}, {"touchpoint": "", "contact": "cust-9"},
+    {"touchpoint": "ticket.closed", "contact": ""},
+])
+def test_fire_an_event_form_without_fields_shows_an_error_and_creates_nothing(client, inside, data):
+    def setup():
+        survey = factories.survey()
+        factories.trigger(survey.id, touchpoint="ticket.closed", channels=["sms"])
+        factories.contact("cust-9")
+
+    inside(setup)
+    before = inside(counts)
+    response = client.post("/sandbox/events", data=data, follow_redirects=True)
+    assert response.status_code == 200
+    page = parse(response.get_data(as_text=True))
+    errors = [e for e in page.elements if e.attrs.get("role") == "alert"]
+    assert len(errors) == 1
+    assert "Choose a touchpoint and a contact." in page.text
+    assert inside(counts) == before
+
+
+# --- demo data --------------------------------------------------------------------------------
+
+
+def test_seed_demo_seeds_once(app, client, ctx):
+    key = seed_demo()
+    assert isinstance(key, str) and key
+    seeded = counts()
+    surveys = list(db.session.scalars(sa.select(Survey).order_by(Survey.id)))
+    assert [s.kind.value for s in surveys] == ["nps", "csat", "ces"]
+    assert all(s.latest.locales == ["en", "tr", "fa"] for s in surveys)
+    triggers = list(db.session.scalars(sa.select(Trigger)))
+    assert {t.touchpoint.key for t in triggers} == {"order.delivered", "ticket.closed", "checkout.completed"}
+    assert {t.survey_id for t in triggers} == {s.id for s in surveys}
+    responses = list(db.session.scalars(sa.select(Response)))
+    assert len(responses) >= 100
+    assert {r.survey_id for r in responses} == {s.id for s in surveys}
+    weeks = Counter(r.created_at.isocalendar()[:2] for r in responses)
+    assert len(weeks) >= 6, weeks
+    span = max(r.created_at for r in responses) - min(r.created_at for r in responses)
+    assert span.days >= 35
+    # some answered the follow-up (complete), the others stopped after the score (kept as partial)
+    assert {r.completed for r in responses} == {True, False}
+    assert all(r.completed == (len(r.answers) == 2) for r in responses)
+    assert seeded["Alert"] > 0  # the unhappy tail raised alerts
+    # comments match the band of their score (a passive does not say what a promoter says)
+    comments = [(r.survey_version.survey.kind.value, r.score, a.value_text)
+                for r in responses for a in r.answers if a.value_text]
+    assert len(comments) >= 20
+    assert {band(kind, score) for kind, score, _ in comments} == {"negative", "neutral", "positive"}
+    assert all(text == COMMENTS[band(kind, score)] for kind, score, text in comments)
+    # fresh invitations for the named demo people are waiting to be sent
+    names = set(db.session.scalars(sa.select(Contact.name)))
+    assert {"Emma Clarke", "Ayşe Yılmaz", "داریوش رضایی"} <= names
+
+    # the demo key authenticates; a wrong one does not
+    ok = client.get("/api/v1/surveys", headers={"Authorization": f"Bearer {key}"})
+    assert ok.status_code == 200, ok.get_data(as_text=True)
+    listed = ok.get_json()
+    listed = listed["items"] if isinstance(listed, dict) else listed
+    assert len(listed) == 3
+    assert client.get("/api/v1/surveys", headers={"Authorization": f"Bearer {key}x"}).status_code == 401
+
+    # idempotent: a second call adds nothing
+    db.session.remove()
+    assert seed_demo() is None
+    assert counts() == seeded
+
+    # the invitations to the named people reach the sandbox inbox
+    assert dispatching.send_due() >= 5
+    db.session.remove()
+    response = client.get("/sandbox")
+    assert response.status_code == 200
+    page = parse(response.get_data(as_text=True))
+    assert {"sms", "email"} <= set(_articles(response.get_data(as_text=True)))
+    # Dariush's SMS goes out in Persian, and the bubble lets the text pick its own direction
+    assert "to +989121000001" in page.text
+    assert "چقدر احتمال دارد ما را به دوستان یا همکاران خود توصیه کنید؟" in page.text
+    assert all(e.attrs.get("dir") == "auto" for e in page.elements if "bubble" in e.attrs.get("class", ""))
+    assert "Delivery NPS (NPS)" in [cells[0] for attrs, cells in page.rows if "data-survey" in attrs]
+
+
+# --- without the sandbox ----------------------------------------------------------------------
+
+
+def test_no_sandbox_route_when_the_sandbox_is_off(app, database_url, tmp_path):
+    production = create_app(make_env(database_url, SURVEYD_SANDBOX="0"), instance_path=str(tmp_path / "instance"))
+    assert production.config["SURVEYD"].sandbox is False
+    client = production.test_client()
+    assert client.get("/sandbox").status_code == 404
+    assert client.post("/sandbox/events", data={"touchpoint": "x", "contact": "y"}).status_code == 404
+    assert client.get("/healthz").status_code == 200
+    with production.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
+        db.session.remove()
+        db.engine.dispose()
