@@ -77,12 +77,9 @@ def empty_tables(application) -> None:
     with application.app_context():
         db.session.remove()
         tables = [t for t in db.metadata.sorted_tables if t.name != "alembic_version"]
-        if db.engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(tables):
-                db.session.execute(table.delete())
+        # DELETE beats TRUNCATE on PostgreSQL for tables this small (TRUNCATE rewrites files).
+        for table in reversed(tables):
+            db.session.execute(table.delete())
         db.session.commit()
 
 

@@ -112,3 +112,12 @@ def test_unknown_dispatch_is_404(api):
     error = error_of(api.get("/dispatches/123456"), 404)
     assert error["code"] == "not_found"
     assert api.get("/dispatches/not-a-number").status_code == 404
+
+
+def test_expire_after_seconds_sets_the_link_lifetime(api, client):
+    survey = create_survey(api, kind="csat", locales=["en"])
+    create_trigger(api, survey["id"], channels=["web"], delay_seconds=0, expire_after_seconds=3600)
+    (planned,) = fire(api)["dispatches"]
+    body = ok(api.get(f"/dispatches/{planned['id']}"), 200)
+    lifetime = datetime.fromisoformat(body["expires_at"]) - datetime.fromisoformat(body["scheduled_at"])
+    assert lifetime == timedelta(seconds=3600)
