@@ -1,7 +1,6 @@
 """Contacts over the API: create or update, consent per channel, the timeline, opting out."""
 from __future__ import annotations
 
-
 from tests.api.helpers import answer, check_each, create_survey, create_trigger, error_of, fire, ok, snapshot, web_dispatch
 
 CHANNELS = {"sms", "email", "telegram", "web"}

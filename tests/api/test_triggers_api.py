@@ -1,7 +1,6 @@
 """Triggers over the API: every contract field stored and echoed, refusals store nothing."""
 from __future__ import annotations
 
-
 from tests.api.helpers import check_each, create_survey, create_trigger, error_of, ok, snapshot
 
 FULL = {
