@@ -7,7 +7,7 @@ import secrets
 import sqlalchemy as sa
 
 from surveyd.extensions import db
-from surveyd.models import ApiKey, utcnow
+from surveyd.models import ApiKey
 
 PREFIX = "sk_"
 
@@ -37,10 +37,3 @@ def authenticate(raw: str) -> ApiKey | None:
         return None
     return key
 
-
-def revoke_api_key(key_id: int) -> None:
-    """Stop a key from working."""
-    key = db.session.get(ApiKey, key_id)
-    if key is not None and key.revoked_at is None:
-        key.revoked_at = utcnow()
-        db.session.commit()

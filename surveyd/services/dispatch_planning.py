@@ -9,7 +9,7 @@ from surveyd.models import (
     Channel, Contact, Dispatch, DispatchStatus, DispatchStatusChange, Event, Trigger,
 )
 from surveyd.services import channels, tokens
-from surveyd.services.runtime import settings
+from surveyd.services.runtime import public_url, settings
 from surveyd.services.triggers import triggers_for
 
 
@@ -79,6 +79,4 @@ def plan_dispatches(event: Event, contact: Contact, now: datetime) -> list[Dispa
 
 def survey_link(dispatch: Dispatch) -> str:
     """The signed web link of a dispatch."""
-    from surveyd.services.runtime import public_url
-
     return f"{public_url()}/s/{tokens.sign(dispatch.token_nonce, settings().secret_key)}"
