@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Mapping
 
 
@@ -18,6 +19,9 @@ class OutboundMessage:
     html: str | None = None
     locale: str = "en"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # A string unique to this dispatch that the provider keeps with the message (the survey link in
+    # the body), so a send whose outcome is unknown can be found again instead of sent twice.
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,23 @@ class PermanentChannelError(ChannelError):
         self.code = code
 
 
+class AmbiguousChannelError(ChannelError):
+    """The request may have reached the provider but no answer came back (a read timeout): never resend blindly."""
+
+
+class LookupUnsupported(ChannelError):
+    """This provider cannot say whether it already has a message."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket a send must take from: key names the bucket shared by every worker."""
+
+    key: str
+    per_second: float
+    burst: int = 1
+
+
 class WebhookRejected(Exception):
     """An inbound request that is not what it claims to be; answered with 4xx and never stored."""
 
@@ -79,6 +100,14 @@ class ChannelAdapter(abc.ABC):
     @abc.abstractmethod
     def send(self, message: OutboundMessage) -> SendResult:
         """Hand one message to the provider."""
+
+    def lookup(self, message: OutboundMessage, since: datetime) -> SendResult | None:
+        """The provider's record of a message sent since then (found by its reference), or None if it has none."""
+        raise LookupUnsupported(f"{self.name} cannot look up sent messages")
+
+    def rate_limits(self, message: OutboundMessage) -> list[RateLimit]:
+        """The buckets this send must take a token from; none by default."""
+        return []
 
     def verify_request(self, headers: Mapping[str, str], body: bytes) -> None:
         """Raise WebhookRejected unless the inbound request really comes from the provider."""
