@@ -1,4 +1,5 @@
-"""WSGI entry point: `waitress-serve --call wsgi:create_app` or any WSGI server with wsgi:app."""
+"""WSGI entry point: any WSGI server with wsgi:app; Celery with `celery -A wsgi.celery_app worker`."""
 from surveyd import create_app
 
 app = create_app()
+celery_app = app.extensions["celery"]

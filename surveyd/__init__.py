@@ -37,6 +37,9 @@ def register_extensions(app: Flask) -> None:
         "apiKey": {"type": "http", "scheme": "bearer", "description": "An API key from `surveyd api-key create`."}
     }}, "security": [{"apiKey": []}]})
     init_database(app, db)
+    from surveyd.tasks import celery_init_app
+
+    celery_init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""The `surveyd` command: serve, api-key create, user create, migrate."""
+"""The `surveyd` command: serve, worker, api-key create, user create, migrate."""
 from __future__ import annotations
 
 import logging
@@ -41,13 +41,48 @@ def main() -> None:
 @click.option("--demo", is_flag=True, help="Seed demo data and deliver every channel to the sandbox inbox.")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Request threads.")
 def serve(host: str, port: int, demo: bool, threads: int) -> None:
-    """Apply migrations, then serve the app with the embedded dispatcher."""
+    """Apply migrations, then serve the app (and dispatch in-process unless a broker is set)."""
     from surveyd.server import run
 
     _configure_logging()
     shown_host = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
     app = _app(demo=demo, public_url=f"http://{shown_host}:{port}")
     run(app, host=host, port=port, threads=threads)
+
+
+@main.command()
+@click.option("--concurrency", type=click.IntRange(1, 512), default=None,
+              help="Send threads in this worker [default: SURVEYD_DISPATCH_CONCURRENCY].")
+@click.option("--relay/--no-relay", default=True, show_default=True,
+              help="Also lease due dispatches and queue them (safe in every worker; SKIP LOCKED).")
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(concurrency: int | None, relay: bool, loglevel: str) -> None:
+    """Run a Celery dispatch worker (and its relay) for the scaled setup."""
+    import socket
+
+    from surveyd.relay import celery_relay
+
+    _configure_logging()
+    app = _app()
+    settings = app.config["SURVEYD"]
+    if not settings.broker_url:
+        click.echo("surveyd: configuration error: SURVEYD_BROKER_URL is not set; "
+                   "without a broker `surveyd serve` dispatches in-process", err=True)
+        sys.exit(2)
+    threads = concurrency or settings.dispatch_concurrency
+    relay_thread = celery_relay(app, max_in_flight=max(100, threads * 50)) if relay else None
+    if relay_thread:
+        relay_thread.start()
+    # Threads, not forked processes: sends wait on providers, and a fork would copy the relay's
+    # thread and the database pool in a broken state.
+    argv = ["worker", "--pool=threads", f"--concurrency={threads}", f"--queues={settings.queue_name}",
+            f"--hostname=surveyd-{os.getpid()}@{socket.gethostname()}", f"--loglevel={loglevel}",
+            "--without-gossip", "--without-mingle"]
+    try:
+        app.extensions["celery"].worker_main(argv)
+    finally:
+        if relay_thread:
+            relay_thread.stop()
 
 
 @main.command()

@@ -6,6 +6,16 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def valid_timezone(name: str) -> bool:
+    """Whether an IANA time zone of that name exists here."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 class ConfigError(ValueError):
@@ -36,6 +46,34 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if not value >= minimum:  # also refuses nan
+        raise ConfigError(f"{name} must be at least {minimum:g}, not {raw}")
+    return value
+
+
+SANDBOXABLE = ("sms", "email", "telegram")
+
+
+def _sandbox(env: Mapping[str, str], default: bool) -> frozenset[str]:
+    """SURVEYD_SANDBOX: 1 = every channel, 0 = none, or a comma list such as "email,telegram"."""
+    raw = (env.get("SURVEYD_SANDBOX") or "").strip().lower()
+    if "," in raw or raw in SANDBOXABLE:
+        names = {part.strip() for part in raw.split(",") if part.strip()}
+        unknown = names - set(SANDBOXABLE)
+        if unknown:
+            raise ConfigError(f"SURVEYD_SANDBOX lists unknown channels: {', '.join(sorted(unknown))}")
+        return frozenset(names)
+    return frozenset(SANDBOXABLE) if _flag(env, "SURVEYD_SANDBOX", default) else frozenset()
+
+
 @dataclass(frozen=True)
 class Settings:
     """What one surveyd process was told by its environment."""
@@ -44,15 +82,29 @@ class Settings:
     broker_url: str | None
     secret_key: str
     public_url: str | None
-    sandbox: bool
+    sandbox_channels: frozenset[str]
     demo: bool
     sqlite_busy_timeout_ms: int
     token_ttl_seconds: int
     default_timezone: str
+    throttle_days: int
+    redis_url: str | None
+    queue_name: str
+    dispatch_concurrency: int
+    relay_poll_seconds: float
+    queue_lease_seconds: float
+    send_lease_seconds: float
+    send_timeout_seconds: float
+    max_attempts: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    reconcile_after_seconds: float
     twilio_account_sid: str | None
     twilio_auth_token: str | None
     twilio_from: str | None
+    twilio_messaging_service_sid: str | None
     twilio_api_base: str
+    twilio_rate_per_second: float
     telegram_bot_token: str | None
     telegram_webhook_secret: str | None
     telegram_bot_username: str | None
@@ -63,6 +115,11 @@ class Settings:
     smtp_password: str | None
     smtp_starttls: bool
     mail_from: str | None
+
+    @property
+    def sandbox(self) -> bool:
+        """Whether any channel delivers to the sandbox inbox."""
+        return bool(self.sandbox_channels)
 
     def flask_config(self) -> dict:
         """The Flask and extension settings that follow from these."""
@@ -119,20 +176,46 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
     broker_url = env.get("SURVEYD_BROKER_URL") or None
     if broker_url and not broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
         raise ConfigError("SURVEYD_BROKER_URL must be a redis:// or amqp:// URL")
+    redis_url = env.get("SURVEYD_REDIS_URL") or None
+    if redis_url is None and broker_url and broker_url.startswith(("redis://", "rediss://")):
+        redis_url = broker_url
+    if redis_url and not redis_url.startswith(("redis://", "rediss://")):
+        raise ConfigError("SURVEYD_REDIS_URL must be a redis:// URL")
+    default_timezone = env.get("SURVEYD_DEFAULT_TIMEZONE") or "UTC"
+    if not valid_timezone(default_timezone):
+        raise ConfigError(f"SURVEYD_DEFAULT_TIMEZONE is not an IANA time zone: {default_timezone!r}")
+    twilio_from = env.get("SURVEYD_TWILIO_FROM") or None
+    twilio_service = env.get("SURVEYD_TWILIO_MESSAGING_SERVICE_SID") or None
+    if twilio_from and twilio_service:
+        raise ConfigError("set SURVEYD_TWILIO_FROM or SURVEYD_TWILIO_MESSAGING_SERVICE_SID, not both")
     return Settings(
         database_url=database_url,
         broker_url=broker_url,
         secret_key=secret_key,
         public_url=public_url,
-        sandbox=_flag(env, "SURVEYD_SANDBOX", demo),
+        sandbox_channels=_sandbox(env, demo),
         demo=demo,
         sqlite_busy_timeout_ms=_int(env, "SURVEYD_SQLITE_BUSY_TIMEOUT_MS", 5000),
         token_ttl_seconds=_int(env, "SURVEYD_TOKEN_TTL_SECONDS", 14 * 24 * 3600, minimum=60),
-        default_timezone=env.get("SURVEYD_DEFAULT_TIMEZONE") or "UTC",
+        default_timezone=default_timezone,
+        throttle_days=_int(env, "SURVEYD_THROTTLE_DAYS", 0),
+        redis_url=redis_url,
+        queue_name=env.get("SURVEYD_QUEUE") or "surveyd",
+        dispatch_concurrency=_int(env, "SURVEYD_DISPATCH_CONCURRENCY", 8, minimum=1),
+        relay_poll_seconds=_float(env, "SURVEYD_RELAY_POLL_SECONDS", 1.0, minimum=0.01),
+        queue_lease_seconds=_float(env, "SURVEYD_QUEUE_LEASE_SECONDS", 120.0, minimum=1.0),
+        send_lease_seconds=_float(env, "SURVEYD_SEND_LEASE_SECONDS", 120.0, minimum=1.0),
+        send_timeout_seconds=_float(env, "SURVEYD_SEND_TIMEOUT_SECONDS", 15.0, minimum=0.1),
+        max_attempts=_int(env, "SURVEYD_DISPATCH_MAX_ATTEMPTS", 8, minimum=1),
+        retry_base_seconds=_float(env, "SURVEYD_RETRY_BASE_SECONDS", 10.0),
+        retry_max_seconds=_float(env, "SURVEYD_RETRY_MAX_SECONDS", 3600.0),
+        reconcile_after_seconds=_float(env, "SURVEYD_RECONCILE_AFTER_SECONDS", 30.0),
         twilio_account_sid=env.get("SURVEYD_TWILIO_ACCOUNT_SID") or None,
         twilio_auth_token=env.get("SURVEYD_TWILIO_AUTH_TOKEN") or None,
-        twilio_from=env.get("SURVEYD_TWILIO_FROM") or None,
+        twilio_from=twilio_from,
+        twilio_messaging_service_sid=twilio_service,
         twilio_api_base=(env.get("SURVEYD_TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/"),
+        twilio_rate_per_second=_float(env, "SURVEYD_TWILIO_RATE", 10.0),
         telegram_bot_token=env.get("SURVEYD_TELEGRAM_BOT_TOKEN") or None,
         telegram_webhook_secret=env.get("SURVEYD_TELEGRAM_WEBHOOK_SECRET") or None,
         telegram_bot_username=env.get("SURVEYD_TELEGRAM_BOT_USERNAME") or None,

@@ -17,7 +17,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """200 when the database answers; 503 otherwise."""
+    """200 when the database (and the broker, when configured) answers; 503 otherwise."""
     checks = {}
     try:
         db.session.execute(sa.text("SELECT 1"))
@@ -27,6 +27,22 @@ def readyz():
         checks["database"] = "unavailable"
     finally:
         db.session.rollback()
+    broker_url = current_app.config["SURVEYD"].broker_url
+    if broker_url:
+        checks["broker"] = "ok" if _broker_answers(broker_url) else "unavailable"
     ready = all(value == "ok" for value in checks.values())
     response = jsonify(status="ok" if ready else "unavailable", checks=checks)
     return response, 200 if ready else 503
+
+
+def _broker_answers(url: str) -> bool:
+    """Whether the Celery broker accepts a connection within two seconds."""
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=2, transport_options={"max_retries": 0}) as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception as error:  # any failure means not ready; the reason goes to the log
+        current_app.logger.warning("readiness: broker check failed: %s", error.__class__.__name__)
+        return False

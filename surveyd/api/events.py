@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, request
 from flask_smorest import Blueprint
 
-from surveyd.models import Channel, Dispatch, Event
+from surveyd.models import Channel, Dispatch, DispatchStatus, Event
 from surveyd.schemas.common import ErrorEnvelopeSchema
 from surveyd.schemas.event import EventAcceptedSchema, EventCreateSchema
 from surveyd.services import events
@@ -21,7 +21,7 @@ def present(event: Event, dispatches: list[Dispatch]) -> str:
     for dispatch in dispatches:
         item = {"id": dispatch.id, "survey_id": dispatch.survey_id, "channel": dispatch.channel.value,
                 "status": dispatch.status.value, "scheduled_at": dispatch.due_at}
-        if dispatch.channel == Channel.WEB and dispatch.reason is None:
+        if dispatch.channel == Channel.WEB and dispatch.status == DispatchStatus.SENT:
             item["url"] = survey_link(dispatch)
         if dispatch.reason:
             item["reason"] = dispatch.reason

@@ -12,13 +12,16 @@ from surveyd.models.base import Base, enum_column, utcnow
 from surveyd.models.channel import Channel
 from surveyd.models.contact import Contact
 from surveyd.models.survey import Survey, SurveyVersion
+from surveyd.models.trigger import Trigger
 
 
 class DispatchStatus(str, enum.Enum):
     """Where a dispatch stands; suppressed carries a reason."""
 
     SCHEDULED = "scheduled"
-    SENDING = "sending"
+    QUEUED = "queued"  # leased by a relay and handed to a task; nothing has reached a provider yet
+    SENDING = "sending"  # claimed by a task that may already be talking to the provider
+    UNKNOWN = "unknown"  # the provider may or may not have it: reconciled before any resend
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
@@ -57,12 +60,19 @@ class Dispatch(Base):
     sent_at: Mapped[datetime | None]
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("dispatches.id", ondelete="CASCADE"), index=True)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(100))
+    lease_expires_at: Mapped[datetime | None]
+    reconcile: Mapped[bool] = mapped_column(default=False)
+    possible_duplicate: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     survey: Mapped[Survey] = relationship()
     survey_version: Mapped[SurveyVersion] = relationship()
     contact: Mapped[Contact] = relationship()
+    parent: Mapped["Dispatch | None"] = relationship(remote_side=[id])
+    trigger: Mapped["Trigger | None"] = relationship("Trigger")
     history: Mapped[list["DispatchStatusChange"]] = relationship(
         order_by="DispatchStatusChange.id", cascade="all, delete-orphan", back_populates="dispatch"
     )
@@ -77,6 +87,7 @@ class DispatchStatusChange(Base):
     dispatch_id: Mapped[int] = mapped_column(sa.ForeignKey("dispatches.id", ondelete="CASCADE"), index=True)
     status: Mapped[DispatchStatus] = mapped_column(enum_column(DispatchStatus))
     reason: Mapped[str | None] = mapped_column(sa.String(40))
+    channel: Mapped[Channel | None] = mapped_column(enum_column(Channel))
     detail: Mapped[dict[str, Any] | None]
     at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -11,6 +11,7 @@ class StatusChangeSchema(Schema):
 
     status = fields.Function(lambda c: c.status.value)
     reason = fields.String(allow_none=True)
+    channel = fields.Function(lambda c: c.channel.value if c.channel else None)
     detail = fields.Dict(allow_none=True)
     at = Timestamp()
 
@@ -32,5 +33,10 @@ class DispatchSchema(Schema):
     scheduled_at = Timestamp(attribute="due_at")
     expires_at = Timestamp()
     sent_at = Timestamp(allow_none=True)
-    attempts = fields.Integer()
+    attempts = fields.Integer(metadata={"description": "Tries on the current channel."})
+    reminder_of = fields.Integer(attribute="parent_id", allow_none=True,
+                                 metadata={"description": "For a reminder, the invitation it follows."})
+    possible_duplicate = fields.Boolean(metadata={
+        "description": "Resent after a try whose outcome the provider could not confirm: the customer may have it twice."})
+    provider_message_id = fields.String(allow_none=True)
     history = fields.List(fields.Nested(StatusChangeSchema))

@@ -1,7 +1,9 @@
 """Trigger request and response bodies."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+import math
+
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from surveyd.schemas.common import CHANNELS, TOUCHPOINT_KEY, Timestamp
 
@@ -31,6 +33,27 @@ class ConditionSchema(Schema):
                           error="event.<attribute> or contact.<attribute>."))
     op = fields.String(required=True, validate=validate.OneOf(OPERATORS))
     value = fields.Raw(allow_none=True)
+
+    @validates_schema
+    def _value_fits_op(self, data, **_):
+        # Refuse conditions that could never mean what the integrator wanted, rather than store them.
+        op = data.get("op")
+        value = data.get("value")
+        if op in ("in", "not_in"):
+            if not isinstance(value, list):
+                raise ValidationError(f'"{op}" needs a list of values, e.g. ["gold", "silver"].', "value")
+            if not 1 <= len(value) <= 100:
+                raise ValidationError(f'"{op}" takes 1 to 100 values, got {len(value)}.', "value")
+        elif op in ("gt", "gte", "lt", "lte"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValidationError(f'"{op}" needs a number value, e.g. 10 or 10.5 (not a string, true or false).',
+                                      "value")
+        elif op in ("equals", "not_equals"):
+            if "value" not in data:
+                raise ValidationError(f'"{op}" needs a value to compare with (null is allowed).', "value")
+        # A stored condition reads back with "value": null, so null still counts as "no value" here.
+        elif op in ("exists", "not_exists") and value is not None:
+            raise ValidationError(f'"{op}" takes no value; leave "value" out.', "value")
 
 
 class TriggerCreateSchema(Schema):

@@ -8,6 +8,7 @@ from bots.sandbox import SandboxChannel
 from bots.web_link import WebLinkChannel
 from surveyd.config import Settings
 from surveyd.extensions import db
+from surveyd.rate_limits import Limiter, build_limiter
 from surveyd.models import Channel, SandboxMessage
 
 
@@ -27,12 +28,36 @@ def _sandbox_sink(message: OutboundMessage) -> str:
     return str(row.id)
 
 
+def _twilio(settings: Settings) -> ChannelAdapter | None:
+    """The Twilio SMS adapter when its credentials and a sender are configured."""
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        return None
+    if not (settings.twilio_from or settings.twilio_messaging_service_sid):
+        return None
+    from bots.sms_twilio import TwilioSmsChannel
+
+    base = settings.public_url
+    return TwilioSmsChannel(
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        from_number=settings.twilio_from,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        api_base=settings.twilio_api_base,
+        status_callback=f"{base}/webhooks/twilio/status" if base else None,
+        rate_per_second=settings.twilio_rate_per_second,
+        timeout=settings.send_timeout_seconds,
+    )
+
+
 def build_adapters(settings: Settings) -> dict[Channel, ChannelAdapter]:
-    """Web always; every other channel through the sandbox when it is on (real providers come per channel)."""
+    """Web always; a sandboxed channel to the inbox; any other channel through its provider when configured."""
     adapters: dict[Channel, ChannelAdapter] = {Channel.WEB: WebLinkChannel()}
-    if settings.sandbox:
-        for channel in (Channel.SMS, Channel.EMAIL, Channel.TELEGRAM):
+    real = {Channel.SMS: _twilio(settings)}
+    for channel in (Channel.SMS, Channel.EMAIL, Channel.TELEGRAM):
+        if channel.value in settings.sandbox_channels:
             adapters[channel] = SandboxChannel(channel.value, _sandbox_sink)
+        elif real.get(channel) is not None:
+            adapters[channel] = real[channel]
     return adapters
 
 
@@ -42,6 +67,14 @@ def adapters() -> dict[Channel, ChannelAdapter]:
     if "adapters" not in cache:
         cache["adapters"] = build_adapters(current_app.config["SURVEYD"])
     return cache["adapters"]
+
+
+def limiter() -> Limiter:
+    """The provider rate limiter of the app in context: Redis-backed when Redis is configured."""
+    cache = current_app.extensions.setdefault("surveyd.channels", {})
+    if "limiter" not in cache:
+        cache["limiter"] = build_limiter(current_app.config["SURVEYD"].redis_url)
+    return cache["limiter"]
 
 
 def adapter(channel: Channel) -> ChannelAdapter | None:

@@ -1,103 +1,254 @@
-"""Sends dispatches that are due. The dispatch engine issue replaces the claim with leases and a relay."""
+"""The task's side of the outbox: claim one dispatch, send it once, and record what happened.
+
+The claim and the "sending" step commit before the provider is called, so a slow provider holds
+no lock and a crash mid-call leaves a row the relay can see (its lease lapses, it becomes unknown,
+and it is reconciled). Transient failures retry with exponential backoff and jitter, in the
+database; permanent failures fall back to the trigger's next channel; an ambiguous failure is
+never resent before the provider has been asked whether it has the message.
+"""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import random
+import time
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from bots.channel import PermanentChannelError, TransientChannelError
+from bots.channel import (
+    AmbiguousChannelError, LookupUnsupported, OutboundMessage, PermanentChannelError, SendResult,
+    TransientChannelError,
+)
 from surveyd.extensions import db
-from surveyd.models import Dispatch, DispatchStatus, utcnow
-from surveyd.services import channels
-from surveyd.services.dispatch_planning import record_status
+from surveyd.models import Channel, ConsentState, Dispatch, DispatchPurpose, DispatchStatus, utcnow
+from surveyd.services import channels, outbox, tokens
+from surveyd.services.contacts import set_consent
+from surveyd.services.dispatch_planning import (
+    next_channel, quiet_hours_release, record_status, schedule, unusable_reason,
+)
 from surveyd.services.messages import compose
+from surveyd.services.runtime import settings
 
 log = logging.getLogger(__name__)
-# Sent but not yet answered: the states a lapsed link moves out of.
-OPEN_STATUSES = (DispatchStatus.SENT, DispatchStatus.DELIVERED)
+RATE_WAIT_INLINE = 0.25  # seconds a task may sleep for a token before handing the wait back to the database
 
 
-def _claim(dispatch_id: int) -> bool:
-    """Move one due dispatch from scheduled to sending; False if someone else got it first."""
+def retry_delay(attempt: int, base: float, cap: float, rng=random.random) -> float:
+    """Exponential backoff with equal jitter: half the step for sure, the other half at random."""
+    step = min(cap, base * (2 ** max(0, attempt - 1)))
+    return step / 2 + rng() * step / 2
+
+
+def _claim(dispatch_id: int, owner: str | None, now: datetime) -> Dispatch | None:
+    """Take a queued dispatch for this task under a send lease (not yet committed); None if it is not ours."""
     claimed = db.session.execute(
         sa.update(Dispatch)
-        .where(Dispatch.id == dispatch_id, Dispatch.status == DispatchStatus.SCHEDULED)
-        .values(status=DispatchStatus.SENDING, attempts=Dispatch.attempts + 1, updated_at=utcnow())
+        .where(Dispatch.id == dispatch_id, Dispatch.status == DispatchStatus.QUEUED)
+        .values(status=DispatchStatus.SENDING, lease_owner=owner, updated_at=now,
+                lease_expires_at=now + timedelta(seconds=settings().send_lease_seconds))
+        .execution_options(synchronize_session=False)
     ).rowcount
-    db.session.commit()
-    return claimed == 1
-
-
-def send_one(dispatch_id: int) -> DispatchStatus | None:
-    """Claim, render and send one dispatch; the claim commits before the provider is called."""
-    if not _claim(dispatch_id):
+    if claimed != 1:
+        db.session.rollback()
         return None
-    dispatch = db.session.get(Dispatch, dispatch_id)
-    adapter = channels.adapter(dispatch.channel)
-    if dispatch.expires_at <= utcnow():
+    return db.session.get(Dispatch, dispatch_id, populate_existing=True)
+
+
+def _release(dispatch: Dispatch) -> None:
+    dispatch.lease_owner = dispatch.lease_expires_at = None
+
+
+def _held(dispatch: Dispatch, now: datetime) -> bool:
+    """Settle a dispatch that must not go out now (expired, answered, quiet hours, channel gone); True if held."""
+    if dispatch.expires_at <= now:
         record_status(dispatch, DispatchStatus.EXPIRED, "expired_before_send")
+    elif dispatch.parent_id and dispatch.parent.status == DispatchStatus.ANSWERED:
+        record_status(dispatch, DispatchStatus.SUPPRESSED, "answered")
+    elif (release := quiet_hours_release(dispatch.trigger, dispatch.contact, now)) is not None:
+        schedule(dispatch, dispatch.trigger, dispatch.contact, release)
+    elif (reason := unusable_reason(dispatch.channel, dispatch.contact)) is not None:
+        _fall_back(dispatch, reason, now, {"at": "claim"})
+    else:
+        return False
+    _release(dispatch)
+    return True
+
+
+def send_one(dispatch_id: int, owner: str | None = None) -> DispatchStatus | None:
+    """Claim, render and send one queued dispatch; None when another task has it."""
+    now = utcnow()
+    dispatch = _claim(dispatch_id, owner, now)
+    if dispatch is None:
+        return None
+    if _held(dispatch, now):
         db.session.commit()
         return dispatch.status
+    adapter = channels.adapter(dispatch.channel)
     message = compose(dispatch)
+    if _rate_limited(dispatch, adapter.rate_limits(message), now):
+        db.session.commit()
+        return dispatch.status
+    dispatch.attempts += 1
+    reconcile, since = dispatch.reconcile, dispatch.created_at - timedelta(minutes=5)
+    record_status(dispatch, DispatchStatus.SENDING, detail={"attempt": dispatch.attempts, "owner": owner})
     # Release the transaction before talking to a provider: a slow provider must not hold a lock.
     db.session.commit()
+    outcome: SendResult | Exception
     try:
-        if adapter is None:
-            raise PermanentChannelError(f"{dispatch.channel.value} is not configured", code="channel_unavailable")
-        result = adapter.send(message)
-    except TransientChannelError as error:
-        log.warning("dispatch %s: transient failure: %s", dispatch_id, error)
-        record_status(dispatch, DispatchStatus.SCHEDULED, "retrying", {"error": str(error)})
-    except PermanentChannelError as error:
-        log.warning("dispatch %s: permanent failure: %s", dispatch_id, error)
-        record_status(dispatch, DispatchStatus.FAILED, error.code, {"error": str(error)})
-    else:
-        dispatch.provider_message_id = result.provider_message_id
-        dispatch.sent_at = utcnow()
-        record_status(dispatch, DispatchStatus.SENT)
-        if result.status == "delivered":
-            record_status(dispatch, DispatchStatus.DELIVERED)
+        outcome = _reconciled(dispatch, adapter, message, since) if reconcile else None
+        if outcome is None:
+            outcome = adapter.send(message)
+    except Exception as error:  # every failure is recorded below; none escapes to the task runner
+        outcome = error
+    _record_outcome(dispatch, outcome, adapter.rate_limits(message))
     db.session.commit()
     return dispatch.status
 
 
-def due_dispatch_ids(now: datetime | None = None, limit: int = 100) -> list[int]:
-    """Ids of scheduled dispatches whose time has come, oldest due first."""
-    now = now or utcnow()
-    ids = list(
-        db.session.scalars(
-            sa.select(Dispatch.id)
-            .where(Dispatch.status == DispatchStatus.SCHEDULED, Dispatch.due_at <= now)
-            .order_by(Dispatch.due_at, Dispatch.id)
-            .limit(limit)
-        )
+def _record_outcome(dispatch: Dispatch, outcome: SendResult | Exception, limits) -> None:
+    """Record what the provider said, on the row as it is now (the customer may have answered meanwhile)."""
+    db.session.refresh(dispatch, with_for_update=db.engine.dialect.name == "postgresql")
+    if dispatch.status == DispatchStatus.ANSWERED:
+        # The answer came in while we were sending (a fast customer, or a slow provider): it stands.
+        detail = {"provider_message_id": getattr(outcome, "provider_message_id", None), "error": _text(outcome)}
+        record_status(dispatch, DispatchStatus.SENT, "after_answer", detail)
+        dispatch.status, dispatch.reason = DispatchStatus.ANSWERED, None
+    elif isinstance(outcome, SendResult):
+        _sent(dispatch, outcome, reconciled=bool(outcome.detail.get("reconciled")))
+    elif isinstance(outcome, TransientChannelError):
+        _retry_later(dispatch, limits, outcome)
+    elif isinstance(outcome, PermanentChannelError):
+        log.warning("dispatch %s: permanent failure on %s: %s", dispatch.id, dispatch.channel.value, outcome)
+        _fall_back(dispatch, outcome.code, utcnow(), {"error": str(outcome)})
+    else:  # an ambiguous failure, or one we do not understand: never resend blindly
+        if not isinstance(outcome, AmbiguousChannelError):
+            log.error("dispatch %s: unexpected failure while sending", dispatch.id, exc_info=outcome)
+        _unknown(dispatch, outcome)
+    _release(dispatch)
+
+
+def _text(outcome: SendResult | Exception) -> str | None:
+    return None if isinstance(outcome, SendResult) else (str(outcome) or type(outcome).__name__)
+
+
+def _rate_limited(dispatch: Dispatch, limits, now: datetime) -> bool:
+    """Take provider tokens; a long wait goes back to the database as a later due time."""
+    limiter = channels.limiter()
+    try:
+        wait = limiter.acquire(limits)
+        if 0 < wait <= RATE_WAIT_INLINE:
+            # A short wait is cheaper slept here than round-tripped through the relay.
+            time.sleep(wait)
+            wait = limiter.acquire(limits)
+    except Exception:  # the shared limiter (Redis) is down: wait rather than exceed a provider's limit
+        log.exception("dispatch %s: rate limiter unavailable", dispatch.id)
+        wait = 1.0
+    if wait <= 0:
+        return False
+    dispatch.status, dispatch.due_at = DispatchStatus.SCHEDULED, now + timedelta(seconds=wait)
+    _release(dispatch)
+    return True
+
+
+def _reconciled(dispatch: Dispatch, adapter, message: OutboundMessage, since: datetime) -> SendResult | None:
+    """Ask the provider whether an earlier, ambiguous try already reached it; None means send now."""
+    try:
+        found = adapter.lookup(message, since)
+    except LookupUnsupported:
+        # This provider cannot tell. The customer gets the survey, and staff see it may be twice.
+        dispatch.possible_duplicate = True
+        record_status(dispatch, DispatchStatus.SENDING, "resent_unconfirmed", {"possible_duplicate": True})
+        db.session.commit()
+        return None
+    if found is None:
+        return None
+    return SendResult(found.provider_message_id, found.status, {**found.detail, "reconciled": True})
+
+
+def _sent(dispatch: Dispatch, result: SendResult, reconciled: bool) -> None:
+    now = utcnow()
+    dispatch.provider_message_id = result.provider_message_id
+    dispatch.sent_at, dispatch.reconcile = now, False
+    detail = {"provider_message_id": result.provider_message_id}
+    if reconciled:
+        detail["reconciled"] = True
+    record_status(dispatch, DispatchStatus.SENT, detail=detail)
+    if result.status == "delivered":
+        record_status(dispatch, DispatchStatus.DELIVERED)
+    _plan_reminder(dispatch, now)
+
+
+def _retry_later(dispatch: Dispatch, limits, error: TransientChannelError) -> None:
+    config = settings()
+    if dispatch.attempts >= config.max_attempts:
+        _fall_back(dispatch, "retries_exhausted", utcnow(), {"error": str(error)})
+        return
+    delay = retry_delay(dispatch.attempts, config.retry_base_seconds, config.retry_max_seconds)
+    if error.retry_after:
+        delay = max(delay, error.retry_after)
+        for limit in limits:  # the provider asked every sender to slow down, not just this task
+            try:
+                channels.limiter().pause(limit.key, error.retry_after)
+            except Exception:
+                log.exception("could not pause rate limit %s", limit.key)
+    log.info("dispatch %s: transient failure, retry in %.1fs: %s", dispatch.id, delay, error)
+    schedule(dispatch, dispatch.trigger, dispatch.contact, utcnow() + timedelta(seconds=delay), "retrying",
+             {"error": str(error), "retry_after": error.retry_after, "attempt": dispatch.attempts})
+
+
+def _unknown(dispatch: Dispatch, error: Exception) -> None:
+    dispatch.reconcile = True
+    dispatch.due_at = utcnow() + timedelta(seconds=settings().reconcile_after_seconds)
+    record_status(dispatch, DispatchStatus.UNKNOWN, "ambiguous", {"error": _text(error)})
+
+
+def _fall_back(dispatch: Dispatch, code: str, now: datetime, detail: dict) -> None:
+    """Fail on this channel and move to the trigger's next usable one, if any (flushes)."""
+    failed = dispatch.channel
+    if code == "opted_out":
+        # The provider knows the customer said stop (e.g. Twilio 21610): mirror it so nobody asks again.
+        set_consent(dispatch.contact, failed, ConsentState.OPTED_OUT, "provider")
+    preferred = dispatch.trigger.channels if dispatch.trigger else []
+    following = next_channel(preferred, failed, dispatch.contact)
+    if following is None:
+        status = DispatchStatus.SUPPRESSED if detail.get("at") == "claim" else DispatchStatus.FAILED
+        record_status(dispatch, status, code, detail)
+        return
+    if detail.get("at") != "claim":
+        record_status(dispatch, DispatchStatus.FAILED, code, detail)
+    dispatch.channel, dispatch.attempts, dispatch.reconcile = following, 0, False
+    schedule(dispatch, dispatch.trigger, dispatch.contact, now, "fallback", {"from": failed.value, "code": code})
+
+
+def _plan_reminder(invitation: Dispatch, now: datetime) -> None:
+    """The one reminder a trigger asks for, due after_seconds after the invitation went out."""
+    trigger = invitation.trigger
+    if invitation.purpose != DispatchPurpose.INVITATION or trigger is None or not trigger.reminder:
+        return
+    exists = db.session.scalar(sa.select(Dispatch.id).where(Dispatch.parent_id == invitation.id).limit(1))
+    due_at = now + timedelta(seconds=trigger.reminder["after_seconds"])
+    if exists or due_at >= invitation.expires_at:
+        return
+    channel = Channel(trigger.reminder.get("channel") or invitation.channel.value)
+    reminder = Dispatch(
+        event_id=invitation.event_id, trigger_id=trigger.id, survey_id=invitation.survey_id,
+        survey_version_id=invitation.survey_version_id, contact_id=invitation.contact_id,
+        channel=channel, purpose=DispatchPurpose.REMINDER, locale=invitation.locale,
+        token_nonce=tokens.new_nonce(), due_at=due_at, expires_at=invitation.expires_at,
+        parent=invitation, trigger=trigger, contact=invitation.contact,
     )
-    db.session.rollback()
-    return ids
+    db.session.add(reminder)
+    reason = "channel_unavailable" if channel == Channel.WEB else unusable_reason(channel, invitation.contact)
+    if reason:
+        record_status(reminder, DispatchStatus.SUPPRESSED, reason)
+    else:
+        schedule(reminder, trigger, invitation.contact, due_at, "reminder")
 
 
-def send_due(now: datetime | None = None, limit: int = 100) -> int:
-    """Send every due dispatch (up to limit); the number handed to a channel."""
+def send_due(now: datetime | None = None, limit: int = 100, owner: str = "inline") -> int:
+    """Lease and send every due dispatch here, one after another; the number handed to a channel."""
     sent = 0
-    for dispatch_id in due_dispatch_ids(now, limit):
-        if send_one(dispatch_id) in (DispatchStatus.SENT, DispatchStatus.DELIVERED):
+    for dispatch_id in outbox.lease_due(owner, limit, settings().queue_lease_seconds, now):
+        if send_one(dispatch_id, owner) in (DispatchStatus.SENT, DispatchStatus.DELIVERED):
             sent += 1
     return sent
-
-
-def expire_overdue(now: datetime | None = None, limit: int = 500) -> int:
-    """Mark unanswered dispatches whose link has lapsed as expired; the number marked."""
-    now = now or utcnow()
-    overdue = list(
-        db.session.scalars(
-            sa.select(Dispatch)
-            .where(Dispatch.status.in_(OPEN_STATUSES), Dispatch.expires_at <= now)
-            .order_by(Dispatch.expires_at)
-            .limit(limit)
-        )
-    )
-    for dispatch in overdue:
-        record_status(dispatch, DispatchStatus.EXPIRED)
-    db.session.commit()
-    return len(overdue)

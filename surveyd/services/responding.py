@@ -13,7 +13,7 @@ from surveyd.extensions import db
 from surveyd.models import Answer, Dispatch, DispatchStatus, Event, Response, utcnow
 from surveyd.services import tokens
 from surveyd.services.alerts import raise_alert_if_negative
-from surveyd.services.dispatch_planning import record_status
+from surveyd.services.dispatch_planning import record_status, settle_reminders
 from surveyd.services.metric_math import SCALES, band
 from surveyd.services.runtime import settings
 
@@ -91,6 +91,7 @@ def _start_response(dispatch: Dispatch, score: int) -> Response:
     response.answers.append(Answer(question_id=dispatch.survey_version.scale_question["id"], value_number=score))
     db.session.add(response)
     record_status(dispatch, DispatchStatus.ANSWERED)
+    settle_reminders(dispatch)
     return response
 
 

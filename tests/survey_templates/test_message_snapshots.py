@@ -35,14 +35,14 @@ def _nps_question(locale: str) -> str:
     return score["text"][locale]
 
 
-def _snapshot_name(template: str, locale: str, contact_name: str | None) -> str:
-    variant = "" if contact_name else "-anonymous"
+def _snapshot_name(template: str, locale: str, contact_name: str | None, reminder: bool = False) -> str:
+    variant = ("" if contact_name else "-anonymous") + ("-reminder" if reminder else "")
     return f"{template}{variant}.{locale}.txt"
 
 
-CASES = [(t, loc, CONTACT) for t in TEMPLATES for loc in LOCALES] + [
-    (ANONYMOUS_TEMPLATE, loc, None) for loc in LOCALES
-]
+CASES = [(t, loc, CONTACT, False) for t in TEMPLATES for loc in LOCALES] + [
+    (ANONYMOUS_TEMPLATE, loc, None, False) for loc in LOCALES
+] + [(t, loc, CONTACT, True) for t in TEMPLATES for loc in LOCALES]
 
 
 def test_there_are_templates_to_snapshot():
@@ -52,15 +52,15 @@ def test_there_are_templates_to_snapshot():
 
 
 @pytest.mark.parametrize(
-    ("template", "locale", "contact_name"),
+    ("template", "locale", "contact_name", "reminder"),
     CASES,
     ids=[_snapshot_name(*case)[: -len(".txt")] for case in CASES],
 )
-def test_message_matches_snapshot(template, locale, contact_name):
+def test_message_matches_snapshot(template, locale, contact_name, reminder):
     rendered = render_message(
-        template, locale, question=_nps_question(locale), url=URL, contact_name=contact_name
+        template, locale, question=_nps_question(locale), url=URL, contact_name=contact_name, reminder=reminder
     )
-    path = SNAPSHOT_DIR / _snapshot_name(template, locale, contact_name)
+    path = SNAPSHOT_DIR / _snapshot_name(template, locale, contact_name, reminder)
     if UPDATE:
         SNAPSHOT_DIR.mkdir(exist_ok=True)
         path.write_text(rendered + "\n", encoding="utf-8", newline="\n")

@@ -1,0 +1,159 @@
+"""The relay: a thread that leases due dispatches and hands their ids to tasks, in either mode.
+
+Embedded (no broker): tasks run on a thread pool in this process. Scaled: tasks are Celery
+messages run by `surveyd worker` processes on any machine. Relays in several processes are safe
+together: leases are taken with SKIP LOCKED on PostgreSQL, and a task only acts on a row it claims.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from flask import Flask
+
+from surveyd.extensions import db
+
+log = logging.getLogger("surveyd.relay")
+
+
+def owner_name() -> str:
+    """Who holds a lease: host and process, for people reading a stuck row."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_send(app: Flask, dispatch_id: int, owner: str) -> None:
+    """The body of the send task: one dispatch, inside an app context, never raising."""
+    from surveyd.services.dispatching import send_one
+
+    with app.app_context():
+        try:
+            send_one(dispatch_id, owner)
+        except Exception:  # the row's lease lapses and the relay takes it up again
+            log.exception("dispatch %s: send task failed", dispatch_id)
+            db.session.rollback()
+
+
+class Submitter(Protocol):
+    """Where leased ids go."""
+
+    def capacity(self) -> int:
+        """How many more ids may be handed out now."""
+
+    def submit(self, dispatch_id: int) -> None:
+        """Hand one id to a task."""
+
+
+class ThreadSubmitter:
+    """Embedded mode: tasks run on a pool of threads in this process."""
+
+    def __init__(self, app: Flask, concurrency: int, owner: str):
+        self.app, self.owner = app, owner
+        self.limit = concurrency * 2
+        self.pending = 0
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="surveyd-send")
+
+    def capacity(self) -> int:
+        """Keep the pool busy without leasing more than it can start soon."""
+        with self.lock:
+            return max(0, self.limit - self.pending)
+
+    def submit(self, dispatch_id: int) -> None:
+        """Run the send task on the pool."""
+        with self.lock:
+            self.pending += 1
+        self.pool.submit(self._run, dispatch_id)
+
+    def _run(self, dispatch_id: int) -> None:
+        try:
+            run_send(self.app, dispatch_id, self.owner)
+        finally:
+            with self.lock:
+                self.pending -= 1
+
+    def shutdown(self) -> None:
+        """Finish the sends already started."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class CelerySubmitter:
+    """Scaled mode: each id becomes a Celery message; the database counts what is in flight."""
+
+    def __init__(self, app: Flask, max_in_flight: int):
+        self.app = app
+        self.celery = app.extensions["celery"]
+        self.queue = app.config["SURVEYD"].queue_name
+        self.max_in_flight = max_in_flight
+
+    def capacity(self) -> int:
+        """Leave no more queued than the workers can start within a lease."""
+        from surveyd.services.outbox import in_flight
+
+        return max(0, self.max_in_flight - in_flight())
+
+    def submit(self, dispatch_id: int) -> None:
+        """Publish the send task; if the broker is down the lease lapses and the row is handed out again."""
+        self.celery.send_task("surveyd.send_dispatch", args=[dispatch_id], queue=self.queue)
+
+    def shutdown(self) -> None:
+        """Nothing to wait for: the workers own the tasks."""
+
+
+class Relay(threading.Thread):
+    """Once a poll: recover stuck sends, lease what is due, hand it out, lapse unanswered links."""
+
+    def __init__(self, app: Flask, submitter, batch: int = 200):
+        super().__init__(name="surveyd-relay", daemon=True)
+        self.app, self.submitter, self.batch = app, submitter, batch
+        self.settings = app.config["SURVEYD"]
+        self.owner = owner_name()
+        self.stopping = threading.Event()
+
+    def run_once(self) -> int:
+        """One pass; the number of dispatches handed out."""
+        from surveyd.services import outbox
+
+        with self.app.app_context():
+            try:
+                outbox.recover_stuck()
+                ids = outbox.lease_due(self.owner, min(self.batch, self.submitter.capacity()),
+                                       self.settings.queue_lease_seconds)
+                for dispatch_id in ids:
+                    self.submitter.submit(dispatch_id)
+                outbox.expire_overdue()
+                return len(ids)
+            except Exception:  # the loop must outlive a busy database or a broker hiccup
+                log.exception("relay pass failed")
+                db.session.rollback()
+                return 0
+            finally:
+                db.session.remove()
+
+    def run(self) -> None:
+        """Poll until stopped; a full batch goes round again at once."""
+        while not self.stopping.is_set():
+            handed = self.run_once()
+            if handed < self.batch:
+                self.stopping.wait(self.settings.relay_poll_seconds)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the loop and let started sends finish."""
+        self.stopping.set()
+        if self.is_alive():
+            self.join(timeout)
+        self.submitter.shutdown()
+
+
+def embedded_relay(app: Flask) -> Relay:
+    """The relay of `surveyd serve` with no broker: sends on threads of this process."""
+    settings = app.config["SURVEYD"]
+    return Relay(app, ThreadSubmitter(app, settings.dispatch_concurrency, owner_name()))
+
+
+def celery_relay(app: Flask, max_in_flight: int = 1000) -> Relay:
+    """The relay of `surveyd worker`: hands ids to Celery."""
+    return Relay(app, CelerySubmitter(app, max_in_flight))

@@ -1,0 +1,1 @@
+"""Local fake provider servers for tests and benchmarks."""
