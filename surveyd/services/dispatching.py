@@ -64,8 +64,8 @@ def _held(dispatch: Dispatch, now: datetime) -> bool:
         record_status(dispatch, DispatchStatus.EXPIRED, "expired_before_send")
     elif dispatch.parent_id and dispatch.parent.status == DispatchStatus.ANSWERED:
         record_status(dispatch, DispatchStatus.SUPPRESSED, "answered")
-    elif (release := quiet_hours_release(dispatch.trigger, dispatch.contact, now)) is not None:
-        schedule(dispatch, dispatch.trigger, dispatch.contact, release)
+    elif quiet_hours_release(dispatch.trigger, dispatch.contact, now) is not None:
+        schedule(dispatch, dispatch.trigger, dispatch.contact, now)  # moved to the end of the quiet hours
     elif (reason := unusable_reason(dispatch.channel, dispatch.contact)) is not None:
         _fall_back(dispatch, reason, now, {"at": "claim"})
     else:
