@@ -1,0 +1,314 @@
+"""Shared benchmark plumbing: processes we own (and always clean up), the fake provider, the load generator.
+
+Everything measured runs in its own OS process: `surveyd serve` / `surveyd worker`, the fake
+Twilio, and the load-generating clients, so no two of them share a GIL. The `Bench` context
+manager owns every process, the temp dir, the PostgreSQL database and the Redis db it made, and
+releases them on normal exit, on error, on Ctrl-C and on SIGTERM.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = REPO / ".venv" / "bin"
+RESULTS = REPO / "bench" / "results"
+SECRET = "bench-secret-key-0123456789abcdef"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+sys.path.insert(0, str(REPO))
+_mp = multiprocessing.get_context("spawn")
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Bench:
+    """Owns what a benchmark starts; `with Bench() as b:` undoes all of it, whatever happens."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="surveyd-bench-"))
+        self._undo: list = []
+
+    def __enter__(self) -> "Bench":
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind through __exit__ like Ctrl-C
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        for undo in reversed(self._undo):
+            try:
+                undo()
+            except Exception as error:  # keep cleaning up the rest
+                print(f"cleanup: {error}", file=sys.stderr)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def popen(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
+        """Start a process (log in the temp dir) that is terminated, then killed, at exit."""
+        log = open(self.tmp / f"{name}.log", "wb")
+        proc = subprocess.Popen(argv, env=env, cwd=self.tmp, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # Ctrl-C reaches us; we stop it in order
+        proc.bench_log = self.tmp / f"{name}.log"  # type: ignore[attr-defined]
+
+        def stop() -> None:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            log.close()
+        self._undo.append(stop)
+        return proc
+
+    def own(self, child) -> None:
+        """Terminate a multiprocessing child at exit."""
+        self._undo.append(lambda: (child.terminate(), child.join(5)) if child.is_alive() else None)
+
+    def postgres(self) -> str:
+        """A fresh database surveyd_bench_<pid>, dropped at exit; its SQLAlchemy URL."""
+        import sqlalchemy as sa
+
+        name = f"surveyd_bench_{os.getpid()}"
+        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+        def drop() -> None:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+        self._undo.append(drop)
+        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+    def redis(self, number: int) -> str:
+        """Redis db `number`, flushed now and at exit; its URL."""
+        import redis
+
+        url = f"redis://127.0.0.1:6379/{number}"
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        self._undo.append(client.flushdb)
+        return url
+
+    def serve(self, env: dict, port: int, threads: int = 8) -> str:
+        """Start `surveyd serve` and wait for /healthz; its base URL."""
+        proc = self.popen("serve", [str(BIN / "surveyd"), "serve", "--port", str(port),
+                                    "--threads", str(threads)], env)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"surveyd serve exited:\n{proc.bench_log.read_text()[-2000:]}")
+            try:
+                if call(base, None, "GET", "/healthz")[0] == 200:
+                    return base
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("surveyd serve did not answer /healthz within 60 s")
+
+    def worker(self, env: dict, name: str, concurrency: int) -> subprocess.Popen:
+        """Start one `surveyd worker` process."""
+        return self.popen(name, [str(BIN / "surveyd"), "worker", f"--concurrency={concurrency}",
+                                 "--loglevel=WARNING"], env)
+
+    def fake_twilio(self) -> "FakeTwilioProcess":
+        """The fake Twilio REST API in a process of its own."""
+        fake = FakeTwilioProcess()
+        self.own(fake.process)
+        self._undo.append(fake.stop)
+        return fake
+
+
+def surveyd_env(database_url: str, port: int, **extra: str) -> dict:
+    """The environment of a surveyd process: this one's, minus any SURVEYD_*, plus the given settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYD_")}
+    env.update(SURVEYD_SECRET_KEY=SECRET, SURVEYD_DATABASE_URL=database_url,
+               SURVEYD_PUBLIC_URL=f"http://127.0.0.1:{port}", SURVEYD_SANDBOX="1")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def create_api_key(env: dict) -> str:
+    """`surveyd api-key create --name bench` (which also migrates); the key from its last line."""
+    out = subprocess.run([str(BIN / "surveyd"), "api-key", "create", "--name", "bench"], env=env,
+                         capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
+    return out.stdout.strip().splitlines()[-1]
+
+
+def call(base: str, key: str | None, method: str, path: str, body=None, headers=None, conn=None):
+    """One HTTP request (JSON in and out); (status, parsed body)."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = conn or http.client.HTTPConnection(host, int(port), timeout=30)
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    if key:
+        sent["Authorization"] = f"Bearer {key}"
+    conn.request(method, path, body=json.dumps(body).encode() if body is not None else None, headers=sent)
+    response = conn.getresponse()
+    data = response.read()
+    return response.status, (json.loads(data) if data else None)
+
+
+def _fake_main(pipe) -> None:
+    from collections import Counter
+
+    from tests.fakes.twilio_api import FakeTwilio
+
+    fake = FakeTwilio().start()
+    pipe.send((fake.base_url, fake.account_sid, fake.auth_token))
+    try:
+        while (command := pipe.recv()) != "stop":
+            if command == "clear":
+                fake.clear()
+                pipe.send(None)
+            elif command == "messages":  # (to, body, received_wall) of every stored message
+                pipe.send([(m["to"], m["body"], m["received_wall"]) for m in fake.messages])
+            elif command == "posts":
+                pipe.send(Counter(r["status"] for r in fake.requests))
+    except (KeyboardInterrupt, EOFError):
+        pass
+    finally:
+        fake.stop()
+
+
+class FakeTwilioProcess:
+    """tests.fakes.twilio_api.FakeTwilio served from a child process, queried over a pipe."""
+
+    def __init__(self) -> None:
+        self.pipe, child = _mp.Pipe()
+        self.process = _mp.Process(target=_fake_main, args=(child,), daemon=True, name="fake-twilio")
+        self.process.start()
+        self.base_url, self.account_sid, self.auth_token = self.pipe.recv()
+
+    def ask(self, command: str):
+        """Send a command to the fake and return its answer."""
+        self.pipe.send(command)
+        return self.pipe.recv()
+
+    def stop(self) -> None:
+        """Stop the fake's server and process."""
+        if self.process.is_alive():
+            self.pipe.send("stop")
+            self.process.join(5)
+
+
+def _request(spec: dict, tag: str) -> tuple[str, str, bytes | None, dict]:
+    """The request a load thread sends for its n-th call, tag being unique in the whole run."""
+    if spec["kind"] == "healthz":
+        return "GET", "/healthz", None, {}
+    contact = {"external_id": f"{spec['prefix']}-{tag}"}
+    if spec.get("phone"):
+        contact["phone"] = "+3" + tag.replace("-", "")
+    body = json.dumps({"touchpoint": spec["touchpoint"], "contact": contact}).encode()
+    return "POST", "/api/v1/events", body, {"Content-Type": "application/json", "Idempotency-Key": contact[
+        "external_id"], "Authorization": f"Bearer {spec['key']}"}
+
+
+def _load_proc(spec: dict, index: int, threads: int, start: float, warmup: float, seconds: float, out) -> None:
+    """One load process: `threads` keep-alive clients from `start` (monotonic) for warmup + seconds."""
+    lock, latencies, counts = threading.Lock(), [], {"errors": 0, "samples": []}
+    measure_from, stop_at = start + warmup, start + warmup + seconds
+
+    def client(t: int) -> None:
+        conn, n, mine = None, 0, []
+        while time.monotonic() < start:
+            time.sleep(0.001)
+        while (began := time.monotonic()) < stop_at:
+            method, path, body, headers = _request(spec, f"{index}-{t:03d}-{n:07d}")
+            n += 1
+            try:
+                conn = conn or http.client.HTTPConnection(*spec["address"], timeout=30)
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                data, status = response.read(), response.status
+            except OSError as error:
+                status, data, conn = 0, repr(error).encode(), None
+            done = time.monotonic()
+            if began >= measure_from and done <= stop_at:
+                if status == spec["expect"]:
+                    mine.append(done - began)
+                else:
+                    with lock:
+                        counts["errors"] += 1
+                        if len(counts["samples"]) < 3:
+                            counts["samples"].append(f"{status} {data[:200]!r}")
+        with lock:
+            latencies.extend(mine)
+
+    try:
+        workers = [threading.Thread(target=client, args=(t,)) for t in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    except KeyboardInterrupt:
+        return
+    out.put({"latencies": latencies, **counts})
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of values; nan when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def load(spec: dict, concurrency: int, procs: int, seconds: float, warmup: float) -> dict:
+    """Drive spec's request at `concurrency` clients over `procs` processes; req/s, p50/p99 (ms), errors."""
+    out = _mp.Queue()
+    start = time.monotonic() + 1.5 + 0.5 * procs  # let the spawned interpreters start first
+    children = [_mp.Process(target=_load_proc, daemon=True,
+                            args=(spec, i, concurrency // procs + (i < concurrency % procs), start, warmup,
+                                  seconds, out)) for i in range(procs)]
+    try:
+        for child in children:
+            child.start()
+        parts = [out.get(timeout=start - time.monotonic() + warmup + seconds + 60) for _ in children]
+    finally:
+        for child in children:
+            child.join(5) if not child.is_alive() else (child.terminate(), child.join(5))
+    latencies = [x for part in parts for x in part["latencies"]]
+    return {"requests": len(latencies), "per_second": len(latencies) / seconds,
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
+            "errors": sum(p["errors"] for p in parts), "error_samples": [s for p in parts for s in p["samples"]],
+            "concurrency": concurrency, "processes": procs, "seconds": seconds}
+
+
+def machine() -> dict:
+    """Facts that qualify every figure."""
+    return {"nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def report(name: str, title: str, rows: list[tuple], extra: dict) -> Path:
+    """Print rows as a table and write {title, rows, ...extra, machine} to bench/results/<name>.json."""
+    header, body = rows[0], [tuple(str(c) for c in r) for r in rows[1:]]
+    widths = [max(len(str(h)), *(len(r[i]) for r in body)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    for r in [tuple(map(str, header))] + body:
+        print("  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"title": title, "header": list(header), "rows": [list(r) for r in rows[1:]],
+                                **extra, "machine": machine(), "argv": sys.argv}, indent=2, default=str) + "\n")
+    print(f"  -> {path.relative_to(REPO)}")
+    return path

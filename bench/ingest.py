@@ -1,0 +1,99 @@
+"""Ingest benchmark: events/s through POST /api/v1/events against the same server's no-op GET /healthz.
+
+One `surveyd serve` in embedded mode (SQLite by default, SURVEYD_SANDBOX=1) with one survey and one
+trigger on "order.delivered". With `--channel web` (the default) every event plans one web dispatch
+whose link travels in the 202 answer, so each request does the whole write path (contact upsert,
+event + idempotency record, planning, stored answer) and nothing happens in the background. With
+`--channel sms` the dispatch goes to the sandbox SMS inbox, so the embedded dispatcher's sends
+compete with ingest for the database and the CPU.
+
+Phase A drives GET /healthz (the contract's no-op) and phase B drives POST /events (a unique
+Idempotency-Key and a unique contact per request) at the same concurrency and duration, from
+separate client processes with keep-alive connections. The ratio healthz req/s / events/s is
+surveyd's ingest overhead on this server; the aim is at most 2.
+
+    .venv/bin/python bench/ingest.py [--concurrency 16] [--seconds 15] [--database sqlite|postgresql]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import common
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--concurrency", type=int, default=16, help="client connections (default 16)")
+    parser.add_argument("--processes", type=int, default=2, help="client processes sharing them (default 2)")
+    parser.add_argument("--seconds", type=float, default=15, help="measured seconds per phase (default 15)")
+    parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds before each phase (default 3)")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--threads", type=int, default=8, help="waitress request threads (default 8)")
+    parser.add_argument("--channel", choices=["web", "sms"], default="web",
+                        help="trigger channel: web (link in the answer) or sms (sandbox, sent in the background)")
+    return parser.parse_args(argv)
+
+
+def setup(base: str, key: str, channel: str) -> None:
+    """One NPS survey and one trigger on order.delivered over the given channel."""
+    status, survey = common.call(base, key, "POST", "/api/v1/surveys",
+                                 {"name": "Bench NPS", "kind": "nps", "locales": ["en"]})
+    assert status == 201, (status, survey)
+    status, trigger = common.call(base, key, "POST", "/api/v1/triggers", {
+        "touchpoint": "order.delivered", "survey_id": survey["id"], "channels": [channel], "delay_seconds": 0})
+    assert status == 201, (status, trigger)
+
+
+def count_rows(database_url: str, table: str) -> int:
+    """Rows in a table, read directly (a benchmark may look into the database)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(f'SELECT COUNT(*) FROM "{table}"')).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both phases and report."""
+    args = parse_args(argv)
+    with common.Bench() as bench:
+        url = bench.postgres() if args.database == "postgresql" else f"sqlite:///{bench.tmp / 'bench.sqlite3'}"
+        port = common.free_port()
+        env = common.surveyd_env(url, port, SURVEYD_SANDBOX="1")
+        key = common.create_api_key(env)
+        base = bench.serve(env, port, threads=args.threads)
+        setup(base, key, args.channel)
+        address = ("127.0.0.1", port)
+        runs = {}
+        for phase, spec in (("healthz", {"kind": "healthz", "address": address, "expect": 200}),
+                            ("events", {"kind": "event", "address": address, "expect": 202, "key": key,
+                                        "touchpoint": "order.delivered", "prefix": "bench",
+                                        "phone": args.channel == "sms"})):
+            print(f"{phase}: {args.concurrency} clients, {args.warmup:g}+{args.seconds:g} s ...", flush=True)
+            runs[phase] = common.load(spec, args.concurrency, args.processes, args.seconds, args.warmup)
+            if runs[phase]["errors"]:
+                print(f"  {runs[phase]['errors']} errors, e.g. {runs[phase]['error_samples']}", file=sys.stderr)
+        events = count_rows(url, "events")
+        dispatches = count_rows(url, "dispatches")
+    noop, ingest = runs["healthz"], runs["events"]
+    ratio = noop["per_second"] / ingest["per_second"] if ingest["per_second"] else float("inf")
+    rows = [("endpoint", "req/s", "p50 ms", "p99 ms", "errors")]
+    for name, run in (("GET /healthz (no-op)", noop), ("POST /api/v1/events", ingest)):
+        rows.append((name, f"{run['per_second']:.0f}", f"{run['p50_ms']:.1f}", f"{run['p99_ms']:.1f}",
+                     run["errors"]))
+    title = (f"ingest, embedded, {args.database}, channel {args.channel}, {args.concurrency} clients, "
+             f"{args.threads} waitress threads: healthz/events = {ratio:.2f}x (aim <= 2x)")
+    common.report(f"ingest-{args.database}-{args.channel}", title, rows,
+                  {"ratio": ratio, "healthz": noop, "events": ingest, "options": vars(args),
+                   "rows_written": {"events": events, "dispatches": dispatches}})
+    print(f"  rows written over warm-up and measurement: {events} events, {dispatches} dispatches")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
