@@ -56,7 +56,10 @@ class Bench:
                 undo()
             except Exception as error:  # keep cleaning up the rest
                 print(f"cleanup: {error}", file=sys.stderr)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP"):  # keep the processes' logs for a look afterwards
+            print(f"logs kept in {self.tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def popen(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:

@@ -31,7 +31,8 @@ OPTED_OUT_CODES = frozenset({21610})
 # Numbers that are malformed, not mobile, unroutable or in a region the account may not reach.
 INVALID_ADDRESS_CODES = frozenset({21211, 21217, 21401, 21408, 21421, 21612, 21614})
 AUTH_CODES = frozenset({20003})
-LOOKUP_LIMIT = 100
+LOOKUP_PAGE = 100
+LOOKUP_SCAN = 2000  # messages to one number in the window before we admit we cannot tell
 # The SDK falls back to os.environ when given a falsy mapping; this non-empty one keeps
 # TWILIO_EDGE / TWILIO_REGION from rewriting hostnames behind api_base's back.
 _NO_ENVIRONMENT = {"TWILIO_EDGE": "", "TWILIO_REGION": ""}
@@ -135,15 +136,24 @@ class TwilioSmsChannel(ChannelAdapter):
         return _result(created)
 
     def lookup(self, message: OutboundMessage, since: datetime) -> SendResult | None:
-        """Twilio's record of a message to this recipient since then whose body holds the reference."""
+        """Twilio's record of a message to this recipient created since then whose body holds the reference."""
         if message.reference is None:
             raise LookupUnsupported("a message without a reference cannot be found again")
         client = self._client()
-        filters: dict[str, Any] = {"to": message.to, "date_sent_after": _utc(since), "limit": LOOKUP_LIMIT}
+        # No DateSent filter: Twilio leaves date_sent empty while it still queues a message, and
+        # that is exactly the message we are looking for. Newest first, down to the window's start.
+        filters: dict[str, Any] = {"to": message.to, "page_size": LOOKUP_PAGE}
         if self.from_number:
             filters["from_"] = self.from_number
+        start = _utc(since).replace(tzinfo=timezone.utc)
         try:
-            found = client.messages.list(**filters)
+            for scanned, record in enumerate(client.messages.stream(**filters)):
+                if record.body and message.reference in record.body:
+                    return _result(record)
+                if record.date_created is not None and record.date_created < start:
+                    return None
+                if scanned >= LOOKUP_SCAN:
+                    raise LookupUnsupported(f"more than {LOOKUP_SCAN} messages to this number since {since}")
         except TwilioException as exc:
             raise _provider_error(exc, client.http_client.last_headers) from exc
         except requests.RequestException as exc:
@@ -151,9 +161,6 @@ class TwilioSmsChannel(ChannelAdapter):
             raise TransientChannelError(f"twilio lookup failed: {exc}") from exc
         except ValueError as exc:
             raise TransientChannelError(f"twilio lookup answered unreadably: {exc}") from exc
-        for record in found:
-            if record.body and message.reference in record.body:
-                return _result(record)
         return None
 
     def rate_limits(self, message: OutboundMessage) -> list[RateLimit]:

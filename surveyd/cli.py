@@ -15,6 +15,8 @@ def _configure_logging() -> None:
         stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # The twilio SDK logs every request's headers at INFO: noise, and a cost on every send.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 
 def _app(demo: bool = False, public_url: str | None = None):

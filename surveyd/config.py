@@ -162,7 +162,7 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
     elif database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
     if not (database_url.startswith("sqlite") or database_url.startswith("postgresql")):
-        raise ConfigError(f"SURVEYD_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        raise ConfigError("SURVEYD_DATABASE_URL must be a sqlite:// or postgresql:// URL")
     secret_key = env.get("SURVEYD_SECRET_KEY") or ""
     if not secret_key:
         if not demo:

@@ -62,7 +62,13 @@ def next_channel(preferred: list[str], current: Channel, contact: Contact) -> Ch
 def record_status(dispatch: Dispatch, status: DispatchStatus, reason: str | None = None, detail: dict | None = None) -> None:
     """Move a dispatch to a status and keep the step, with its channel, in its history (flushes, never commits)."""
     dispatch.status, dispatch.reason = status, reason
-    dispatch.history.append(DispatchStatusChange(status=status, reason=reason, channel=dispatch.channel, detail=detail))
+    step = DispatchStatusChange(status=status, reason=reason, channel=dispatch.channel, detail=detail)
+    if dispatch.id is not None and "history" in sa.inspect(dispatch).unloaded:
+        # Adding the step by id spares loading the whole history of a stored dispatch.
+        step.dispatch_id = dispatch.id
+        db.session.add(step)
+    else:
+        dispatch.history.append(step)
 
 
 def settle_reminders(invitation: Dispatch) -> None:
@@ -134,7 +140,7 @@ def plan_one(trigger: Trigger, event: Event, contact: Contact, now: datetime) ->
     lifetime = trigger.expire_after_seconds or settings().token_ttl_seconds
     dispatch = Dispatch(
         event_id=event.id,
-        trigger_id=trigger.id,
+        trigger=trigger,
         survey_id=trigger.survey_id,
         survey_version_id=version.id,
         contact_id=contact.id,
@@ -155,6 +161,7 @@ def plan_one(trigger: Trigger, event: Event, contact: Contact, now: datetime) ->
         record_status(dispatch, DispatchStatus.SCHEDULED)
         record_status(dispatch, DispatchStatus.SENT, detail={"via": "api_response"})
         dispatch.sent_at = now
+        plan_reminder(dispatch, now)
     elif held:
         record_status(dispatch, DispatchStatus.SCHEDULED, "quiet_hours", _quiet_detail(trigger, contact))
     else:
@@ -189,6 +196,32 @@ def plan_dispatches(event: Event, contact: Contact, now: datetime) -> list[Dispa
         planned.append(plan_one(trigger, event, contact, now))
         db.session.flush()  # the next trigger's frequency rule sees this one
     return planned
+
+
+def plan_reminder(invitation: Dispatch, now: datetime) -> None:
+    """The one reminder a trigger asks for, due after_seconds after the invitation went out."""
+    trigger = invitation.trigger
+    if invitation.purpose != DispatchPurpose.INVITATION or trigger is None or not trigger.reminder:
+        return
+    exists = invitation.id is not None and db.session.scalar(
+        sa.select(Dispatch.id).where(Dispatch.parent_id == invitation.id).limit(1))
+    due_at = now + timedelta(seconds=trigger.reminder["after_seconds"])
+    if exists or due_at >= invitation.expires_at:
+        return
+    channel = Channel(trigger.reminder.get("channel") or invitation.channel.value)
+    reminder = Dispatch(
+        event_id=invitation.event_id, trigger_id=trigger.id, survey_id=invitation.survey_id,
+        survey_version_id=invitation.survey_version_id, contact_id=invitation.contact_id,
+        channel=channel, purpose=DispatchPurpose.REMINDER, locale=invitation.locale,
+        token_nonce=tokens.new_nonce(), due_at=due_at, expires_at=invitation.expires_at,
+        parent=invitation, trigger=trigger, contact=invitation.contact,
+    )
+    db.session.add(reminder)
+    reason = "channel_unavailable" if channel == Channel.WEB else unusable_reason(channel, invitation.contact)
+    if reason:
+        record_status(reminder, DispatchStatus.SUPPRESSED, reason)
+    else:
+        schedule(reminder, trigger, invitation.contact, due_at, "reminder")
 
 
 def survey_link(dispatch: Dispatch) -> str:

@@ -14,22 +14,24 @@ import time
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from bots.channel import (
     AmbiguousChannelError, LookupUnsupported, OutboundMessage, PermanentChannelError, SendResult,
     TransientChannelError,
 )
 from surveyd.extensions import db
-from surveyd.models import Channel, ConsentState, Dispatch, DispatchPurpose, DispatchStatus, utcnow
-from surveyd.services import channels, outbox, tokens
+from surveyd.models import ConsentState, Dispatch, DispatchStatus, utcnow
+from surveyd.services import channels, outbox
 from surveyd.services.contacts import set_consent
 from surveyd.services.dispatch_planning import (
-    next_channel, quiet_hours_release, record_status, schedule, unusable_reason,
+    next_channel, plan_reminder, quiet_hours_release, record_status, schedule, unusable_reason,
 )
 from surveyd.services.messages import compose
 from surveyd.services.runtime import settings
 
 log = logging.getLogger(__name__)
+LOOKUP_MARGIN = timedelta(minutes=2)  # clocks differ: look a little before our first try
 RATE_WAIT_INLINE = 0.25  # seconds a task may sleep for a token before handing the wait back to the database
 
 
@@ -51,7 +53,20 @@ def _claim(dispatch_id: int, owner: str | None, now: datetime) -> Dispatch | Non
     if claimed != 1:
         db.session.rollback()
         return None
-    return db.session.get(Dispatch, dispatch_id, populate_existing=True)
+    return _load(dispatch_id)
+
+
+def _load(dispatch_id: int, lock: bool = False) -> Dispatch:
+    """A dispatch with all a send reads, in one query (locked on PostgreSQL when asked)."""
+    query = (
+        sa.select(Dispatch).where(Dispatch.id == dispatch_id)
+        .options(orm.joinedload(Dispatch.contact), orm.joinedload(Dispatch.trigger),
+                 orm.joinedload(Dispatch.survey_version), orm.joinedload(Dispatch.survey))
+        .execution_options(populate_existing=True)
+    )
+    if lock and db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(of=Dispatch)
+    return db.session.scalars(query).unique().one()
 
 
 def _release(dispatch: Dispatch) -> None:
@@ -89,7 +104,8 @@ def send_one(dispatch_id: int, owner: str | None = None) -> DispatchStatus | Non
         db.session.commit()
         return dispatch.status
     dispatch.attempts += 1
-    reconcile, since = dispatch.reconcile, dispatch.created_at - timedelta(minutes=5)
+    reconcile = dispatch.reconcile
+    since = _first_try_on_channel(dispatch) - LOOKUP_MARGIN if reconcile else None
     record_status(dispatch, DispatchStatus.SENDING, detail={"attempt": dispatch.attempts, "owner": owner})
     # Release the transaction before talking to a provider: a slow provider must not hold a lock.
     db.session.commit()
@@ -100,14 +116,14 @@ def send_one(dispatch_id: int, owner: str | None = None) -> DispatchStatus | Non
             outcome = adapter.send(message)
     except Exception as error:  # every failure is recorded below; none escapes to the task runner
         outcome = error
-    _record_outcome(dispatch, outcome, adapter.rate_limits(message))
+    status = _record_outcome(dispatch.id, outcome, adapter.rate_limits(message))
     db.session.commit()
-    return dispatch.status
+    return status
 
 
-def _record_outcome(dispatch: Dispatch, outcome: SendResult | Exception, limits) -> None:
+def _record_outcome(dispatch_id: int, outcome: SendResult | Exception, limits) -> DispatchStatus:
     """Record what the provider said, on the row as it is now (the customer may have answered meanwhile)."""
-    db.session.refresh(dispatch, with_for_update=db.engine.dialect.name == "postgresql")
+    dispatch = _load(dispatch_id, lock=True)
     if dispatch.status == DispatchStatus.ANSWERED:
         # The answer came in while we were sending (a fast customer, or a slow provider): it stands.
         detail = {"provider_message_id": getattr(outcome, "provider_message_id", None), "error": _text(outcome)}
@@ -125,10 +141,18 @@ def _record_outcome(dispatch: Dispatch, outcome: SendResult | Exception, limits)
             log.error("dispatch %s: unexpected failure while sending", dispatch.id, exc_info=outcome)
         _unknown(dispatch, outcome)
     _release(dispatch)
+    return dispatch.status
 
 
 def _text(outcome: SendResult | Exception) -> str | None:
     return None if isinstance(outcome, SendResult) else (str(outcome) or type(outcome).__name__)
+
+
+def _first_try_on_channel(dispatch: Dispatch) -> datetime:
+    """When this dispatch was first handed to its current channel's provider (now, if never)."""
+    tries = [step.at for step in dispatch.history
+             if step.status == DispatchStatus.SENDING and step.channel == dispatch.channel]
+    return min(tries, default=utcnow())
 
 
 def _rate_limited(dispatch: Dispatch, limits, now: datetime) -> bool:
@@ -175,7 +199,7 @@ def _sent(dispatch: Dispatch, result: SendResult, reconciled: bool) -> None:
     record_status(dispatch, DispatchStatus.SENT, detail=detail)
     if result.status == "delivered":
         record_status(dispatch, DispatchStatus.DELIVERED)
-    _plan_reminder(dispatch, now)
+    plan_reminder(dispatch, now)
 
 
 def _retry_later(dispatch: Dispatch, limits, error: TransientChannelError) -> None:
@@ -218,31 +242,6 @@ def _fall_back(dispatch: Dispatch, code: str, now: datetime, detail: dict) -> No
         record_status(dispatch, DispatchStatus.FAILED, code, detail)
     dispatch.channel, dispatch.attempts, dispatch.reconcile = following, 0, False
     schedule(dispatch, dispatch.trigger, dispatch.contact, now, "fallback", {"from": failed.value, "code": code})
-
-
-def _plan_reminder(invitation: Dispatch, now: datetime) -> None:
-    """The one reminder a trigger asks for, due after_seconds after the invitation went out."""
-    trigger = invitation.trigger
-    if invitation.purpose != DispatchPurpose.INVITATION or trigger is None or not trigger.reminder:
-        return
-    exists = db.session.scalar(sa.select(Dispatch.id).where(Dispatch.parent_id == invitation.id).limit(1))
-    due_at = now + timedelta(seconds=trigger.reminder["after_seconds"])
-    if exists or due_at >= invitation.expires_at:
-        return
-    channel = Channel(trigger.reminder.get("channel") or invitation.channel.value)
-    reminder = Dispatch(
-        event_id=invitation.event_id, trigger_id=trigger.id, survey_id=invitation.survey_id,
-        survey_version_id=invitation.survey_version_id, contact_id=invitation.contact_id,
-        channel=channel, purpose=DispatchPurpose.REMINDER, locale=invitation.locale,
-        token_nonce=tokens.new_nonce(), due_at=due_at, expires_at=invitation.expires_at,
-        parent=invitation, trigger=trigger, contact=invitation.contact,
-    )
-    db.session.add(reminder)
-    reason = "channel_unavailable" if channel == Channel.WEB else unusable_reason(channel, invitation.contact)
-    if reason:
-        record_status(reminder, DispatchStatus.SUPPRESSED, reason)
-    else:
-        schedule(reminder, trigger, invitation.contact, due_at, "reminder")
 
 
 def send_due(now: datetime | None = None, limit: int = 100, owner: str = "inline") -> int:

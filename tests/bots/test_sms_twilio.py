@@ -157,13 +157,20 @@ def test_lost_answer_is_ambiguous_and_lookup_finds_the_message(fake, make_channe
     assert channel.lookup(sms(), since) is None
 
 
-def test_lookup_converts_aware_times_to_utc(fake, make_channel):
+def test_lookup_stops_at_the_start_of_its_window_in_any_time_zone(fake, make_channel):
     channel = make_channel()
-    since = datetime.now(timezone(timedelta(hours=2))) - timedelta(seconds=1)
-    message = sms()
-    channel.send(message)
-    assert channel.lookup(message, since) is not None
-    assert channel.lookup(message, since + timedelta(minutes=5)) is None
+    for n in range(250):  # three pages of older messages to the same number
+        channel.send(sms())
+    wanted = sms()
+    since = datetime.now(timezone(timedelta(hours=2)))  # an aware time in another zone
+    assert channel.lookup(wanted, since + timedelta(minutes=1)) is None
+    pages_for_recent_window = len(fake.queries)
+    assert pages_for_recent_window == 1  # everything is older than the window: one page read, then stop
+    assert channel.lookup(wanted, since - timedelta(hours=1)) is None
+    assert len(fake.queries) - pages_for_recent_window == 3  # the whole window was scanned
+    channel.send(wanted)
+    found = channel.lookup(wanted, since - timedelta(hours=1))
+    assert found is not None and found.provider_message_id == fake.messages[-1]["sid"]
 
 
 def test_lookup_needs_a_reference(make_channel):

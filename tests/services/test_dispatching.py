@@ -340,3 +340,16 @@ def test_backoff_grows_exponentially_within_its_cap_with_jitter(attempt, base, c
     assert step / 2 <= delay <= step
     if base * 2 ** attempt <= cap:
         assert retry_delay(attempt + 1, base, cap, rng=lambda: 0.0) == pytest.approx(2 * retry_delay(attempt, base, cap, rng=lambda: 0.0))
+
+
+def test_a_web_invitation_gets_its_reminder_by_email_when_planned(ctx):
+    survey = factories.survey()
+    factories.trigger(survey.id, channels=["web"], reminder={"after_seconds": 600, "channel": "email"})
+    factories.contact()
+    web = factories.event()["dispatches"][0]
+    assert web["status"] == "sent"
+    reminder = db.session.scalar(sa.select(Dispatch).where(Dispatch.parent_id == web["id"]))
+    assert (reminder.channel, reminder.status.value, reminder.reason) == (Channel.EMAIL, "scheduled", "reminder")
+    assert send_due(now=utcnow() + timedelta(minutes=11)) == 1
+    text = db.session.scalar(sa.select(SandboxMessage.text))
+    assert web["url"] in text  # the reminder links to the page the integrator was handed

@@ -1,0 +1,255 @@
+"""Dispatch benchmark: SMS dispatches/s from surveyd into a local fake Twilio, against the raw SDK rate.
+
+How sending, not ingest, is measured: the trigger has `delay_seconds: 3600`, so POST /events plans
+every dispatch as `scheduled` an hour ahead and nothing is sent while the events go in (that takes
+a while and is what bench/ingest.py measures). Then the benchmark sets `due_at` to now for a small
+warm-up batch (2 x the send threads) straight in the database, waits until those are sent, so every
+process is up and connected, and then does the same for the other N rows in one UPDATE. The clock
+runs from that commit until the database shows all N sent (counted directly with SQLAlchemy every
+0.1 s); the fake's own receive times give the provider-side span as a cross-check.
+
+Baseline, in the same run and before surveyd starts: the same number of sender threads (in the
+same number of processes as surveyd's senders) push N messages of the same shape through the real
+twilio SDK (bots.sms_twilio.TwilioSmsChannel.send) into the same fake. surveyd/baseline is the
+price of the outbox: claim, render, the status history, and the relay.
+
+Afterwards every dispatch's signed link must appear in exactly one message at the fake.
+
+Modes: `embedded` = one `surveyd serve` on SQLite, its relay and SURVEYD_DISPATCH_CONCURRENCY send
+threads; `scaled` = PostgreSQL + Redis: `surveyd serve` (web only) and --workers `surveyd worker`
+processes with --concurrency threads each. Limits are off (SURVEYD_TWILIO_RATE=0) unless --rate R,
+which should hold the rate at about R/s.
+
+    .venv/bin/python bench/dispatch.py [--mode embedded|scaled] [--count 2000] [--rate R]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import common
+
+SENDER = "+15005550006"
+PENDING = ("scheduled", "queued", "sending", "unknown")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mode", choices=["embedded", "scaled"], default="embedded")
+    parser.add_argument("--count", type=int, default=None, help="dispatches measured (default 2000, or 10 x rate)")
+    parser.add_argument("--concurrency", type=int, default=8, help="send threads per surveyd process (default 8)")
+    parser.add_argument("--workers", type=int, default=2, help="surveyd worker processes in scaled mode (default 2)")
+    parser.add_argument("--rate", type=float, default=0, help="SURVEYD_TWILIO_RATE (default 0 = no limit)")
+    parser.add_argument("--poll", type=float, default=0.2, help="SURVEYD_RELAY_POLL_SECONDS (default 0.2)")
+    parser.add_argument("--redis-db", type=int, default=15, help="Redis db for scaled mode, flushed (default 15)")
+    args = parser.parse_args(argv)
+    args.count = args.count or (int(args.rate * 10) if args.rate else 2000)
+    return args
+
+
+def _baseline_proc(fake: dict, share: int, threads: int, start: float, out) -> None:
+    """Send `share` messages through TwilioSmsChannel.send on `threads` threads, from `start`."""
+    import threading
+
+    from bots.channel import OutboundMessage
+    from bots.sms_twilio import TwilioSmsChannel
+
+    channel = TwilioSmsChannel(fake["sid"], fake["token"], from_number=SENDER, api_base=fake["base"],
+                               rate_per_second=0)
+    left, lock, errors = [share], threading.Lock(), []
+
+    def sender(t: int) -> None:
+        while True:
+            with lock:
+                if left[0] <= 0:
+                    return
+                left[0] -= 1
+                n = left[0]
+            ref = f"baseline{t:03d}x{n:07d}.{'m' * 22}"
+            text = f"How likely are you to recommend us to a friend or colleague? Tap to answer: http://127.0.0.1:8000/s/{ref}"
+            try:
+                channel.send(OutboundMessage("sms", f"+1444{t:03d}{n:05d}", text, reference=ref))
+            except Exception as error:
+                errors.append(repr(error))
+
+    while time.monotonic() < start:
+        time.sleep(0.001)
+    workers = [threading.Thread(target=sender, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    out.put({"end": time.monotonic(), "errors": errors})
+
+
+def baseline(fake: common.FakeTwilioProcess, count: int, processes: int, threads: int) -> dict:
+    """Raw SDK → fake rate for `count` messages from processes x threads senders."""
+    out, spec = common._mp.Queue(), {"sid": fake.account_sid, "token": fake.auth_token, "base": fake.base_url}
+    start = time.monotonic() + 2 + processes
+    children = [common._mp.Process(target=_baseline_proc, daemon=True,
+                                   args=(spec, count // processes + (i < count % processes), threads, start, out))
+                for i in range(processes)]
+    for child in children:
+        child.start()
+    parts = [out.get(timeout=600) for _ in children]
+    for child in children:
+        child.join(5)
+    stored = len(fake.ask("messages"))
+    fake.ask("clear")
+    seconds = max(p["end"] for p in parts) - start
+    return {"count": count, "stored": stored, "seconds": seconds, "per_second": count / seconds,
+            "errors": sum(len(p["errors"]) for p in parts), "processes": processes, "threads": threads}
+
+
+def create_dispatches(base: str, key: str, total: int) -> None:
+    """A survey, an SMS trigger an hour delayed, and `total` events for distinct phones (8 clients)."""
+    status, survey = common.call(base, key, "POST", "/api/v1/surveys",
+                                 {"name": "Bench NPS", "kind": "nps", "locales": ["en"]})
+    assert status == 201, survey
+    status, trigger = common.call(base, key, "POST", "/api/v1/triggers", {
+        "touchpoint": "order.delivered", "survey_id": survey["id"], "channels": ["sms"], "delay_seconds": 3600})
+    assert status == 201, trigger
+
+    host, port = base.removeprefix("http://").split(":")
+
+    def post(offset: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        for i in range(offset, total, 8):
+            body = {"touchpoint": "order.delivered", "contact": {"external_id": f"d{i}", "phone": f"+1555{i:07d}"}}
+            status, answer = common.call(base, key, "POST", "/api/v1/events", body, {"Idempotency-Key": f"d{i}"},
+                                         conn=conn)
+            assert status == 202 and answer["dispatches"][0]["status"] == "scheduled", (status, answer)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(post, range(8)))
+
+
+class Outbox:
+    """Direct reads and the due-now update on the dispatches table."""
+
+    def __init__(self, url: str):
+        import sqlalchemy as sa
+        from surveyd.models import Dispatch
+
+        self.sa, self.table = sa, Dispatch.__table__
+        self.engine = sa.create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+
+    def statuses(self) -> Counter:
+        """Dispatch count per status."""
+        sa, t = self.sa, self.table
+        with self.engine.connect() as conn:
+            return Counter(dict(conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status)).all()))
+
+    def make_due(self, limit: int | None = None) -> None:
+        """Set due_at = now on scheduled rows (the `limit` lowest ids, or all)."""
+        from surveyd.models import utcnow
+
+        sa, t = self.sa, self.table
+        ids = sa.select(t.c.id).where(t.c.status == "scheduled").order_by(t.c.id).limit(limit)
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(t).where(t.c.id.in_(ids.scalar_subquery())).values(due_at=utcnow()))
+
+    def wait_sent(self, target: int, timeout: float) -> Counter:
+        """Poll every 0.1 s until `target` dispatches are sent or nothing is pending; the last counts."""
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = self.statuses()
+            if counts["sent"] + counts["delivered"] >= target or not sum(counts[s] for s in PENDING):
+                return counts
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not all sent after {timeout:.0f} s: {dict(counts)}")
+            time.sleep(0.1)
+
+    def tokens(self) -> set[str]:
+        """The signed link token of every dispatch."""
+        from surveyd.services.tokens import sign
+
+        with self.engine.connect() as conn:
+            return {sign(n, common.SECRET) for n in conn.execute(self.sa.select(self.table.c.token_nonce)).scalars()}
+
+
+def run_surveyd(bench: common.Bench, args, fake: common.FakeTwilioProcess) -> dict:
+    """Start surveyd in the chosen mode, plan, warm up, release count dispatches, time them, check the fake."""
+    port = common.free_port()
+    url = bench.postgres() if args.mode == "scaled" else f"sqlite:///{bench.tmp / 'bench.sqlite3'}"
+    extra = dict(SURVEYD_SANDBOX="0", SURVEYD_TWILIO_ACCOUNT_SID=fake.account_sid, SURVEYD_TWILIO_FROM=SENDER,
+                 SURVEYD_TWILIO_AUTH_TOKEN=fake.auth_token, SURVEYD_TWILIO_API_BASE=fake.base_url,
+                 SURVEYD_TWILIO_RATE=args.rate, SURVEYD_RELAY_POLL_SECONDS=args.poll,
+                 SURVEYD_DISPATCH_CONCURRENCY=args.concurrency)
+    if args.mode == "scaled":
+        extra.update(SURVEYD_BROKER_URL=bench.redis(args.redis_db), SURVEYD_QUEUE=f"surveyd-bench-{bench.tmp.name}")
+    env = common.surveyd_env(url, port, **extra)
+    key = common.create_api_key(env)
+    base = bench.serve(env, port)
+    for i in range(args.workers if args.mode == "scaled" else 0):
+        bench.worker(env, f"worker{i + 1}", args.concurrency)
+    senders = args.concurrency * (args.workers if args.mode == "scaled" else 1)
+    warm = 2 * senders
+    print(f"planning {args.count} + {warm} warm-up dispatches over POST /events ...", flush=True)
+    create_dispatches(base, key, args.count + warm)
+    outbox = Outbox(url)
+    outbox.make_due(warm)
+    outbox.wait_sent(warm, 120)
+    print(f"warm-up sent; releasing {args.count} dispatches", flush=True)
+    outbox.make_due()
+    started_wall, started = time.time(), time.monotonic()
+    counts = outbox.wait_sent(args.count + warm, max(300, 5 * args.count / args.rate if args.rate else 0))
+    seconds = time.monotonic() - started
+    messages = fake.ask("messages")
+    received = sorted(m[2] for m in messages if m[2] >= started_wall)
+    seen = Counter(body.rsplit("/s/", 1)[-1] for _, body, _ in messages)
+    expected = outbox.tokens()
+    outbox.engine.dispose()
+    burst = int(args.rate) if args.rate else 0
+    steady = ((len(received) - 1 - burst) / (received[-1] - received[burst])
+              if len(received) > burst + 1 and received[-1] > received[burst] else None)
+    return {
+        "count": args.count, "seconds": seconds, "per_second": args.count / seconds, "statuses": dict(counts),
+        "fake_span_seconds": received[-1] - received[0] if received else None, "steady_per_second": steady,
+        "check": {"dispatches": len(expected), "messages": len(messages), "distinct": len(seen),
+                  "missing": len(expected - set(seen)), "duplicates": sum(1 for c in seen.values() if c > 1),
+                  "unknown": len(set(seen) - expected), "posts": dict(fake.ask("posts"))},
+        "senders": senders, "processes": args.workers if args.mode == "scaled" else 1}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Baseline, then surveyd, then the exactly-once check and the report."""
+    args = parse_args(argv)
+    with common.Bench() as bench:
+        fake = bench.fake_twilio()
+        processes = args.workers if args.mode == "scaled" else 1
+        print(f"baseline: {args.count} messages, {processes} x {args.concurrency} SDK threads -> fake", flush=True)
+        raw = baseline(fake, args.count, processes, args.concurrency)
+        result = run_surveyd(bench, args, fake)
+    check = result["check"]
+    ok = check["messages"] == check["dispatches"] == check["distinct"] and not (
+        check["missing"] or check["duplicates"] or check["unknown"])
+    print(f"exactly-once check: {check['dispatches']} dispatches, {check['messages']} messages at the fake, "
+          f"{check['missing']} missing, {check['duplicates']} sent twice, {check['unknown']} unknown "
+          f"-> {'OK' if ok else 'FAILED'}")
+    limit = f"rate {args.rate:g}/s" if args.rate else "limits off"
+    unsent = result["count"] + 2 * result["senders"] - result["statuses"].get("sent", 0) - result["statuses"].get(
+        "delivered", 0)
+    setup = ("SQLite, 1 serve" if args.mode == "embedded" else f"PostgreSQL + Redis, 1 serve + {args.workers} workers")
+    rows = [("sender", "dispatches", "seconds", "per s", "errors"),
+            (f"raw SDK -> fake ({processes} x {args.concurrency} threads)", raw["count"], f"{raw['seconds']:.2f}",
+             f"{raw['per_second']:.0f}", raw["errors"]),
+            (f"surveyd {args.mode} ({result['processes']} x {args.concurrency} threads)", result["count"],
+             f"{result['seconds']:.2f}", f"{result['per_second']:.1f}", unsent + check["duplicates"])]
+    ratio = raw["per_second"] / result["per_second"]
+    title = f"dispatch, {args.mode} ({setup}), {limit}: baseline/surveyd = {ratio:.2f}x"
+    if args.rate and result["steady_per_second"]:
+        title += f"; steady {result['steady_per_second']:.1f}/s after the {int(args.rate)}-token burst (configured {args.rate:g}/s)"
+    name = f"dispatch-{args.mode}" + (f"-rate{args.rate:g}" if args.rate else "")
+    common.report(name, title, rows, {"ratio": ratio, "baseline": raw, "surveyd": result, "exactly_once": ok,
+                                      "options": vars(args)})
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
