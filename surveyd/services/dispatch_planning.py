@@ -141,6 +141,7 @@ def plan_one(trigger: Trigger, event: Event, contact: Contact, now: datetime) ->
     dispatch = Dispatch(
         event_id=event.id,
         trigger=trigger,
+        purpose=DispatchPurpose.INVITATION,
         survey_id=trigger.survey_id,
         survey_version_id=version.id,
         contact_id=contact.id,
