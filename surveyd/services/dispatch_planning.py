@@ -144,7 +144,7 @@ def plan_one(trigger: Trigger, event: Event, contact: Contact, now: datetime) ->
         purpose=DispatchPurpose.INVITATION,
         survey_id=trigger.survey_id,
         survey_version_id=version.id,
-        contact_id=contact.id,
+        contact=contact,
         channel=channel,
         locale=survey_templates.resolve_locale(contact.locale, version.locales),
         token_nonce=tokens.new_nonce(),
