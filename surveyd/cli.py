@@ -71,6 +71,10 @@ def worker(concurrency: int | None, relay: bool, loglevel: str) -> None:
         click.echo("surveyd: configuration error: SURVEYD_BROKER_URL is not set; "
                    "without a broker `surveyd serve` dispatches in-process", err=True)
         sys.exit(2)
+    if settings.database_url.startswith("sqlite"):
+        logging.getLogger("surveyd.worker").warning(
+            "workers on SQLite share one file lock: fine on one machine for trying things out, "
+            "slow with several workers; use PostgreSQL for the scaled setup")
     threads = concurrency or settings.dispatch_concurrency
     relay_thread = celery_relay(app, max_in_flight=max(100, threads * 50)) if relay else None
     if relay_thread:

@@ -46,6 +46,9 @@ class Submitter(Protocol):
     def submit(self, dispatch_id: int) -> None:
         """Hand one id to a task."""
 
+    def wait_for_capacity(self, timeout: float) -> None:
+        """Return when a task may have finished, or after timeout."""
+
 
 class ThreadSubmitter:
     """Embedded mode: tasks run on a pool of threads in this process."""
@@ -55,6 +58,7 @@ class ThreadSubmitter:
         self.limit = concurrency * 2
         self.pending = 0
         self.lock = threading.Lock()
+        self.freed = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="surveyd-send")
 
     def capacity(self) -> int:
@@ -74,6 +78,12 @@ class ThreadSubmitter:
         finally:
             with self.lock:
                 self.pending -= 1
+            self.freed.set()
+
+    def wait_for_capacity(self, timeout: float) -> None:
+        """Wake as soon as a send finishes, so the pool never idles while work is due."""
+        self.freed.wait(timeout)
+        self.freed.clear()
 
     def shutdown(self) -> None:
         """Finish the sends already started."""
@@ -99,6 +109,10 @@ class CelerySubmitter:
         """Publish the send task; if the broker is down the lease lapses and the row is handed out again."""
         self.celery.send_task("surveyd.send_dispatch", args=[dispatch_id], queue=self.queue)
 
+    def wait_for_capacity(self, timeout: float) -> None:
+        """The database says when workers caught up: look again shortly."""
+        threading.Event().wait(min(timeout, 0.1))
+
     def shutdown(self) -> None:
         """Nothing to wait for: the workers own the tasks."""
 
@@ -113,32 +127,37 @@ class Relay(threading.Thread):
         self.owner = owner_name()
         self.stopping = threading.Event()
 
-    def run_once(self) -> int:
-        """One pass; the number of dispatches handed out."""
+    def run_once(self) -> tuple[int, int]:
+        """One pass: the number of dispatches handed out, and how many it was willing to hand out."""
         from surveyd.services import outbox
 
         with self.app.app_context():
             try:
                 outbox.recover_stuck()
-                ids = outbox.lease_due(self.owner, min(self.batch, self.submitter.capacity()),
-                                       self.settings.queue_lease_seconds)
+                room = min(self.batch, self.submitter.capacity())
+                ids = outbox.lease_due(self.owner, room, self.settings.queue_lease_seconds)
                 for dispatch_id in ids:
                     self.submitter.submit(dispatch_id)
                 outbox.expire_overdue()
-                return len(ids)
+                return len(ids), room
             except Exception:  # the loop must outlive a busy database or a broker hiccup
                 log.exception("relay pass failed")
                 db.session.rollback()
-                return 0
+                return 0, 0
             finally:
                 db.session.remove()
 
     def run(self) -> None:
-        """Poll until stopped; a full batch goes round again at once."""
+        """Poll until stopped; while work is waiting, go round again as soon as there is room for it."""
+        poll = self.settings.relay_poll_seconds
         while not self.stopping.is_set():
-            handed = self.run_once()
-            if handed < self.batch:
-                self.stopping.wait(self.settings.relay_poll_seconds)
+            handed, room = self.run_once()
+            if room and handed < room:
+                self.stopping.wait(poll)  # everything due is handed out: wait for more to fall due
+            elif self.submitter.capacity() == 0:
+                self.submitter.wait_for_capacity(poll)
+            elif not room:
+                self.stopping.wait(poll)
 
     def stop(self, timeout: float = 10.0) -> None:
         """End the loop and let started sends finish."""

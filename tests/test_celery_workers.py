@@ -25,6 +25,12 @@ from tests.fakes.twilio_api import FakeTwilio
 REDIS_URL = os.environ.get("SURVEYD_TEST_REDIS", "redis://127.0.0.1:6379/14")
 
 
+pytestmark = pytest.mark.skipif(
+    os.environ.get("SURVEYD_TEST_DB", "sqlite") != "postgresql",
+    reason="the scaled setup (several `surveyd worker` processes) runs on PostgreSQL; SQLite is one process",
+)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _redis_is_there():
     try:
