@@ -1,24 +1,20 @@
 """Dispatch benchmark: SMS dispatches/s from surveyd into a local fake Twilio, against the raw SDK rate.
 
-How sending, not ingest, is measured: the trigger has `delay_seconds: 3600`, so POST /events plans
-every dispatch as `scheduled` an hour ahead and nothing is sent while the events go in (that takes
-a while and is what bench/ingest.py measures). Then the benchmark sets `due_at` to now for a small
-warm-up batch (2 x the send threads) straight in the database, waits until those are sent, so every
-process is up and connected, and then does the same for the other N rows in one UPDATE. The clock
-runs from that commit until the database shows all N sent (counted directly with SQLAlchemy every
-0.1 s); the fake's own receive times give the provider-side span as a cross-check.
+Sending, not ingest, is timed. The trigger has `delay_seconds: 3600`, so POST /events plans every
+dispatch as `scheduled` an hour ahead and nothing goes out while the events come in (ingest is
+bench/ingest.py's job). The script then sets `due_at = now` straight in the database for a warm-up
+batch (2 x the send threads) and waits until it is sent, so every process is up and connected, then
+does the same for the N measured rows in one UPDATE. The clock runs from that commit until the
+database shows all N sent (counted with SQLAlchemy every 0.1 s). The fake's receive times give the
+longest pause and, with --rate, the steady rate after the bucket's initial burst.
 
-Baseline, in the same run and before surveyd starts: the same number of sender threads (in the
-same number of processes as surveyd's senders) push N messages of the same shape through the real
-twilio SDK (bots.sms_twilio.TwilioSmsChannel.send) into the same fake. surveyd/baseline is the
-price of the outbox: claim, render, the status history, and the relay.
+Baseline, same run, before surveyd starts: as many sender threads, in as many processes, push N
+messages of the same shape into the same fake through the real SDK (TwilioSmsChannel.send).
+Afterwards each dispatch's signed link must be in exactly one message at the fake.
 
-Afterwards every dispatch's signed link must appear in exactly one message at the fake.
-
-Modes: `embedded` = one `surveyd serve` on SQLite, its relay and SURVEYD_DISPATCH_CONCURRENCY send
-threads; `scaled` = PostgreSQL + Redis: `surveyd serve` (web only) and --workers `surveyd worker`
-processes with --concurrency threads each. Limits are off (SURVEYD_TWILIO_RATE=0) unless --rate R,
-which should hold the rate at about R/s.
+`--mode embedded`: one `surveyd serve` on SQLite with SURVEYD_DISPATCH_CONCURRENCY send threads.
+`--mode scaled`: PostgreSQL + Redis broker; `surveyd serve` (web only) plus --workers `surveyd
+worker` processes of --concurrency threads. Limits are off (SURVEYD_TWILIO_RATE=0) unless --rate R.
 
     .venv/bin/python bench/dispatch.py [--mode embedded|scaled] [--count 2000] [--rate R]
 """
@@ -27,9 +23,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import sys
+import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import common
 
@@ -54,8 +50,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _baseline_proc(fake: dict, share: int, threads: int, start: float, out) -> None:
     """Send `share` messages through TwilioSmsChannel.send on `threads` threads, from `start`."""
-    import threading
-
     from bots.channel import OutboundMessage
     from bots.sms_twilio import TwilioSmsChannel
 
@@ -114,19 +108,34 @@ def create_dispatches(base: str, key: str, total: int) -> None:
     status, trigger = common.call(base, key, "POST", "/api/v1/triggers", {
         "touchpoint": "order.delivered", "survey_id": survey["id"], "channels": ["sms"], "delay_seconds": 3600})
     assert status == 201, trigger
-
     host, port = base.removeprefix("http://").split(":")
 
-    def post(offset: int) -> None:
-        conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        for i in range(offset, total, 8):
-            body = {"touchpoint": "order.delivered", "contact": {"external_id": f"d{i}", "phone": f"+1555{i:07d}"}}
-            status, answer = common.call(base, key, "POST", "/api/v1/events", body, {"Idempotency-Key": f"d{i}"},
-                                         conn=conn)
-            assert status == 202 and answer["dispatches"][0]["status"] == "scheduled", (status, answer)
+    stop, failures = threading.Event(), []
 
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(post, range(8)))
+    def post(offset: int) -> None:
+        try:
+            conn = http.client.HTTPConnection(host, int(port), timeout=60)
+            for i in range(offset, total, 8):
+                if stop.is_set():
+                    return
+                body = {"touchpoint": "order.delivered", "contact": {"external_id": f"d{i}", "phone": f"+1555{i:07d}"}}
+                status, answer = common.call(base, key, "POST", "/api/v1/events", body,
+                                             {"Idempotency-Key": f"d{i}"}, conn=conn)
+                assert status == 202 and answer["dispatches"][0]["status"] == "scheduled", (status, answer)
+        except Exception as error:
+            failures.append(error)
+
+    posters = [threading.Thread(target=post, args=(k,), daemon=True) for k in range(8)]
+    for poster in posters:
+        poster.start()
+    try:
+        for poster in posters:
+            while poster.is_alive():
+                poster.join(0.2)  # a short join keeps Ctrl-C responsive
+    finally:
+        stop.set()
+    if failures:
+        raise failures[0]
 
 
 class Outbox:
@@ -205,16 +214,48 @@ def run_surveyd(bench: common.Bench, args, fake: common.FakeTwilioProcess) -> di
     seen = Counter(body.rsplit("/s/", 1)[-1] for _, body, _ in messages)
     expected = outbox.tokens()
     outbox.engine.dispose()
+    gaps = [b - a for a, b in zip(received, received[1:])]
     burst = int(args.rate) if args.rate else 0
     steady = ((len(received) - 1 - burst) / (received[-1] - received[burst])
               if len(received) > burst + 1 and received[-1] > received[burst] else None)
     return {
         "count": args.count, "seconds": seconds, "per_second": args.count / seconds, "statuses": dict(counts),
         "fake_span_seconds": received[-1] - received[0] if received else None, "steady_per_second": steady,
+        "longest_gap_seconds": max(gaps, default=0.0), "log_errors": bench.log_errors(),
         "check": {"dispatches": len(expected), "messages": len(messages), "distinct": len(seen),
                   "missing": len(expected - set(seen)), "duplicates": sum(1 for c in seen.values() if c > 1),
                   "unknown": len(set(seen) - expected), "posts": dict(fake.ask("posts"))},
-        "senders": senders, "processes": args.workers if args.mode == "scaled" else 1}
+        "senders": senders, "processes": args.workers if args.mode == "scaled" else 1,
+        "unsent": args.count + warm - counts["sent"] - counts["delivered"]}
+
+
+def summarize(args, raw: dict, result: dict) -> bool:
+    """Print the checks, the table and the JSON; whether every dispatch reached the fake exactly once."""
+    check = result["check"]
+    for line in result["log_errors"][:3]:
+        print(f"surveyd logged an ERROR ({len(result['log_errors'])} in all): {line}")
+    print(f"longest pause between two messages at the fake: {result['longest_gap_seconds']:.2f} s")
+    ok = check["messages"] == check["dispatches"] == check["distinct"] and not (
+        check["missing"] or check["duplicates"] or check["unknown"])
+    print(f"exactly-once check: {check['dispatches']} dispatches, {check['messages']} messages at the fake, "
+          f"{check['missing']} missing, {check['duplicates']} sent twice, {check['unknown']} unknown "
+          f"-> {'OK' if ok else 'FAILED'}")
+    setup = "SQLite, 1 serve" if args.mode == "embedded" else f"PostgreSQL + Redis, 1 serve + {args.workers} workers"
+    rows = [("sender", "dispatches", "seconds", "per s", "errors"),
+            (f"raw SDK -> fake ({raw['processes']} x {args.concurrency} threads)", raw["count"],
+             f"{raw['seconds']:.2f}", f"{raw['per_second']:.0f}", raw["errors"]),
+            (f"surveyd {args.mode} ({result['processes']} x {args.concurrency} threads)", result["count"],
+             f"{result['seconds']:.2f}", f"{result['per_second']:.1f}", result["unsent"] + check["duplicates"])]
+    ratio = raw["per_second"] / result["per_second"]
+    title = (f"dispatch, {args.mode} ({setup}), {f'rate {args.rate:g}/s' if args.rate else 'limits off'}: "
+             f"baseline/surveyd = {ratio:.2f}x")
+    if args.rate and result["steady_per_second"]:
+        title += f"; {result['steady_per_second']:.1f}/s after the {int(args.rate)}-message burst"
+    name = f"dispatch-{args.mode}" + (f"-rate{args.rate:g}" if args.rate else "") + (
+        f"-poll{args.poll:g}" if args.poll != 0.2 else "") + (f"-c{args.concurrency}" if args.concurrency != 8 else "")
+    common.report(name, title, rows, {"ratio": ratio, "baseline": raw, "surveyd": result, "exactly_once": ok,
+                                      "options": vars(args)})
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,30 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"baseline: {args.count} messages, {processes} x {args.concurrency} SDK threads -> fake", flush=True)
         raw = baseline(fake, args.count, processes, args.concurrency)
         result = run_surveyd(bench, args, fake)
-    check = result["check"]
-    ok = check["messages"] == check["dispatches"] == check["distinct"] and not (
-        check["missing"] or check["duplicates"] or check["unknown"])
-    print(f"exactly-once check: {check['dispatches']} dispatches, {check['messages']} messages at the fake, "
-          f"{check['missing']} missing, {check['duplicates']} sent twice, {check['unknown']} unknown "
-          f"-> {'OK' if ok else 'FAILED'}")
-    limit = f"rate {args.rate:g}/s" if args.rate else "limits off"
-    unsent = result["count"] + 2 * result["senders"] - result["statuses"].get("sent", 0) - result["statuses"].get(
-        "delivered", 0)
-    setup = ("SQLite, 1 serve" if args.mode == "embedded" else f"PostgreSQL + Redis, 1 serve + {args.workers} workers")
-    rows = [("sender", "dispatches", "seconds", "per s", "errors"),
-            (f"raw SDK -> fake ({processes} x {args.concurrency} threads)", raw["count"], f"{raw['seconds']:.2f}",
-             f"{raw['per_second']:.0f}", raw["errors"]),
-            (f"surveyd {args.mode} ({result['processes']} x {args.concurrency} threads)", result["count"],
-             f"{result['seconds']:.2f}", f"{result['per_second']:.1f}", unsent + check["duplicates"])]
-    ratio = raw["per_second"] / result["per_second"]
-    title = f"dispatch, {args.mode} ({setup}), {limit}: baseline/surveyd = {ratio:.2f}x"
-    if args.rate and result["steady_per_second"]:
-        title += f"; steady {result['steady_per_second']:.1f}/s after the {int(args.rate)}-token burst (configured {args.rate:g}/s)"
-    name = f"dispatch-{args.mode}" + (f"-rate{args.rate:g}" if args.rate else "")
-    common.report(name, title, rows, {"ratio": ratio, "baseline": raw, "surveyd": result, "exactly_once": ok,
-                                      "options": vars(args)})
-    return 0 if ok else 1
+    return 0 if summarize(args, raw, result) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted; every process, database and file it started is gone")

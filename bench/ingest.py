@@ -20,6 +20,7 @@ import argparse
 import sys
 
 import common
+import loadgen
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,11 +76,14 @@ def main(argv: list[str] | None = None) -> int:
                                         "touchpoint": "order.delivered", "prefix": "bench",
                                         "phone": args.channel == "sms"})):
             print(f"{phase}: {args.concurrency} clients, {args.warmup:g}+{args.seconds:g} s ...", flush=True)
-            runs[phase] = common.load(spec, args.concurrency, args.processes, args.seconds, args.warmup)
+            runs[phase] = loadgen.load(spec, args.concurrency, args.processes, args.seconds, args.warmup)
             if runs[phase]["errors"]:
                 print(f"  {runs[phase]['errors']} errors, e.g. {runs[phase]['error_samples']}", file=sys.stderr)
         events = count_rows(url, "events")
         dispatches = count_rows(url, "dispatches")
+        log_errors = bench.log_errors()
+    if log_errors:
+        print(f"surveyd logged {len(log_errors)} ERROR lines, e.g.:\n  " + "\n  ".join(log_errors[:3]))
     noop, ingest = runs["healthz"], runs["events"]
     ratio = noop["per_second"] / ingest["per_second"] if ingest["per_second"] else float("inf")
     rows = [("endpoint", "req/s", "p50 ms", "p99 ms", "errors")]
@@ -88,12 +92,17 @@ def main(argv: list[str] | None = None) -> int:
                      run["errors"]))
     title = (f"ingest, embedded, {args.database}, channel {args.channel}, {args.concurrency} clients, "
              f"{args.threads} waitress threads: healthz/events = {ratio:.2f}x (aim <= 2x)")
-    common.report(f"ingest-{args.database}-{args.channel}", title, rows,
+    name = f"ingest-{args.database}-{args.channel}" + (f"-c{args.concurrency}" if args.concurrency != 16 else "") + (
+        f"-t{args.threads}" if args.threads != 8 else "")
+    common.report(name, title, rows,
                   {"ratio": ratio, "healthz": noop, "events": ingest, "options": vars(args),
-                   "rows_written": {"events": events, "dispatches": dispatches}})
+                   "rows_written": {"events": events, "dispatches": dispatches}, "log_errors": log_errors})
     print(f"  rows written over warm-up and measurement: {events} events, {dispatches} dispatches")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted; every process, database and file it started is gone")

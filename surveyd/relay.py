@@ -82,7 +82,8 @@ class ThreadSubmitter:
 
     def wait_for_capacity(self, timeout: float) -> None:
         """Wake as soon as a send finishes, so the pool never idles while work is due."""
-        self.freed.wait(timeout)
+        if self.capacity() == 0:
+            self.freed.wait(timeout)
         self.freed.clear()
 
     def shutdown(self) -> None:
@@ -128,7 +129,7 @@ class Relay(threading.Thread):
         self.stopping = threading.Event()
 
     def run_once(self) -> tuple[int, int]:
-        """One pass: the number of dispatches handed out, and how many it was willing to hand out."""
+        """One pass: the number of dispatches handed out, and how many there was room for."""
         from surveyd.services import outbox
 
         with self.app.app_context():
@@ -154,10 +155,10 @@ class Relay(threading.Thread):
             handed, room = self.run_once()
             if room and handed < room:
                 self.stopping.wait(poll)  # everything due is handed out: wait for more to fall due
-            elif self.submitter.capacity() == 0:
-                self.submitter.wait_for_capacity(poll)
-            elif not room:
-                self.stopping.wait(poll)
+            elif handed:
+                self.submitter.wait_for_capacity(poll)  # the room was filled: go again once some frees
+            else:
+                self.stopping.wait(poll)  # no room at all, or the pass failed
 
     def stop(self, timeout: float = 10.0) -> None:
         """End the loop and let started sends finish."""

@@ -27,9 +27,22 @@ def get_contact(external_id: str) -> Contact:
     return contact
 
 
+def _find_locked(external_id: str) -> Contact | None:
+    """The contact, with its row locked for this transaction on PostgreSQL (SQLite locks the whole file)."""
+    query = sa.select(Contact).where(Contact.external_id == external_id)
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return db.session.scalar(query)
+
+
 def apply_contact(external_id: str, data: dict[str, Any], source: str = "api") -> tuple[Contact, bool]:
-    """Create or update a contact (flushes, never commits); fields not given stay as they are."""
-    contact = find_contact(external_id)
+    """Create or update a contact (flushes, never commits); fields not given stay as they are.
+
+    The contact's row stays locked until the caller commits: requests about one contact take it
+    first, so they queue in one order (no deadlocks) and read-then-write rules such as contact
+    frequency see each other's dispatches.
+    """
+    contact = _find_locked(external_id)
     created = contact is None
     if contact is None:
         contact = Contact(external_id=external_id, attributes={})

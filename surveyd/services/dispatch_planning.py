@@ -187,11 +187,9 @@ def schedule(dispatch: Dispatch, trigger: Trigger | None, contact: Contact, due_
 
 def plan_dispatches(event: Event, contact: Contact, now: datetime) -> list[Dispatch]:
     """One dispatch per enabled trigger of the event's touchpoint (flushes, never commits)."""
+    # The caller holds the contact's row lock (contacts.apply_contact), so the frequency rule below
+    # cannot race another event for the same contact.
     triggers = triggers_for(event.touchpoint_id)
-    if triggers and db.engine.dialect.name == "postgresql":
-        # Contact frequency is a read-then-write rule: serialise plans for one contact (SQLite's
-        # BEGIN IMMEDIATE already serialises every writer).
-        db.session.execute(sa.select(Contact.id).where(Contact.id == contact.id).with_for_update())
     planned = []
     for trigger in triggers:
         planned.append(plan_one(trigger, event, contact, now))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from surveyd.extensions import db
 from surveyd.models import Dispatch, Event, utcnow
@@ -17,6 +17,7 @@ from surveyd.services.errors import Conflict, Invalid
 from surveyd.services.touchpoints import ensure_touchpoint
 
 Presenter = Callable[[Event, list[Dispatch]], str]
+RETRYABLE_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
 ATTEMPTS = 3  # tries when a simultaneous request inserts the same key, contact or touchpoint first
 
 
@@ -62,6 +63,11 @@ def record_event(data: dict[str, Any], digest: str, key: str | None, present: Pr
             # A simultaneous request inserted the same key, contact or touchpoint first. On
             # PostgreSQL that surfaces at the flush that inserts the row, not only at commit.
             # Start over: a replay when it was our key, otherwise the rows now exist.
+            db.session.rollback()
+        except OperationalError as error:
+            # PostgreSQL chose this transaction as a deadlock victim: nothing was stored, go again.
+            if getattr(error.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+                raise
             db.session.rollback()
     raise Conflict("a request with this Idempotency-Key is in progress; retry shortly")
 

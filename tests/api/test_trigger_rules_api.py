@@ -174,3 +174,21 @@ def test_concurrent_replays_of_one_event_make_one_dispatch(api, nps, app):
     assert {r.status_code for r in responses} == {202}
     assert len({r.get_data() for r in responses}) == 1
     assert count_rows(app, "events") == 1 and count_rows(app, "dispatches") == 1
+
+
+def test_concurrent_events_for_one_contact_ask_once_inside_the_throttle(api, nps, app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    create_trigger(api, nps, channels=["sms"], throttle_days=30)
+    ok(api.put("/contacts/cust-1", json={"phone": "+447700900123"}), 201)
+
+    def send(n):
+        client = ApiClient(app.test_client(), api.key)
+        return post_event(client, key=new_key(f"burst-{n}"))
+
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(send, range(12)))
+    assert {r.status_code for r in responses} == {202}, [r.get_data() for r in responses]
+    outcomes = sorted((r.get_json()["dispatches"][0]["status"], r.get_json()["dispatches"][0].get("reason"))
+                      for r in responses)
+    assert outcomes == [("scheduled", None)] + [("suppressed", "throttled")] * 11
