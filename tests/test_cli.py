@@ -49,3 +49,10 @@ def test_bad_configuration_exits_non_zero_with_one_line(database_url):
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == ["surveyd: configuration error: SURVEYD_SECRET_KEY is required (or run with --demo)"]
+
+
+def test_worker_without_a_broker_exits_with_one_line(database_url):
+    result = _surveyd(database_url, "worker")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "surveyd: configuration error: SURVEYD_BROKER_URL is not set; without a broker `surveyd serve` dispatches in-process"]

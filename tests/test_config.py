@@ -25,6 +25,14 @@ def test_demo_keeps_a_secret_across_restarts(tmp_path):
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_PUBLIC_URL": "surveys.example.com"}, "http"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_BROKER_URL": "kafka://x"}, "redis:// or amqp://"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_SMTP_PORT": "abc"}, "whole number"),
+        ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_SANDBOX": "email,fax"}, "unknown channels: fax"),
+        ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_DEFAULT_TIMEZONE": "Mars/Olympus"}, "IANA time zone"),
+        ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_THROTTLE_DAYS": "-3"}, "at least 0"),
+        ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_RETRY_BASE_SECONDS": "soon"}, "must be a number"),
+        ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_RELAY_POLL_SECONDS": "nan"}, "at least"),
+        ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_REDIS_URL": "memcached://x"}, "redis://"),
+        ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_TWILIO_FROM": "+15005550006",
+          "SURVEYD_TWILIO_MESSAGING_SERVICE_SID": "MG123"}, "not both"),
     ],
 )
 def test_bad_values_are_refused(tmp_path, env, message):
@@ -43,3 +51,24 @@ def test_defaults(tmp_path):
     assert settings.sandbox is False and settings.broker_url is None
     assert settings.twilio_api_base == "https://api.twilio.com"
     assert settings.telegram_api_base == "https://api.telegram.org"
+
+
+def test_the_sandbox_can_cover_some_channels_only(tmp_path):
+    settings = load_settings(tmp_path, {"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_SANDBOX": "Email, telegram"})
+    assert settings.sandbox_channels == {"email", "telegram"} and settings.sandbox is True
+    assert load_settings(tmp_path, {"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_SANDBOX": "1"}).sandbox_channels == {
+        "sms", "email", "telegram"}
+
+
+def test_a_redis_broker_also_holds_the_rate_limits_unless_told_otherwise(tmp_path):
+    base = {"SURVEYD_SECRET_KEY": "x" * 20}
+    assert load_settings(tmp_path, {**base, "SURVEYD_BROKER_URL": "redis://r:6379/2"}).redis_url == "redis://r:6379/2"
+    assert load_settings(tmp_path, {**base, "SURVEYD_BROKER_URL": "amqp://q"}).redis_url is None
+    assert load_settings(tmp_path, {**base, "SURVEYD_BROKER_URL": "amqp://q",
+                                    "SURVEYD_REDIS_URL": "redis://r"}).redis_url == "redis://r"
+
+
+def test_dispatch_defaults(tmp_path):
+    settings = load_settings(tmp_path, {"SURVEYD_SECRET_KEY": "x" * 20})
+    assert (settings.throttle_days, settings.max_attempts, settings.twilio_rate_per_second) == (0, 8, 10.0)
+    assert settings.send_lease_seconds > settings.send_timeout_seconds  # a slow send is not taken for a crash

@@ -28,6 +28,28 @@ def test_readyz_is_503_when_the_database_does_not_answer(tmp_path):
     assert app.test_client().get("/healthz").status_code == 200
 
 
+def test_readyz_checks_the_broker_when_one_is_configured(database_url, tmp_path):
+    from tests.conftest import free_port
+
+    up = create_app(make_env(database_url, SURVEYD_BROKER_URL="redis://127.0.0.1:6379/14"), instance_path=str(tmp_path))
+    answer = up.test_client().get("/readyz")
+    assert answer.status_code == 200 and answer.get_json()["checks"] == {"database": "ok", "broker": "ok"}
+    down = create_app(make_env(database_url, SURVEYD_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0"),
+                      instance_path=str(tmp_path))
+    answer = down.test_client().get("/readyz")
+    assert answer.status_code == 503 and answer.get_json()["checks"]["broker"] == "unavailable"
+
+
+def test_wsgi_exposes_the_app_and_its_celery(monkeypatch, database_url):
+    import importlib
+
+    for name, value in make_env(database_url).items():
+        monkeypatch.setenv(name, value)
+    wsgi = importlib.import_module("wsgi")
+    assert wsgi.celery_app is wsgi.app.extensions["celery"]
+    assert "surveyd.send_dispatch" in wsgi.celery_app.tasks
+
+
 def test_migrations_match_the_models(app):
     with app.app_context():
         with db.engine.connect() as connection:
