@@ -54,7 +54,8 @@ class Workers:
             SURVEYD_TWILIO_ACCOUNT_SID=twilio.account_sid, SURVEYD_TWILIO_AUTH_TOKEN=twilio.auth_token,
             SURVEYD_TWILIO_FROM="+15005550006", SURVEYD_TWILIO_API_BASE=twilio.base_url, SURVEYD_TWILIO_RATE="0",
             SURVEYD_RELAY_POLL_SECONDS="0.2", SURVEYD_RETRY_BASE_SECONDS="0.2", SURVEYD_RETRY_MAX_SECONDS="1",
-            SURVEYD_RECONCILE_AFTER_SECONDS="0.5", **overrides)}
+            SURVEYD_RECONCILE_AFTER_SECONDS="0.5")}
+        self.env.update(overrides)
         self.logs = logs
         self.processes: list[subprocess.Popen] = []
 
@@ -196,3 +197,12 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(ctx, tw
     reconciled = [s for s in db.session.scalars(sa.select(DispatchStatusChange).where(
         DispatchStatusChange.status == DispatchStatus.SENT)) if (s.detail or {}).get("reconciled")]
     assert reconciled  # found at the provider, not sent again
+
+
+def test_a_worker_on_rabbitmq_sends_too(ctx, twilio, workers):
+    planned = _outbox(ctx, 50)
+    group = workers(SURVEYD_BROKER_URL=os.environ.get("SURVEYD_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//"))
+    group.start()
+    counts = _wait_until_settled(50, group)
+    assert counts == {"sent": 50}, (counts, group.report())
+    assert set(_each_sent_once(twilio, planned).values()) == {1}
