@@ -90,6 +90,6 @@ def _record(data: dict[str, Any], digest: str, key: str | None, present: Present
     db.session.add(event)
     db.session.flush()
     dispatches = plan_dispatches(event, contact, now)
-    event.response_body = present(event, dispatches)
+    body = event.response_body = present(event, dispatches)
     db.session.commit()
-    return Intake(body=event.response_body, replayed=False)
+    return Intake(body=body, replayed=False)
