@@ -100,7 +100,7 @@ def send_one(dispatch_id: int, owner: str | None = None) -> DispatchStatus | Non
         return dispatch.status
     adapter = channels.adapter(dispatch.channel)
     message = compose(dispatch)
-    if _rate_limited(dispatch, adapter.rate_limits(message), now):
+    if _rate_limited(dispatch, adapter.rate_limits(message)):
         db.session.commit()
         return dispatch.status
     dispatch.attempts += 1
@@ -155,13 +155,16 @@ def _first_try_on_channel(dispatch: Dispatch) -> datetime:
     return min(tries, default=utcnow())
 
 
-def _rate_limited(dispatch: Dispatch, limits, now: datetime) -> bool:
+def _rate_limited(dispatch: Dispatch, limits) -> bool:
     """Take provider tokens; a long wait goes back to the database as a later due time."""
     limiter = channels.limiter()
     try:
         wait = limiter.acquire(limits)
         if 0 < wait <= RATE_WAIT_INLINE:
-            # A short wait is cheaper slept here than round-tripped through the relay.
+            # A short wait is cheaper slept here than round-tripped through the relay, but never
+            # inside a transaction: on SQLite that would hold the whole database's write lock.
+            # The row is ours under its send lease meanwhile.
+            db.session.commit()
             time.sleep(wait)
             wait = limiter.acquire(limits)
     except Exception:  # the shared limiter (Redis) is down: wait rather than exceed a provider's limit
@@ -169,7 +172,9 @@ def _rate_limited(dispatch: Dispatch, limits, now: datetime) -> bool:
         wait = 1.0
     if wait <= 0:
         return False
-    dispatch.status, dispatch.due_at = DispatchStatus.SCHEDULED, now + timedelta(seconds=wait)
+    # Spread the waiters a little so they do not all come back in the same relay pass.
+    delay = wait * (1 + random.random() / 2)
+    dispatch.status, dispatch.due_at = DispatchStatus.SCHEDULED, utcnow() + timedelta(seconds=delay)
     _release(dispatch)
     return True
 
