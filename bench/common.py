@@ -229,15 +229,18 @@ def machine() -> dict:
 
 
 def report(name: str, title: str, rows: list[tuple], extra: dict) -> Path:
-    """Print rows as a table and write {title, rows, ...extra, machine} to bench/results/<name>.json."""
+    """Print rows as a table; write the run to bench/results/<name>.json and append it to <name>.runs.jsonl."""
     header, body = rows[0], [tuple(str(c) for c in r) for r in rows[1:]]
     widths = [max(len(str(h)), *(len(r[i]) for r in body)) for i, h in enumerate(header)]
     print(f"\n{title}")
     for r in [tuple(map(str, header))] + body:
         print("  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"title": title, "header": list(header), "rows": [list(r) for r in rows[1:]],
-                                **extra, "machine": machine(), "argv": sys.argv}, indent=2, default=str) + "\n")
-    print(f"  -> {path.relative_to(REPO)}")
+    record = {"title": title, "header": list(header), "rows": [list(r) for r in rows[1:]], **extra,
+              "machine": machine(), "argv": sys.argv}
+    path = RESULTS / f"{name}.json"  # the latest run
+    path.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    with open(RESULTS / f"{name}.runs.jsonl", "a") as runs:  # every run, for medians and ranges
+        runs.write(json.dumps(record, default=str) + "\n")
+    print(f"  -> {path.relative_to(REPO)} (and appended to {name}.runs.jsonl)")
     return path

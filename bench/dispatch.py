@@ -28,8 +28,8 @@ import time
 from collections import Counter
 
 import common
+from sms_baseline import SENDER, baseline
 
-SENDER = "+15005550006"
 PENDING = ("scheduled", "queued", "sending", "unknown")
 
 
@@ -46,58 +46,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.count = args.count or (int(args.rate * 10) if args.rate else 2000)
     return args
-
-
-def _baseline_proc(fake: dict, share: int, threads: int, start: float, out) -> None:
-    """Send `share` messages through TwilioSmsChannel.send on `threads` threads, from `start`."""
-    from bots.channel import OutboundMessage
-    from bots.sms_twilio import TwilioSmsChannel
-
-    channel = TwilioSmsChannel(fake["sid"], fake["token"], from_number=SENDER, api_base=fake["base"],
-                               rate_per_second=0)
-    left, lock, errors = [share], threading.Lock(), []
-
-    def sender(t: int) -> None:
-        while True:
-            with lock:
-                if left[0] <= 0:
-                    return
-                left[0] -= 1
-                n = left[0]
-            ref = f"baseline{t:03d}x{n:07d}.{'m' * 22}"
-            text = f"How likely are you to recommend us to a friend or colleague? Tap to answer: http://127.0.0.1:8000/s/{ref}"
-            try:
-                channel.send(OutboundMessage("sms", f"+1444{t:03d}{n:05d}", text, reference=ref))
-            except Exception as error:
-                errors.append(repr(error))
-
-    while time.monotonic() < start:
-        time.sleep(0.001)
-    workers = [threading.Thread(target=sender, args=(t,)) for t in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    out.put({"end": time.monotonic(), "errors": errors})
-
-
-def baseline(fake: common.FakeTwilioProcess, count: int, processes: int, threads: int) -> dict:
-    """Raw SDK → fake rate for `count` messages from processes x threads senders."""
-    out, spec = common._mp.Queue(), {"sid": fake.account_sid, "token": fake.auth_token, "base": fake.base_url}
-    start = time.monotonic() + 2 + processes
-    children = [common._mp.Process(target=_baseline_proc, daemon=True,
-                                   args=(spec, count // processes + (i < count % processes), threads, start, out))
-                for i in range(processes)]
-    for child in children:
-        child.start()
-    parts = [out.get(timeout=600) for _ in children]
-    for child in children:
-        child.join(5)
-    stored = len(fake.ask("messages"))
-    fake.ask("clear")
-    seconds = max(p["end"] for p in parts) - start
-    return {"count": count, "stored": stored, "seconds": seconds, "per_second": count / seconds,
-            "errors": sum(len(p["errors"]) for p in parts), "processes": processes, "threads": threads}
 
 
 def create_dispatches(base: str, key: str, total: int) -> None:
