@@ -125,9 +125,13 @@ def _record_outcome(dispatch_id: int, outcome: SendResult | Exception, limits) -
     """Record what the provider said, on the row as it is now (the customer may have answered meanwhile)."""
     dispatch = _load(dispatch_id, lock=True)
     if dispatch.status == DispatchStatus.ANSWERED:
-        # The answer came in while we were sending (a fast customer, or a slow provider): it stands.
-        detail = {"provider_message_id": getattr(outcome, "provider_message_id", None), "error": _text(outcome)}
-        record_status(dispatch, DispatchStatus.SENT, "after_answer", detail)
+        # The answer came in while we were sending (a fast customer, or a slow provider): it stands,
+        # and the send's outcome is kept in the history only.
+        if isinstance(outcome, SendResult):
+            record_status(dispatch, DispatchStatus.SENT, "after_answer",
+                          {"provider_message_id": outcome.provider_message_id})
+        else:
+            record_status(dispatch, DispatchStatus.FAILED, "after_answer", {"error": _text(outcome)})
         dispatch.status, dispatch.reason = DispatchStatus.ANSWERED, None
     elif isinstance(outcome, SendResult):
         _sent(dispatch, outcome, reconciled=bool(outcome.detail.get("reconciled")))

@@ -243,6 +243,18 @@ def test_an_answer_during_the_send_stands(sms_dispatch, swap):
     assert dispatch.status.value == "answered" and ("sent", "after_answer") in _history(sms_dispatch)
 
 
+def test_a_failure_after_the_answer_changes_nothing_but_the_history(sms_dispatch, swap):
+    class AnswersThenFails(Scripted):
+        def send(self, message):
+            record_answer(db.session.get(Dispatch, sms_dispatch), InboundEvent(kind="answer", channel="web", score=3))
+            raise PermanentChannelError("30005 unknown destination", code="invalid_address")
+
+    swap(AnswersThenFails())
+    send_due()
+    dispatch = _get(sms_dispatch)
+    assert dispatch.status.value == "answered" and ("failed", "after_answer") in _history(sms_dispatch)
+
+
 def test_a_long_rate_limit_wait_goes_back_to_the_database(ctx, swap, app):
     survey = factories.survey()
     factories.trigger(survey.id, channels=["sms"])
