@@ -49,6 +49,9 @@ class Submitter(Protocol):
     def wait_for_capacity(self, timeout: float) -> None:
         """Return when a task may have finished, or after timeout."""
 
+    def shutdown(self) -> None:
+        """Stop handing out; let what was started finish."""
+
 
 class ThreadSubmitter:
     """Embedded mode: tasks run on a pool of threads in this process."""

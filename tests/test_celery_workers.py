@@ -82,7 +82,7 @@ class Workers:
 
 
 @pytest.fixture
-def workers(database_url, twilio, tmp_path, request):
+def workers(database_url, twilio, tmp_path):
     made: list[Workers] = []
 
     def make(**overrides: str) -> Workers:
@@ -91,9 +91,7 @@ def workers(database_url, twilio, tmp_path, request):
 
     yield make
     for group in made:
-        group.stop()
-        if request.node.rep_call_failed if hasattr(request.node, "rep_call_failed") else False:
-            print(group.report())
+        group.stop()  # failing assertions carry group.report() in their message
 
 
 def _outbox(ctx_app, count: int, **trigger_rule) -> list[tuple[int, str]]:
