@@ -14,9 +14,9 @@ def require_api_key():
     if scheme.lower() != "bearer" or not raw.strip():
         response, status = envelope(401, "Send an API key as Authorization: Bearer <key>.")
         return response, status, {"WWW-Authenticate": 'Bearer realm="surveyd"'}
-    key = authenticate(raw.strip())
-    if key is None:
+    key_id = authenticate(raw.strip())
+    if key_id is None:
         response, status = envelope(401, "The API key is not valid.")
         return response, status, {"WWW-Authenticate": 'Bearer realm="surveyd", error="invalid_token"'}
-    g.api_key_id = key.id
+    g.api_key_id = key_id
     return None

@@ -36,7 +36,7 @@ def _find_locked(external_id: str) -> Contact | None:
 
 
 def apply_contact(external_id: str, data: dict[str, Any], source: str = "api") -> tuple[Contact, bool]:
-    """Create or update a contact (flushes, never commits); fields not given stay as they are.
+    """Create or update a contact (never commits; a new one is inserted at the next flush); fields not given stay as they are.
 
     The contact's row stays locked until the caller commits: requests about one contact take it
     first, so they queue in one order (no deadlocks) and read-then-write rules such as contact
@@ -45,12 +45,12 @@ def apply_contact(external_id: str, data: dict[str, Any], source: str = "api") -
     contact = _find_locked(external_id)
     created = contact is None
     if contact is None:
-        contact = Contact(external_id=external_id, attributes={})
+        # An empty consent list up front: a new contact has none, so nothing needs to load them.
+        contact = Contact(external_id=external_id, attributes={}, consents=[])
         db.session.add(contact)
     for field in FIELDS:
         if field in data:
             setattr(contact, field, data[field] if field != "attributes" else dict(data[field] or {}))
-    db.session.flush()
     for channel, state in (data.get("consent") or {}).items():
         set_consent(contact, Channel(channel), ConsentState(state), source)
     return contact, created

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import survey_templates
 from surveyd.extensions import db
 from surveyd.models import (
-    Channel, Contact, Dispatch, DispatchPurpose, DispatchStatus, DispatchStatusChange, Event, Trigger,
+    Channel, Contact, Dispatch, DispatchPurpose, DispatchStatus, DispatchStatusChange, Event, SurveyVersion, Trigger,
 )
 from surveyd.services import channels, tokens, trigger_rules
 from surveyd.services.runtime import public_url, settings
@@ -131,9 +131,8 @@ def _suppression(trigger: Trigger, event: Event, contact: Contact, now: datetime
     return None
 
 
-def plan_one(trigger: Trigger, event: Event, contact: Contact, now: datetime) -> Dispatch:
-    """The dispatch one trigger asks for after this event."""
-    version = trigger.survey.latest
+def plan_one(trigger: Trigger, version: SurveyVersion, event: Event, contact: Contact, now: datetime) -> Dispatch:
+    """The dispatch one trigger asks for after this event, on the survey's current version."""
     channel, reason = choose_channel(trigger.channels, contact)
     due_at = max(now, event.occurred_at + timedelta(seconds=trigger.delay_seconds))
     held = quiet_hours_release(trigger, contact, due_at) if channel != Channel.WEB else None
@@ -186,14 +185,14 @@ def schedule(dispatch: Dispatch, trigger: Trigger | None, contact: Contact, due_
 
 
 def plan_dispatches(event: Event, contact: Contact, now: datetime) -> list[Dispatch]:
-    """One dispatch per enabled trigger of the event's touchpoint (flushes, never commits)."""
+    """One dispatch per enabled trigger of the event's touchpoint (never commits; the caller flushes the last)."""
     # The caller holds the contact's row lock (contacts.apply_contact), so the frequency rule below
     # cannot race another event for the same contact.
-    triggers = triggers_for(event.touchpoint_id)
     planned = []
-    for trigger in triggers:
-        planned.append(plan_one(trigger, event, contact, now))
-        db.session.flush()  # the next trigger's frequency rule sees this one
+    for trigger, version in triggers_for(event.touchpoint_id):
+        if planned:
+            db.session.flush()  # this trigger's frequency rule sees the ones planned before it
+        planned.append(plan_one(trigger, version, event, contact, now))
     return planned
 
 

@@ -76,11 +76,11 @@ def _record(data: dict[str, Any], digest: str, key: str | None, present: Present
     now = utcnow()
     contact_data = dict(data["contact"])
     external_id = contact_data.pop("external_id")
-    contact, _ = apply_contact(external_id, contact_data, source="event")
     touchpoint = ensure_touchpoint(data["touchpoint"])
+    contact, _ = apply_contact(external_id, contact_data, source="event")
     event = Event(
         touchpoint_id=touchpoint.id,
-        contact_id=contact.id,
+        contact=contact,
         occurred_at=data.get("occurred_at") or now,
         received_at=now,
         attributes=dict(data.get("attributes") or {}),
@@ -88,8 +88,11 @@ def _record(data: dict[str, Any], digest: str, key: str | None, present: Present
         request_hash=digest if key else None,
     )
     db.session.add(event)
-    db.session.flush()
+    db.session.flush()  # the contact and the event get their ids: sampling and the dispatches use them
     dispatches = plan_dispatches(event, contact, now)
-    body = event.response_body = present(event, dispatches)
+    db.session.flush()  # the dispatches get theirs: the answer lists them
+    body = present(event, dispatches)
+    # The answer is kept for replays with a plain UPDATE: the session has nothing left to flush.
+    db.session.execute(sa.update(Event.__table__).where(Event.__table__.c.id == event.id).values(response_body=body))
     db.session.commit()
     return Intake(body=body, replayed=False)

@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
 
 from surveyd.extensions import db
-from surveyd.models import Trigger
+from surveyd.models import Survey, SurveyVersion, Trigger
 from surveyd.services.errors import NotFound
 from surveyd.services.surveys import get_survey
 from surveyd.services.touchpoints import ensure_touchpoint
@@ -47,10 +48,15 @@ def list_triggers() -> list[Trigger]:
     return list(db.session.scalars(sa.select(Trigger).order_by(Trigger.id)))
 
 
-def triggers_for(touchpoint_id: int) -> list[Trigger]:
-    """The enabled triggers of a touchpoint, in creation order."""
-    return list(
-        db.session.scalars(
-            sa.select(Trigger).where(Trigger.touchpoint_id == touchpoint_id, Trigger.enabled.is_(True)).order_by(Trigger.id)
-        )
+def triggers_for(touchpoint_id: int) -> list[tuple[Trigger, SurveyVersion]]:
+    """The enabled triggers of a touchpoint in creation order, each with its survey's current version (one query)."""
+    rows = db.session.execute(
+        sa.select(Trigger, SurveyVersion)
+        .join(Trigger.survey)
+        .join(SurveyVersion, sa.and_(SurveyVersion.survey_id == Survey.id,
+                                     SurveyVersion.number == Survey.current_version))
+        .options(contains_eager(Trigger.survey))
+        .where(Trigger.touchpoint_id == touchpoint_id, Trigger.enabled.is_(True))
+        .order_by(Trigger.id)
     )
+    return [(trigger, version) for trigger, version in rows]
