@@ -45,6 +45,9 @@ class InboundEvent:
     answers: Mapping[str, str] = field(default_factory=dict)
     text: str | None = None
     provider_event_id: str | None = None
+    # True when the provider already answered this keyword itself, so our own confirmation would be a second one.
+    provider_confirms: bool = False
+    error_code: str | None = None
 
 
 class ChannelError(Exception):

@@ -121,7 +121,11 @@ class TwilioSmsChannel(ChannelAdapter):
         else:
             options["messaging_service_sid"] = self.messaging_service_sid or ""
         if self.status_callback:
-            options["status_callback"] = self.status_callback
+            # The dispatch rides in the callback URL: a callback still finds its dispatch when the
+            # answer to the create request (with the MessageSid) was lost.
+            joiner = "&" if "?" in self.status_callback else "?"
+            suffix = f"{joiner}dispatch={message.dispatch_id}" if message.dispatch_id is not None else ""
+            options["status_callback"] = self.status_callback + suffix
         try:
             created = client.messages.create(**options)
         except TwilioException as exc:

@@ -28,12 +28,12 @@ def test_serve_demo_migrates_seeds_dispatches_and_stops_cleanly(tmp_path):
         while time.monotonic() < deadline:
             try:
                 status, page = _get(base + "/sandbox")
-                if status == 200 and page.count('class="msg"') >= 5:
+                if status == 200 and page.count('data-channel="') >= 5:
                     break
             except OSError:
                 pass
             time.sleep(0.3)
-        assert page.count('class="msg"') >= 5, "the embedded dispatcher did not deliver the demo invitations"
+        assert page.count('data-channel="') >= 5, "the embedded dispatcher did not deliver the demo invitations"
         assert _get(base + "/readyz")[0] == 200
         links = re.findall(r'href="(http://localhost:%d/s/[^"]+)"' % port, page)
         assert links, "sandbox messages carry survey links on the public URL"

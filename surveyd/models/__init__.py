@@ -6,6 +6,7 @@ from surveyd.models.channel import Channel
 from surveyd.models.contact import Consent, ConsentState, Contact
 from surveyd.models.dispatch import Dispatch, DispatchPurpose, DispatchStatus, DispatchStatusChange
 from surveyd.models.event import Event
+from surveyd.models.inbound import Conversation, InboundMessage
 from surveyd.models.response import Answer, Response
 from surveyd.models.sandbox_message import SandboxMessage
 from surveyd.models.survey import Survey, SurveyKind, SurveyVersion
@@ -15,7 +16,7 @@ from surveyd.models.user import Role, User
 
 __all__ = [
     "Alert", "AlertStatus", "Answer", "ApiKey", "Base", "Channel", "Consent", "ConsentState", "Contact",
-    "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "Response", "Role",
+    "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "InboundMessage", "Response", "Role",
     "SandboxMessage", "Stage", "Survey", "SurveyKind", "SurveyVersion", "Touchpoint", "Trigger", "User",
     "utcnow",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from surveyd.schemas.common import Timestamp
+from surveyd.services.messages import sms_segments
 from surveyd.services.survey_definitions import scale_of
 
 KINDS = ["nps", "csat", "ces"]
@@ -90,6 +91,11 @@ class SurveySchema(Schema):
     scale = fields.Function(lambda s: scale_of(s.kind.value))
     questions = fields.Function(lambda s: s.latest.questions)
     alert = fields.Function(lambda s: s.latest.alert)
+    sms_segments = fields.Function(
+        lambda s: sms_segments(s.kind, s.latest),
+        metadata={"description": "Per locale, what the SMS invitation and reminder cost: GSM-7 or UCS-2, "
+                                 "length in that encoding's units, and segments (each billed by Twilio)."},
+    )
     created_at = Timestamp()
     updated_at = Timestamp()
 

@@ -82,7 +82,7 @@ def _held(dispatch: Dispatch, now: datetime) -> bool:
     elif quiet_hours_release(dispatch.trigger, dispatch.contact, now) is not None:
         schedule(dispatch, dispatch.trigger, dispatch.contact, now)  # moved to the end of the quiet hours
     elif (reason := unusable_reason(dispatch.channel, dispatch.contact)) is not None:
-        _fall_back(dispatch, reason, now, {"at": "claim"})
+        fall_back(dispatch, reason, now, {"at": "claim"})
     else:
         return False
     _release(dispatch)
@@ -133,13 +133,19 @@ def _record_outcome(dispatch_id: int, outcome: SendResult | Exception, limits) -
         else:
             record_status(dispatch, DispatchStatus.FAILED, "after_answer", {"error": _text(outcome)})
         dispatch.status, dispatch.reason = DispatchStatus.ANSWERED, None
+    elif dispatch.status not in (DispatchStatus.SENDING, DispatchStatus.UNKNOWN):
+        # The provider's status callback overtook the answer to our own request and moved the row
+        # on (delivered, or failed over to another channel): what it said stands.
+        if isinstance(outcome, SendResult) and dispatch.provider_message_id is None:
+            dispatch.provider_message_id = outcome.provider_message_id
+        return dispatch.status
     elif isinstance(outcome, SendResult):
         _sent(dispatch, outcome, reconciled=bool(outcome.detail.get("reconciled")))
     elif isinstance(outcome, TransientChannelError):
         _retry_later(dispatch, limits, outcome)
     elif isinstance(outcome, PermanentChannelError):
         log.warning("dispatch %s: permanent failure on %s: %s", dispatch.id, dispatch.channel.value, outcome)
-        _fall_back(dispatch, outcome.code, utcnow(), {"error": str(outcome)})
+        fall_back(dispatch, outcome.code, utcnow(), {"error": str(outcome)})
     else:  # an ambiguous failure, or one we do not understand: never resend blindly
         if not isinstance(outcome, AmbiguousChannelError):
             log.error("dispatch %s: unexpected failure while sending", dispatch.id, exc_info=outcome)
@@ -214,7 +220,7 @@ def _sent(dispatch: Dispatch, result: SendResult, reconciled: bool) -> None:
 def _retry_later(dispatch: Dispatch, limits, error: TransientChannelError) -> None:
     config = settings()
     if dispatch.attempts >= config.max_attempts:
-        _fall_back(dispatch, "retries_exhausted", utcnow(), {"error": str(error)})
+        fall_back(dispatch, "retries_exhausted", utcnow(), {"error": str(error)})
         return
     delay = retry_delay(dispatch.attempts, config.retry_base_seconds, config.retry_max_seconds)
     if error.retry_after:
@@ -235,7 +241,7 @@ def _unknown(dispatch: Dispatch, error: Exception) -> None:
     record_status(dispatch, DispatchStatus.UNKNOWN, "ambiguous", {"error": _text(error)})
 
 
-def _fall_back(dispatch: Dispatch, code: str, now: datetime, detail: dict) -> None:
+def fall_back(dispatch: Dispatch, code: str, now: datetime, detail: dict) -> None:
     """Fail on this channel and move to the trigger's next usable one, if any (flushes)."""
     failed = dispatch.channel
     if code == "opted_out":

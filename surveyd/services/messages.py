@@ -1,10 +1,17 @@
 """Renders a dispatch into the message its channel carries."""
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 import survey_templates
 from bots.channel import OutboundMessage
-from surveyd.models import Channel, Dispatch, DispatchPurpose
+from bots.sms_segments import count_segments
+from surveyd.models import Channel, Dispatch, DispatchPurpose, SurveyKind, SurveyVersion
 from surveyd.services.dispatch_planning import survey_link
+from surveyd.services.metric_math import SCALES
+from surveyd.services.runtime import public_url
+from surveyd.services.tokens import NONCE_BYTES, MAC_BYTES
 
 
 def question_text(dispatch: Dispatch) -> str:
@@ -15,11 +22,14 @@ def question_text(dispatch: Dispatch) -> str:
 def compose(dispatch: Dispatch) -> OutboundMessage:
     """The invitation for a dispatch on its channel, in its locale."""
     url = survey_link(dispatch)
+    low, high = SCALES[dispatch.survey.kind.value]
     context = {
         "question": question_text(dispatch),
         "url": url,
         "contact_name": dispatch.contact.name,
         "reminder": dispatch.purpose == DispatchPurpose.REMINDER,
+        "low": low,
+        "high": high,
     }
     # The link's token is unique to the dispatch and travels in every body: a provider that keeps
     # the body can be asked later whether it already has this message.
@@ -38,3 +48,26 @@ def compose(dispatch: Dispatch) -> OutboundMessage:
     template = {Channel.SMS: "sms_invitation.txt", Channel.TELEGRAM: "telegram_invitation.txt"}.get(channel)
     text = survey_templates.render_message(template, dispatch.locale, **context) if template else context["url"]
     return OutboundMessage(channel=channel.value, to=to, text=text, **common)
+
+
+def _sample_link() -> str:
+    """A survey link as long as a real one: the public URL, /s/, a nonce, a dot and a MAC."""
+    def b64_length(n: int) -> int:
+        return -(-n * 4 // 3)
+    return f"{public_url()}/s/" + "x" * b64_length(NONCE_BYTES) + "." + "y" * b64_length(MAC_BYTES)
+
+
+def sms_segments(kind: SurveyKind, version: SurveyVersion) -> dict[str, dict[str, Any]]:
+    """What the SMS invitation and its reminder cost per locale: encoding, length and segments (Twilio bills each)."""
+    low, high = SCALES[kind.value]
+    link = _sample_link()
+    costs = {}
+    for locale in version.locales:
+        context = {"question": version.scale_question["text"][locale], "url": link, "contact_name": None,
+                   "low": low, "high": high}
+        costs[locale] = {
+            purpose: asdict(count_segments(survey_templates.render_message(
+                "sms_invitation.txt", locale, reminder=(purpose == "reminder"), **context)))
+            for purpose in ("invitation", "reminder")
+        }
+    return costs

@@ -108,41 +108,48 @@ def _add_follow_ups(response: Response, questions: list[dict[str, Any]], answers
     return added
 
 
-def record_answer(dispatch: Dispatch | None, inbound: InboundEvent) -> Progress:
-    """Apply one inbound answer: a score starts the response, follow-ups complete it; repeats change nothing."""
+def apply_answer(dispatch: Dispatch | None, inbound: InboundEvent) -> Progress:
+    """Apply one inbound answer in the caller's transaction (flushes, never commits).
+
+    A score starts the response, follow-ups complete it; repeats change nothing. Raises
+    IntegrityError when a simultaneous answer to the same dispatch got in first.
+    """
     current = progress(dispatch)
     if current.stage in (Stage.UNKNOWN, Stage.EXPIRED, Stage.COMPLETE):
         return current
     if current.stage == Stage.FOLLOW_UP:
         if inbound.score is not None:
             return current  # the score is already in; a repeated score post is a double submit
-        try:
-            _add_follow_ups(current.response, current.follow_ups, dict(inbound.answers))
-            current.response.completed = True
-            raise_alert_if_negative(current.response)
-            db.session.commit()
-        except IntegrityError:
-            # A simultaneous post of the same follow-up: the other request's answer stands.
-            db.session.rollback()
-            return progress(dispatch)
+        _add_follow_ups(current.response, current.follow_ups, dict(inbound.answers))
+        current.response.completed = True
+        raise_alert_if_negative(current.response)
+        db.session.flush()
         return Progress(Stage.COMPLETE, dispatch, current.response, changed=True)
     low, high = SCALES[dispatch.survey.kind.value]
     if inbound.score is None or not low <= inbound.score <= high:
-        db.session.rollback()
         return Progress(Stage.OPEN, dispatch, error="choose_score")
-    try:
-        # Inside the try: a lazy load below can autoflush the new response and meet the other request's row.
-        response = _start_response(dispatch, inbound.score)
-        questions = follow_ups_for(dispatch, inbound.score)
-        _add_follow_ups(response, questions, dict(inbound.answers))
-        # Without follow-ups, or with them answered in the same post, the response is whole at once.
-        response.completed = not questions or any(response.answer_to(q["id"]) for q in questions)
-        db.session.flush()
-        raise_alert_if_negative(response)
-        db.session.commit()
-    except IntegrityError:
-        # A simultaneous double submit: the other request's response stands, this one changes nothing.
-        db.session.rollback()
-        return progress(dispatch)
+    response = _start_response(dispatch, inbound.score)
+    questions = follow_ups_for(dispatch, inbound.score)
+    _add_follow_ups(response, questions, dict(inbound.answers))
+    # Without follow-ups, or with them answered in the same post, the response is whole at once.
+    response.completed = not questions or any(response.answer_to(q["id"]) for q in questions)
+    db.session.flush()
+    raise_alert_if_negative(response)
+    db.session.flush()
     stage = Stage.COMPLETE if response.completed else Stage.FOLLOW_UP
     return Progress(stage, dispatch, response, [] if response.completed else questions, changed=True)
+
+
+def record_answer(dispatch: Dispatch | None, inbound: InboundEvent) -> Progress:
+    """Apply one inbound answer and commit it; a simultaneous double submit leaves the first answer standing."""
+    try:
+        # Inside the try: a lazy load can autoflush the new response and meet the other request's row.
+        result = apply_answer(dispatch, inbound)
+    except IntegrityError:
+        db.session.rollback()
+        return progress(dispatch)
+    if result.changed:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return result

@@ -6,6 +6,7 @@ import re
 from flask import Blueprint, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
+from bots.sms_segments import count_segments
 from surveyd.services import events, sandbox
 from surveyd.services.errors import ServiceError
 
@@ -25,6 +26,8 @@ def inbox():
     return render_template(
         "sandbox/inbox.html",
         messages=sandbox.inbox(),
+        threads=sandbox.sms_threads(),
+        segments=count_segments,
         staff=sandbox.staff_view(),
         choices=sandbox.event_choices(),
         linkify=linkify,
@@ -43,3 +46,13 @@ def fire_event():
     except ServiceError as error:
         return redirect(url_for("sandbox.inbox", error=error.message))
     return redirect(url_for("sandbox.inbox"))
+
+
+@bp.post("/sandbox/sms/reply")
+def reply_sms():
+    """Reply to an SMS as the customer would, through the same inbound path as Twilio's webhook."""
+    try:
+        sandbox.reply_sms(request.form.get("phone", ""), request.form.get("text", ""))
+    except ServiceError as error:
+        return redirect(url_for("sandbox.inbox", error=error.message, _anchor="sms-heading"))
+    return redirect(url_for("sandbox.inbox", _anchor="sms-heading"))

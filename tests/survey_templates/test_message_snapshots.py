@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bots.sms_segments import count_segments
 from survey_templates import catalog
 from survey_templates.catalog import available_locales, builtin_survey, render_message
 
@@ -58,7 +59,7 @@ def test_there_are_templates_to_snapshot():
 )
 def test_message_matches_snapshot(template, locale, contact_name, reminder):
     rendered = render_message(
-        template, locale, question=_nps_question(locale), url=URL, contact_name=contact_name, reminder=reminder
+        template, locale, question=_nps_question(locale), url=URL, low=0, high=10, contact_name=contact_name, reminder=reminder
     )
     path = SNAPSHOT_DIR / _snapshot_name(template, locale, contact_name, reminder)
     if UPDATE:
@@ -85,17 +86,17 @@ def test_no_orphan_snapshots():
 @pytest.mark.parametrize("template", TEMPLATES)
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_placeholder_is_filled(template, locale):
-    rendered = render_message(template, locale, question=_nps_question(locale), url=URL, contact_name=CONTACT)
+    rendered = render_message(template, locale, question=_nps_question(locale), url=URL, low=0, high=10, contact_name=CONTACT)
     assert not re.search(r"\{[a-z_]*\}", rendered), rendered
     assert "None" not in rendered
 
 
 def test_email_html_carries_locale_direction_and_language():
-    fa = render_message("email_invitation.html", "fa", question=_nps_question("fa"), url=URL, contact_name=CONTACT)
+    fa = render_message("email_invitation.html", "fa", question=_nps_question("fa"), url=URL, low=0, high=10, contact_name=CONTACT)
     assert '<html lang="fa" dir="rtl">' in fa
     assert 'dir="ltr"' not in fa and "text-align:left" not in fa
     assert fa.count('dir="rtl"') == 3 and fa.count("text-align:right") == 2
-    tr = render_message("email_invitation.html", "tr", question=_nps_question("tr"), url=URL, contact_name=CONTACT)
+    tr = render_message("email_invitation.html", "tr", question=_nps_question("tr"), url=URL, low=0, high=10, contact_name=CONTACT)
     assert '<html lang="tr" dir="ltr">' in tr and 'dir="rtl"' not in tr and "text-align:right" not in tr
 
 
@@ -104,7 +105,7 @@ NASTY = "A&B <x>"
 
 def test_email_html_escapes_the_contact_name_and_url():
     html = render_message(
-        "email_invitation.html", "tr", question="Soru <b>?", url='https://e.com/s/?a=1&b="2"', contact_name=NASTY
+        "email_invitation.html", "tr", question="Soru <b>?", url='https://e.com/s/?a=1&b="2"', contact_name=NASTY, low=0, high=10
     )
     assert "Merhaba A&amp;B &lt;x&gt;," in html
     assert NASTY not in html and "<x>" not in html and "<b>" not in html
@@ -114,7 +115,7 @@ def test_email_html_escapes_the_contact_name_and_url():
 
 @pytest.mark.parametrize("template", ["email_invitation.txt", "telegram_invitation.txt"])
 def test_text_messages_do_not_escape(template):
-    text = render_message(template, "fa", question="Q & <A>?", url="https://e.com/?a=1&b=2", contact_name=NASTY)
+    text = render_message(template, "fa", question="Q & <A>?", url="https://e.com/?a=1&b=2", contact_name=NASTY, low=0, high=10)
     assert f"سلام {NASTY} عزیز،" in text
     assert "Q & <A>?" in text and "https://e.com/?a=1&b=2" in text
     assert "&amp;" not in text and "&lt;" not in text
@@ -125,41 +126,10 @@ def test_text_messages_do_not_escape(template):
 def test_telegram_has_a_blank_line_after_the_greeting(locale, contact_name):
     question = _nps_question(locale)
     lines = render_message(
-        "telegram_invitation.txt", locale, question=question, url=URL, contact_name=contact_name
+        "telegram_invitation.txt", locale, question=question, url=URL, contact_name=contact_name, low=0, high=10
     ).split("\n")
     assert lines == [lines[0], "", question, URL]
     assert (CONTACT in lines[0]) == bool(contact_name)
-
-
-# GSM 03.38 default alphabet and its extension table (extension characters cost two septets).
-GSM_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM_EXTENDED = set("^{}\\[~]|€\f")
-
-
-def _sms_segments(text: str) -> tuple[str, int, int]:
-    """(encoding, length in that encoding's units, segments)."""
-    if all(ch in GSM_BASIC or ch in GSM_EXTENDED for ch in text):
-        units = sum(2 if ch in GSM_EXTENDED else 1 for ch in text)
-        single, multi = 160, 153
-        encoding = "gsm"
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, multi = 70, 67
-        encoding = "ucs2"
-    segments = 1 if units <= single else -(-units // multi)
-    return encoding, units, segments
-
-
-def test_sms_segment_counter():
-    assert _sms_segments("a" * 160) == ("gsm", 160, 1)
-    assert _sms_segments("a" * 161) == ("gsm", 161, 2)
-    assert _sms_segments("[" * 80) == ("gsm", 160, 1)
-    assert _sms_segments("ş" * 70) == ("ucs2", 70, 1)
-    assert _sms_segments("ş" * 134) == ("ucs2", 134, 2)
-    assert _sms_segments("ş" * 135) == ("ucs2", 135, 3)
 
 
 @pytest.mark.parametrize("template_id", ["nps", "csat", "ces"])
@@ -167,11 +137,26 @@ def test_sms_segment_counter():
 def test_sms_invitation_fits_two_segments(template_id, locale):
     assert len(SMS_URL) == 40
     (score,) = [q for q in builtin_survey(template_id, [locale])["questions"] if q["type"] == "scale"]
-    sms = render_message("sms_invitation.txt", locale, question=score["text"][locale], url=SMS_URL)
+    low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[template_id]
+    sms = render_message("sms_invitation.txt", locale, question=score["text"][locale], url=SMS_URL, low=low, high=high)
     assert sms.endswith(SMS_URL) and score["text"][locale] in sms
-    encoding, units, segments = _sms_segments(sms)
+    cost = count_segments(sms)
     if locale == "en":
-        assert encoding == "gsm", "English SMS should stay in the GSM alphabet"
-        assert 1 <= segments <= 2, f"{units} septets: {sms!r}"
+        assert cost.encoding == "GSM-7", f"English SMS should stay in the GSM alphabet: {cost.unicode_characters}"
+        assert cost.segments == 1, f"{cost.units} septets: {sms!r}"
     else:
-        assert units <= 134, f"{units} UCS-2 characters (more than 2 segments): {sms!r}"
+        assert cost.segments <= 2, f"{cost.units} UCS-2 characters (more than 2 segments): {sms!r}"
+
+
+SMS_REPLIES = ("reprompt", "thanks", "expired", "already", "opted_out", "opted_in", "help")
+
+
+@pytest.mark.parametrize("key", SMS_REPLIES)
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_sms_reply_fits_one_segment(key, locale):
+    text = catalog.translate(locale, f"sms.{key}", low=catalog.locale_info(locale).localize_digits(0),
+                             high=catalog.locale_info(locale).localize_digits(10))
+    cost = count_segments(text)
+    assert cost.segments == 1, f"{key} in {locale}: {cost.units} {cost.encoding} units: {text!r}"
+    assert (cost.encoding == "GSM-7") == (locale == "en"), cost.unicode_characters
+    assert not re.search(r"\{[a-z_]*\}", text)

@@ -1,7 +1,9 @@
 """The sandbox inbox page, its 'fire an event' form, demo seeding, and the app without the sandbox."""
 from __future__ import annotations
 
+import re
 from collections import Counter
+from html import unescape
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +12,7 @@ import survey_templates
 from surveyd import create_app
 from surveyd.extensions import db
 from surveyd.models import (
-    Alert, ApiKey, Contact, Dispatch, Event, Response, SandboxMessage, Survey, Trigger,
+    Alert, ApiKey, Channel, Contact, Dispatch, Event, Response, SandboxMessage, Survey, Trigger,
 )
 from surveyd.services import dispatching
 from surveyd.services.demo import COMMENTS, seed_demo
@@ -240,3 +242,46 @@ def test_no_sandbox_route_when_the_sandbox_is_off(app, database_url, tmp_path):
         assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
         db.session.remove()
         db.engine.dispose()
+
+
+def _thread(html: str) -> list[tuple[str, str]]:
+    """The SMS thread as the phone shows it: (direction, text) per bubble, oldest first."""
+    bubbles = re.findall(r'<div class="bubble (sms|inbound)" dir="auto">(.*?)</div>', html, re.S)
+    return [("inbound" if kind == "inbound" else "outbound", unescape(re.sub(r"<[^>]+>", "", text)))
+            for kind, text in bubbles]
+
+
+def test_an_sms_conversation_in_the_sandbox_thread(client, inside):
+    inside(_sms_and_email_loop)
+    html = client.get("/sandbox").get_data(as_text=True)
+    assert "1 segment · GSM-7" in html  # the English invitation fits one segment
+    reply = client.post("/sandbox/sms/reply", data={"phone": "+447700900123", "text": "I'd say 9"})
+    assert reply.status_code == 302
+    client.post("/sandbox/sms/reply", data={"phone": "+447700900123", "text": "Quick and friendly"})
+    thread = _thread(client.get("/sandbox").get_data(as_text=True))
+    assert [direction for direction, _ in thread] == ["outbound", "inbound", "outbound", "inbound", "outbound"]
+    assert [text for _, text in thread[1:]] == [
+        "I'd say 9", "Great to hear! What did you like most?", "Quick and friendly", "Thank you! Your answer is saved."]
+    scores = inside(lambda: [(r.score, r.channel.value, r.completed) for r in db.session.scalars(sa.select(Response))])
+    assert scores == [(9, "sms", True)]
+
+
+def test_stop_in_the_sandbox_is_confirmed_once_and_opts_out(client, inside):
+    inside(_sms_and_email_loop)
+    client.post("/sandbox/sms/reply", data={"phone": "+447700900123", "text": "STOP"})
+    thread = _thread(client.get("/sandbox").get_data(as_text=True))
+    # No Twilio in the sandbox, so the confirmation is ours.
+    assert thread[-2:] == [("inbound", "STOP"),
+                           ("outbound", "You will get no more survey texts. Reply START to opt back in.")]
+    consent = inside(lambda: [(c.opted_out(Channel.SMS)) for c in db.session.scalars(sa.select(Contact))])
+    assert consent == [True]
+
+
+@pytest.mark.parametrize("form", [{"phone": "+447700900123", "text": "  "}, {"phone": "", "text": "9"},
+                                  {"phone": "+447700900123", "text": "9" * 1601}])
+def test_an_empty_or_oversized_sandbox_reply_is_refused_and_stores_nothing(client, inside, form):
+    inside(_sms_and_email_loop)
+    before = inside(counts)
+    response = client.post("/sandbox/sms/reply", data=form)
+    assert response.status_code == 302 and "error=" in response.headers["Location"]
+    assert inside(counts) == before

@@ -1,0 +1,45 @@
+"""Raw inbound deliveries: kept once per provider id before anything acts on them, then acted on once."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from bots.channel import InboundEvent
+from surveyd.extensions import db
+from surveyd.models import Channel, InboundMessage
+
+
+def store_once(event: InboundEvent, payload: Mapping[str, Any]) -> int | None:
+    """Keep the raw delivery (commits); its id while it still needs acting on, None when it was already acted on."""
+    row = InboundMessage(channel=Channel(event.channel), kind=event.kind, provider_event_id=event.provider_event_id,
+                         sender=event.sender, payload=dict(payload))
+    db.session.add(row)
+    try:
+        db.session.commit()
+        return row.id
+    except IntegrityError:
+        # The provider delivered it before: act only if that earlier delivery never got acted on.
+        db.session.rollback()
+    stored = db.session.execute(
+        sa.select(InboundMessage.id, InboundMessage.processed_at).where(
+            InboundMessage.channel == Channel(event.channel), InboundMessage.kind == event.kind,
+            InboundMessage.provider_event_id == event.provider_event_id)
+    ).one()
+    db.session.rollback()
+    return None if stored.processed_at is not None else stored.id
+
+
+def claim(inbound_id: int, now: datetime) -> InboundMessage | None:
+    """Mark a delivery acted on in the caller's transaction; None when another request already did (flushes)."""
+    taken = db.session.execute(
+        sa.update(InboundMessage)
+        .where(InboundMessage.id == inbound_id, InboundMessage.processed_at.is_(None))
+        .values(processed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        return None
+    return db.session.get(InboundMessage, inbound_id, populate_existing=True)

@@ -1,0 +1,1 @@
+"""Routes that providers call: verify, store the raw delivery once, act on it once, answer quickly."""
