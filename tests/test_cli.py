@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from surveyd.services.api_keys import authenticate
 from surveyd.extensions import db
-from surveyd.models import User
+from surveyd.models import ApiKey, User
 
 
 def _surveyd(database_url, *args, extra_env=None, secret=True):
@@ -24,8 +24,8 @@ def test_api_key_create_prints_a_working_key_last(app, database_url):
     assert result.returncode == 0, result.stderr
     raw = result.stdout.strip().splitlines()[-1]
     with app.app_context():
-        key = authenticate(raw)
-        assert key is not None and key.name == "shop"
+        key_id = authenticate(raw)
+        assert key_id is not None and db.session.get(ApiKey, key_id).name == "shop"
         assert raw not in {k for (k,) in db.session.execute(sa.text("SELECT key_hash FROM api_keys"))}
         db.session.remove()
 

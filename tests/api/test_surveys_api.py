@@ -264,3 +264,19 @@ def test_template_and_questions_together_are_422(api):
     body = {"name": "x", "kind": "csat", "template": "csat", "locales": ["en", "tr"], "questions": custom_questions()}
     error = error_of(api.post("/surveys", json=body), 422)
     assert "template" in error["fields"]
+
+
+def test_the_survey_reports_sms_segments_per_locale(api):
+    # The test app's public URL is http://surveyd.test: links are 63 characters long.
+    body = create_survey(api, name="Segments", kind="csat", locales=LOCALES)
+    segments = body["sms_segments"]
+    assert sorted(segments) == sorted(LOCALES)
+    english = segments["en"]["invitation"]
+    assert (english["encoding"], english["segments"], english["unicode_characters"]) == ("GSM-7", 1, [])
+    assert english["per_segment"] == 160
+    assert segments["en"]["reminder"]["units"] > english["units"]  # "Reminder:" in front
+    for locale, forced_by in (("tr", "ı"), ("fa", "ا")):
+        cost = segments[locale]["invitation"]
+        assert cost["encoding"] == "UCS-2" and forced_by in cost["unicode_characters"]
+        assert cost["segments"] == 2 and cost["per_segment"] == 67, cost
+    assert api.get(f"/surveys/{body['id']}").json["sms_segments"] == segments

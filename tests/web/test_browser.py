@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from surveyd import create_app
 from surveyd.extensions import db
-from surveyd.models import SandboxMessage
+from surveyd.models import Response, SandboxMessage
 from surveyd.services import dispatching
 from tests import factories
 from tests.conftest import make_env
@@ -293,9 +293,11 @@ def test_sandbox_lists_the_sms_and_its_link_opens_the_survey(open_page, live_app
     assert in_live(live_app, dispatching.send_due) == 1
     page.reload()
 
-    sms = page.locator("article[data-channel=sms]")
+    thread = page.locator(".thread[data-phone='+905321000001']")
+    assert "to +905321000001" in thread.inner_text()
+    sms = thread.locator("article[data-channel=sms]")
     assert sms.count() == 1
-    assert "to +905321000001" in sms.inner_text()
+    assert "segments · UCS-2" in sms.inner_text()  # Turkish letters force UCS-2
     bubble = sms.locator(".bubble")
     assert "Bizi bir arkadaşınıza veya iş arkadaşınıza tavsiye etme olasılığınız nedir?" in bubble.inner_text()
     link = bubble.locator("a")
@@ -312,3 +314,28 @@ def test_sandbox_lists_the_sms_and_its_link_opens_the_survey(open_page, live_app
     assert legend.inner_text().strip() == "Bizi bir arkadaşınıza veya iş arkadaşınıza tavsiye etme olasılığınız nedir?"
     assert page.locator("input[type=radio][name=score]").count() == 11
     screenshot(page, tmp_path, "sandbox-survey")
+
+
+def test_a_reply_typed_in_the_sandbox_thread_answers_the_survey(open_page, live_app, live_server, tmp_path):
+    in_live(live_app, _sms_setup)
+    page = open_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server + "/sandbox")
+    page.locator("#fire-touchpoint").select_option("order.delivered")
+    page.locator("#fire-contact").select_option("ayse")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send event").click()
+    assert in_live(live_app, dispatching.send_due) == 1
+    page.reload()
+
+    thread = page.locator(".thread[data-phone='+905321000001']")
+    reply = thread.get_by_label("Reply as +905321000001")
+    reply.fill("dokuz")
+    with page.expect_navigation():
+        reply.press("Enter")
+    thread = page.locator(".thread[data-phone='+905321000001']")
+    assert thread.locator(".bubble.inbound").inner_text() == "dokuz"
+    assert thread.locator("article[data-direction=reply] .bubble").inner_text() == (
+        "Bunu duymak harika! En çok neyi beğendiniz?")
+    screenshot(page, tmp_path, "sandbox-sms-thread")
+    scores = in_live(live_app, lambda: [(r.score, r.channel.value) for r in db.session.scalars(sa.select(Response))])
+    assert scores == [(9, "sms")]
