@@ -7,6 +7,7 @@ exactly as Twilio signs them.
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 import xml.etree.ElementTree as ET
 
@@ -218,3 +219,40 @@ def test_an_undelivered_sms_falls_back_to_the_next_channel(engine, twilio, phone
     assert (settled["channel"], settled["status"]) == ("email", "delivered")
     failed = [s for s in settled["history"] if s["status"] == "failed"]
     assert [(s["channel"], s["reason"]) for s in failed] == [("sms", "invalid_address")]
+
+
+def test_simultaneous_deliveries_of_one_message_act_once(engine, twilio, phone_twilio, app):  # noqa: F811
+    _trigger(engine)
+    phone, _, _ = _invited(engine, twilio)
+    sid = "SM" + uuid.uuid4().hex
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: phone_twilio.text(phone, "2", sid=sid)[1], range(10)))
+    assert sorted(answers, key=len) == [[]] * 9 + [["We're sorry to hear that. What should we have done better?"]]
+    assert _inbound_rows(app) == 1
+    (response,) = _responses(engine)
+    assert response["score"] == 2
+    assert len(engine.get("/alerts?status=open")["items"]) == 1
+
+
+def test_a_text_from_a_number_never_asked_gets_no_reply_and_no_response(engine, twilio, phone_twilio, app):  # noqa: F811
+    _trigger(engine)
+    _, replies = phone_twilio.text("+447700900999", "10")
+    assert replies == []
+    assert _responses(engine) == [] and _inbound_rows(app) == 1  # kept raw, acted on as "unknown"
+    with app.app_context():
+        assert db.session.scalar(sa.select(InboundMessage.outcome)) == "unknown"
+        db.session.remove()
+
+
+def test_a_status_callback_for_a_message_we_never_sent_changes_nothing(engine, twilio, phone_twilio):  # noqa: F811
+    _trigger(engine)
+    _, dispatch, message = _invited(engine, twilio)
+    response = phone_twilio.status(engine.base + "/webhooks/twilio/status", "SM" + "f" * 32, "failed", "30006")
+    assert response.status_code == 200
+    # Someone else's dispatch id in the URL with a MessageSid that is not its own: ignored too.
+    other = phone_twilio.status(engine.base + f"/webhooks/twilio/status?dispatch={dispatch['id']}", "SM" + "e" * 32,
+                                "failed", "30006")
+    assert other.status_code == 200
+    assert engine.get(f"/dispatches/{dispatch['id']}")["status"] == "sent"
+    bad = phone_twilio.post("/webhooks/twilio/status", {"MessageSid": message["sid"]})  # signed, no MessageStatus
+    assert bad.status_code == 400
