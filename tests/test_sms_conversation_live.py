@@ -256,3 +256,28 @@ def test_a_status_callback_for_a_message_we_never_sent_changes_nothing(engine, t
     assert engine.get(f"/dispatches/{dispatch['id']}")["status"] == "sent"
     bad = phone_twilio.post("/webhooks/twilio/status", {"MessageSid": message["sid"]})  # signed, no MessageStatus
     assert bad.status_code == 400
+
+
+def test_a_chat_asks_only_free_text_follow_ups(engine, twilio, phone_twilio):  # noqa: F811
+    def texts(text):
+        return {"en": text}
+
+    questions = [
+        {"id": "score", "type": "scale", "text": texts("How satisfied?"), "low_label": texts("Bad"), "high_label": texts("Good")},
+        {"id": "what_wrong", "type": "choice", "text": texts("What went wrong?"), "bands": ["negative"],
+         "options": [{"id": "late", "label": texts("Late")}, {"id": "damaged", "label": texts("Damaged")}]},
+        {"id": "tell_more", "type": "text", "text": texts("Tell us more"), "bands": ["negative"]},
+        {"id": "which", "type": "choice", "text": texts("Which part?"), "bands": ["positive"],
+         "options": [{"id": "price", "label": texts("Price")}, {"id": "speed", "label": texts("Speed")}]},
+    ]
+    survey = engine.post("/surveys", {"name": "Custom CSAT", "kind": "csat", "locales": ["en"], "questions": questions})
+    engine.post("/triggers", {"touchpoint": "order.delivered", "survey_id": survey["id"], "channels": ["sms"]})
+    unhappy, _, _ = _invited(engine, twilio)
+    assert phone_twilio.text(unhappy, "2")[1] == ["Tell us more"]  # the choice needs the web page's buttons
+    assert phone_twilio.text(unhappy, "Late again")[1] == ["Thank you! Your answer is saved."]
+    happy, _, _ = _invited(engine, twilio)
+    assert phone_twilio.text(happy, "5")[1] == ["Thank you! Your answer is saved."]  # only a choice follows
+    assert phone_twilio.text(happy, "Lovely")[1] == ["You have already answered. Thank you!"]
+    answers = {r["score"]: ([a["value"] for a in r["answers"]], r["completed"])
+               for r in engine.get(f"/responses?survey_id={survey['id']}")["items"]}
+    assert answers == {2: ([2, "Late again"], True), 5: ([5], False)}  # partial: the page can still take the choice

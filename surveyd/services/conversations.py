@@ -48,6 +48,18 @@ def contacts_with_address(channel: Channel, address: str) -> list[Contact]:
     return list(db.session.scalars(sa.select(Contact).where(column == address).order_by(Contact.id)))
 
 
+def chat_question(follow_ups: list[dict]) -> dict | None:
+    """The follow-up a chat asks: the first free-text one (choices need the web page's buttons)."""
+    return next((question for question in follow_ups if question["type"] == "text"), None)
+
+
+def _step(target: Dispatch) -> Step:
+    state = progress(target)
+    if state.stage == Stage.FOLLOW_UP and chat_question(state.follow_ups) is None:
+        return Step.DONE  # nothing more to ask in a chat; the page can still take the choices
+    return _STEPS[state.stage]
+
+
 def _answered_dispatch(dispatch: Dispatch) -> Dispatch:
     """A reminder is answered on the invitation it follows."""
     return dispatch.parent if dispatch.purpose == DispatchPurpose.REMINDER and dispatch.parent_id else dispatch
@@ -65,7 +77,7 @@ def find_thread(channel: Channel, contacts: list[Contact]) -> Thread:
     latest = None
     for dispatch in recent:
         target = _answered_dispatch(dispatch)
-        step = _STEPS[progress(target).stage]
+        step = _step(target)
         latest = latest or (target, step)
         if step in (Step.SCORE, Step.COMMENT):
             return Thread(contacts, target, step, target.locale)
@@ -112,12 +124,11 @@ def _act(thread: Thread, decision: Decision, message: InboundEvent, channel: Cha
     if decision.action == Action.SCORE:
         answer = InboundEvent(kind="answer", channel=channel.value, score=decision.score)
     else:
-        question = progress(dispatch).follow_ups[0]
+        question = chat_question(progress(dispatch).follow_ups)
         answer = InboundEvent(kind="answer", channel=channel.value, answers={question["id"]: decision.comment})
     result = apply_answer(dispatch, answer)
-    if result.stage == Stage.FOLLOW_UP and result.follow_ups:
-        return [result.follow_ups[0]["text"][dispatch.locale]]
-    return [_say(locale, "thanks")]
+    follow_up = chat_question(result.follow_ups) if result.stage == Stage.FOLLOW_UP else None
+    return [follow_up["text"][dispatch.locale]] if follow_up else [_say(locale, "thanks")]
 
 
 def take_message(inbound_id: int, message: InboundEvent) -> list[str]:
