@@ -47,7 +47,8 @@ class InboundEvent:
     provider_event_id: str | None = None
     # True when the provider already answered this keyword itself, so our own confirmation would be a second one.
     provider_confirms: bool = False
-    error_code: str | None = None
+    error_code: str | None = None  # the provider's own code for a failed delivery
+    reason: str | None = None  # what that code means to us: opted_out, invalid_address, undelivered
 
 
 class ChannelError(Exception):

@@ -22,6 +22,7 @@ from twilio.request_validator import (
 )
 
 from bots.channel import InboundEvent, WebhookRejected
+from bots.sms_twilio import INVALID_ADDRESS_CODES, OPTED_OUT_CODES
 
 # Keywords Twilio answers itself on a number with default opt-out handling: a confirmation of ours
 # would be a second one (or be blocked, once the number has said STOP).
@@ -30,6 +31,8 @@ TWILIO_MANAGED_KEYWORDS = frozenset({
     "START", "YES", "UNSTOP", "HELP", "INFO",
 })
 MAX_BODY = 1600  # Twilio's longest concatenated message
+# Delivery errors that say the number itself is no good: unreachable, unknown, a landline.
+UNDELIVERABLE_NUMBER_CODES = frozenset({30003, 30005, 30006})
 
 
 class _Params:
@@ -90,10 +93,21 @@ def parse_message(params: Mapping[str, str]) -> InboundEvent:
     )
 
 
+def failure_reason(error_code: str | None) -> str:
+    """Our reason for a failed delivery, from Twilio's error code."""
+    code = int(error_code) if error_code and error_code.isdigit() else None
+    if code in OPTED_OUT_CODES:
+        return "opted_out"
+    if code in INVALID_ADDRESS_CODES or code in UNDELIVERABLE_NUMBER_CODES:
+        return "invalid_address"
+    return "undelivered"
+
+
 def parse_status(params: Mapping[str, str]) -> InboundEvent:
     """A status callback: which message reached which state, with Twilio's error code if it failed."""
     sid = _one(params, "MessageSid")
     status = _one(params, "MessageStatus").lower()
+    error_code = (params.get("ErrorCode") or "").strip() or None
     return InboundEvent(
         kind="status",
         channel="sms",
@@ -101,5 +115,6 @@ def parse_status(params: Mapping[str, str]) -> InboundEvent:
         dispatch_ref=sid,
         text=status,
         provider_event_id=f"{sid}:{status}",
-        error_code=(params.get("ErrorCode") or "").strip() or None,
+        error_code=error_code,
+        reason=failure_reason(error_code) if status in ("undelivered", "failed") else None,
     )

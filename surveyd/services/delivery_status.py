@@ -14,18 +14,6 @@ from surveyd.services.dispatching import fall_back
 PROGRESS = {DispatchStatus.SENDING: 1, DispatchStatus.UNKNOWN: 1, DispatchStatus.SENT: 2, DispatchStatus.DELIVERED: 3}
 REACHED = {"sent": DispatchStatus.SENT, "delivered": DispatchStatus.DELIVERED}
 FAILED = frozenset({"undelivered", "failed"})
-# Twilio error codes of a failed delivery that say something about the contact, not the message.
-OPTED_OUT_CODES = frozenset({"21610"})
-INVALID_ADDRESS_CODES = frozenset({"21211", "21614", "30003", "30005", "30006"})
-
-
-def failure_code(error_code: str | None) -> str:
-    """Our reason for a failed delivery, from the provider's error code."""
-    if error_code in OPTED_OUT_CODES:
-        return "opted_out"
-    if error_code in INVALID_ADDRESS_CODES:
-        return "invalid_address"
-    return "undelivered"
 
 
 def _dispatch_for(event: InboundEvent, dispatch_id: int | None) -> Dispatch | None:
@@ -69,7 +57,7 @@ def _apply(dispatch: Dispatch, event: InboundEvent) -> str:
         if dispatch.status == DispatchStatus.DELIVERED:
             return "ignored"
         dispatch.lease_owner = dispatch.lease_expires_at = None
-        fall_back(dispatch, failure_code(event.error_code), utcnow(), {**detail, "error_code": event.error_code})
+        fall_back(dispatch, event.reason or "undelivered", utcnow(), {**detail, "error_code": event.error_code})
         return status
     return "ignored"  # queued, accepted, sending, scheduled, read: nothing we act on
 

@@ -100,6 +100,15 @@ def test_a_message_without_its_sid_or_sender_is_a_bad_request(missing):
 def test_a_status_callback_is_one_event_per_sid_and_status():
     event = parse_status({"MessageSid": "SM1", "MessageStatus": "Undelivered", "ErrorCode": "30006"})
     assert (event.kind, event.dispatch_ref, event.text, event.error_code) == ("status", "SM1", "undelivered", "30006")
-    assert event.provider_event_id == "SM1:undelivered"
+    assert event.provider_event_id == "SM1:undelivered" and event.reason == "invalid_address"
+    assert parse_status({"MessageSid": "SM1", "MessageStatus": "delivered"}).reason is None
     with pytest.raises(WebhookRejected):
         parse_status({"MessageSid": "SM1"})
+
+
+@pytest.mark.parametrize(("code", "reason"), [("21610", "opted_out"), ("30006", "invalid_address"),
+                                              ("21211", "invalid_address"), ("30007", "undelivered"),
+                                              (None, "undelivered"), ("x", "undelivered")])
+def test_a_failed_delivery_says_why_in_our_words(code, reason):
+    params = {"MessageSid": "SM2", "MessageStatus": "failed", **({"ErrorCode": code} if code else {})}
+    assert parse_status(params).reason == reason
