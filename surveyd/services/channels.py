@@ -49,15 +49,27 @@ def _twilio(settings: Settings) -> ChannelAdapter | None:
     )
 
 
+def _telegram(settings: Settings) -> ChannelAdapter | None:
+    """The Telegram bot adapter when a bot token is configured (one client and event loop per process)."""
+    if not settings.telegram_bot_token:
+        return None
+    from bots.telegram_bot import TelegramChannel
+    from bots.telegram_client import TelegramClient
+
+    client = TelegramClient(settings.telegram_bot_token, settings.telegram_api_base,
+                            timeout=settings.send_timeout_seconds, pool_size=max(8, settings.dispatch_concurrency * 2))
+    return TelegramChannel(client)
+
+
 def build_adapters(settings: Settings) -> dict[Channel, ChannelAdapter]:
     """Web always; a sandboxed channel to the inbox; any other channel through its provider when configured."""
     adapters: dict[Channel, ChannelAdapter] = {Channel.WEB: WebLinkChannel()}
-    real = {Channel.SMS: _twilio(settings)}
+    real = {Channel.SMS: _twilio, Channel.TELEGRAM: _telegram}
     for channel in (Channel.SMS, Channel.EMAIL, Channel.TELEGRAM):
         if channel.value in settings.sandbox_channels:
             adapters[channel] = SandboxChannel(channel.value, _sandbox_sink)
-        elif real.get(channel) is not None:
-            adapters[channel] = real[channel]
+        elif channel in real and (adapter := real[channel](settings)) is not None:
+            adapters[channel] = adapter
     return adapters
 
 

@@ -60,7 +60,7 @@ def _step(target: Dispatch) -> Step:
     return _STEPS[state.stage]
 
 
-def _answered_dispatch(dispatch: Dispatch) -> Dispatch:
+def answered_dispatch(dispatch: Dispatch) -> Dispatch:
     """A reminder is answered on the invitation it follows."""
     return dispatch.parent if dispatch.purpose == DispatchPurpose.REMINDER and dispatch.parent_id else dispatch
 
@@ -76,7 +76,7 @@ def find_thread(channel: Channel, contacts: list[Contact]) -> Thread:
     )) if contacts else []
     latest = None
     for dispatch in recent:
-        target = _answered_dispatch(dispatch)
+        target = answered_dispatch(dispatch)
         step = _step(target)
         latest = latest or (target, step)
         if step in (Step.SCORE, Step.COMMENT):
@@ -95,8 +95,9 @@ def _conversation(dispatch: Dispatch, channel: Channel) -> Conversation:
     return conversation
 
 
-def _say(locale: str, key: str, **values) -> str:
-    return survey_templates.translate(locale, f"sms.{key}", **values)
+def say(channel: Channel, locale: str, key: str, **values) -> str:
+    """A chat reply in the channel's own wording (strings.toml has a section per chat channel)."""
+    return survey_templates.translate(locale, f"{channel.value}.{key}", **values)
 
 
 def _act(thread: Thread, decision: Decision, message: InboundEvent, channel: Channel) -> list[str]:
@@ -108,9 +109,9 @@ def _act(thread: Thread, decision: Decision, message: InboundEvent, channel: Cha
             for contact in thread.contacts:
                 set_consent(contact, channel, state, f"{channel.value}_keyword")
         # The provider may have answered its own keyword already: one confirmation, not two.
-        return [] if message.provider_confirms else [_say(locale, _KEYWORD_REPLIES[decision.action])]
+        return [] if message.provider_confirms else [say(channel, locale, _KEYWORD_REPLIES[decision.action])]
     if decision.action in _CLOSED_REPLIES:
-        return [_say(locale, _CLOSED_REPLIES[decision.action])]
+        return [say(channel, locale, _CLOSED_REPLIES[decision.action])]
     if decision.action == Action.UNKNOWN:
         return []  # nothing was asked of this number; answering strangers only costs money
     dispatch = thread.dispatch
@@ -120,7 +121,7 @@ def _act(thread: Thread, decision: Decision, message: InboundEvent, channel: Cha
         if decision.action == Action.IGNORE:
             return []
         digits = survey_templates.locale_info(locale).localize_digits
-        return [_say(locale, "reprompt", low=digits(low), high=digits(high))]
+        return [say(channel, locale, "reprompt", low=digits(low), high=digits(high))]
     if decision.action == Action.SCORE:
         answer = InboundEvent(kind="answer", channel=channel.value, score=decision.score)
     else:
@@ -128,7 +129,7 @@ def _act(thread: Thread, decision: Decision, message: InboundEvent, channel: Cha
         answer = InboundEvent(kind="answer", channel=channel.value, answers={question["id"]: decision.comment})
     result = apply_answer(dispatch, answer)
     follow_up = chat_question(result.follow_ups) if result.stage == Stage.FOLLOW_UP else None
-    return [follow_up["text"][dispatch.locale]] if follow_up else [_say(locale, "thanks")]
+    return [follow_up["text"][dispatch.locale]] if follow_up else [say(channel, locale, "thanks")]
 
 
 def take_message(inbound_id: int, message: InboundEvent) -> list[str]:

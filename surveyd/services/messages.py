@@ -10,8 +10,9 @@ from bots.sms_segments import count_segments
 from surveyd.models import Channel, Dispatch, DispatchPurpose, SurveyKind, SurveyVersion
 from surveyd.services.dispatch_planning import survey_link
 from surveyd.services.metric_math import SCALES
-from surveyd.services.runtime import public_url
-from surveyd.services.tokens import NONCE_BYTES, MAC_BYTES
+from surveyd.services import tokens
+from surveyd.services.runtime import public_url, settings
+from surveyd.services.tokens import MAC_BYTES, NONCE_BYTES
 
 
 def question_text(dispatch: Dispatch) -> str:
@@ -45,9 +46,38 @@ def compose(dispatch: Dispatch) -> OutboundMessage:
             text=survey_templates.render_message("email_invitation.txt", dispatch.locale, **context),
             html=survey_templates.render_message("email_invitation.html", dispatch.locale, **context),
         )
-    template = {Channel.SMS: "sms_invitation.txt", Channel.TELEGRAM: "telegram_invitation.txt"}.get(channel)
+    if channel == Channel.TELEGRAM:
+        context["legend"] = scale_legend(dispatch)
+        text = survey_templates.render_message("telegram_invitation.txt", dispatch.locale, **context)
+        return OutboundMessage(channel=channel.value, to=to, text=text, **common,
+                               extra={"buttons": score_buttons(dispatch, to)})
+    template = {Channel.SMS: "sms_invitation.txt"}.get(channel)
     text = survey_templates.render_message(template, dispatch.locale, **context) if template else context["url"]
     return OutboundMessage(channel=channel.value, to=to, text=text, **common)
+
+
+def scale_legend(dispatch: Dispatch) -> str:
+    """What the ends of the scale mean, in the dispatch's locale ("0 = Not at all likely · 10 = Extremely likely")."""
+    question = dispatch.survey_version.scale_question
+    low, high = SCALES[dispatch.survey.kind.value]
+    digits = survey_templates.locale_info(dispatch.locale).localize_digits
+    labels = {end: (question.get(f"{end}_label") or {}).get(dispatch.locale) for end in ("low", "high")}
+    if not all(labels.values()):
+        return ""
+    return survey_templates.translate(dispatch.locale, "telegram.legend", low=digits(low), high=digits(high),
+                                      low_label=labels["low"], high_label=labels["high"])
+
+
+def score_buttons(dispatch: Dispatch, chat_id: str) -> list[list[tuple[str, str]]]:
+    """One button per score, sized for a phone (NPS in two rows); each button's data is signed for this chat."""
+    low, high = SCALES[dispatch.survey.kind.value]
+    digits = survey_templates.locale_info(dispatch.locale).localize_digits
+    secret = settings().secret_key
+    buttons = [(digits(value), tokens.sign_choice(dispatch.id, value, chat_id, secret)) for value in range(low, high + 1)]
+    if len(buttons) <= 7:
+        return [buttons]
+    half = (len(buttons) + 1) // 2
+    return [buttons[:half], buttons[half:]]
 
 
 def _sample_link() -> str:

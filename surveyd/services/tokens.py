@@ -33,3 +33,30 @@ def verify(token: str, secret_key: str) -> str | None:
     if not hmac.compare_digest(mac, _mac(nonce, secret_key)):
         return None
     return nonce
+
+
+CHOICE_MAC_BYTES = 8  # 64 bits: a tap cannot be guessed, and the whole payload stays far under Telegram's 64 bytes
+
+
+def _choice_mac(dispatch_id: int, value: int, audience: str, secret_key: str) -> str:
+    message = f"chat-choice:{dispatch_id}:{value}:{audience}".encode()
+    digest = hmac.new(secret_key.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:CHOICE_MAC_BYTES]).rstrip(b"=").decode()
+
+
+def sign_choice(dispatch_id: int, value: int, audience: str, secret_key: str) -> str:
+    """Compact button data for one answer to one dispatch, valid only in one chat (the audience)."""
+    return f"a:{dispatch_id}:{value}:{_choice_mac(dispatch_id, value, audience, secret_key)}"
+
+
+def verify_choice(data: str, audience: str, secret_key: str) -> tuple[int, int] | None:
+    """(dispatch id, value) of genuine button data tapped in its own chat; None when forged, foreign or malformed."""
+    parts = (data or "").split(":")
+    if len(parts) != 4 or parts[0] != "a" or not data.isascii():
+        return None
+    _, dispatch_id, value, mac = parts
+    if not (dispatch_id.isdigit() and value.isdigit()) or len(dispatch_id) > 18 or len(value) > 3:
+        return None
+    if not hmac.compare_digest(mac, _choice_mac(int(dispatch_id), int(value), audience, secret_key)):
+        return None
+    return int(dispatch_id), int(value)

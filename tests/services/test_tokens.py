@@ -25,3 +25,26 @@ def test_round_trip_and_forgeries():
 @given(st.text(max_size=120))
 def test_arbitrary_strings_never_verify(text):
     assert tokens.verify(text, KEY) is None or tokens.sign(tokens.verify(text, KEY), KEY) == text
+
+
+def test_a_choice_is_compact_and_bound_to_its_chat():
+    from surveyd.services.tokens import sign_choice, verify_choice
+
+    data = sign_choice(123456789012, 10, "987654321", "k" * 32)
+    assert len(data.encode()) <= 64
+    assert verify_choice(data, "987654321", "k" * 32) == (123456789012, 10)
+    assert verify_choice(data, "111", "k" * 32) is None  # tapped in another chat: someone else's survey
+    assert verify_choice(data, "987654321", "other-key" * 4) is None
+    forged = data.replace(":10:", ":0:")
+    assert verify_choice(forged, "987654321", "k" * 32) is None  # the value is signed too
+    for junk in ("", "a:1:2", "a:x:1:mac", "b:1:2:" + data.rsplit(":", 1)[1], "a:1:2:ü", data + ":x"):
+        assert verify_choice(junk, "987654321", "k" * 32) is None
+
+
+@given(st.integers(0, 10**15), st.integers(0, 10), st.integers(-10**12, 10**12))
+def test_any_choice_round_trips_and_fits_telegram(dispatch_id, value, chat):
+    from surveyd.services.tokens import sign_choice, verify_choice
+
+    data = sign_choice(dispatch_id, value, str(chat), "s" * 32)
+    assert len(data.encode()) <= 64
+    assert verify_choice(data, str(chat), "s" * 32) == (dispatch_id, value)

@@ -1,0 +1,145 @@
+"""Telegram through the bot: surveys as inline keyboards, replies in the chat, updates read into InboundEvents."""
+from __future__ import annotations
+
+import hmac
+import warnings
+from typing import Any, Mapping, Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.warnings import PTBDeprecationWarning
+
+from bots.channel import (
+    AmbiguousChannelError,
+    ChannelAdapter,
+    InboundEvent,
+    OutboundMessage,
+    PermanentChannelError,
+    RateLimit,
+    SendResult,
+    TransientChannelError,
+    WebhookRejected,
+)
+from bots.telegram_client import TelegramClient
+
+# Telegram's published limits: about 30 messages a second overall, one a second in one chat.
+OVERALL_PER_SECOND = 30.0
+PER_CHAT_PER_SECOND = 1.0
+Buttons = Sequence[Sequence[tuple[str, str]]]  # rows of (label, callback data)
+
+
+def keyboard(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
+    """PTB's inline keyboard for rows of (label, callback data)."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
+                                 for row in buttons])
+
+
+def _retry_after_seconds(error: RetryAfter) -> float:
+    # PTB 22 warns that retry_after becomes a timedelta in v23; read it either way, without the warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+def provider_error(error: Exception) -> Exception:
+    """The channel error a PTB exception means: retry later, never retry, or we cannot tell."""
+    if isinstance(error, RetryAfter):
+        return TransientChannelError(f"telegram flood control: {error}", retry_after=_retry_after_seconds(error))
+    if isinstance(error, Forbidden):
+        # The customer blocked the bot (or never started it): an opt-out, not something to retry.
+        return PermanentChannelError(f"telegram refused: {error}", code="opted_out")
+    if isinstance(error, InvalidToken):
+        return PermanentChannelError(f"telegram token rejected: {error}", code="provider_auth")
+    if isinstance(error, BadRequest):
+        code = "invalid_address" if "chat not found" in str(error).lower() else "rejected"
+        return PermanentChannelError(f"telegram bad request: {error}", code=code)
+    if isinstance(error, TimedOut):
+        return AmbiguousChannelError(f"telegram did not answer in time: {error}")
+    if isinstance(error, NetworkError):  # includes 5xx answers
+        return TransientChannelError(f"telegram unreachable: {error}")
+    return error
+
+
+class TelegramChannel(ChannelAdapter):
+    """Sends survey messages (with score buttons) to Telegram chats through one TelegramClient."""
+
+    name = "telegram"
+
+    def __init__(self, client: TelegramClient, per_second: float = OVERALL_PER_SECOND,
+                 per_chat: float = PER_CHAT_PER_SECOND):
+        self.client = client
+        self.per_second, self.per_chat = per_second, per_chat
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return self.client.call(method, **kwargs)
+        except Exception as error:  # mapped to the channel's own errors; anything else passes unchanged
+            mapped = provider_error(error)
+            if mapped is error:
+                raise
+            raise mapped from error
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Post the message (and its buttons) to the chat; the result names chat and message."""
+        sent = self._call("send_message", chat_id=int(message.to), text=message.text,
+                          reply_markup=keyboard(message.extra.get("buttons")))
+        return SendResult(provider_message_id=f"{sent.chat_id}:{sent.message_id}")
+
+    def rate_limits(self, message: OutboundMessage) -> list[RateLimit]:
+        """The bot's overall bucket and the chat's own."""
+        if self.per_second <= 0:
+            return []
+        return [RateLimit("telegram:bot", self.per_second, burst=max(1, int(self.per_second))),
+                RateLimit(f"telegram:chat:{message.to}", self.per_chat, burst=1)]
+
+    def reply(self, chat_id: str, text: str, buttons: Buttons | None = None) -> None:
+        """A message in a conversation the customer is having with the bot right now."""
+        self._call("send_message", chat_id=int(chat_id), text=text, reply_markup=keyboard(buttons))
+
+    def show_choice(self, chat_id: str, message_id: int, text: str) -> None:
+        """Edit a survey message to show what was chosen, without its buttons."""
+        self._call("edit_message_text", chat_id=int(chat_id), message_id=message_id, text=text, reply_markup=None)
+
+    def acknowledge(self, callback_query_id: str, text: str | None = None) -> None:
+        """Answer a button tap so the customer's app stops its spinner."""
+        self._call("answer_callback_query", callback_query_id=callback_query_id, text=text)
+
+
+def verify_secret(expected: str | None, headers: Mapping[str, str]) -> None:
+    """Raise WebhookRejected unless the update carries the secret token set with setWebhook."""
+    given = headers.get("X-Telegram-Bot-Api-Secret-Token") or ""
+    if not expected:
+        raise WebhookRejected("Telegram is not configured here")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise WebhookRejected("X-Telegram-Bot-Api-Secret-Token does not match")
+
+
+def parse_update(update: Any) -> InboundEvent:
+    """One Telegram update as an InboundEvent: a text ("message"), a command ("command") or a button tap ("tap")."""
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        raise WebhookRejected("an update needs an integer update_id", status=400)
+    event_id = str(update["update_id"])
+    tap = update.get("callback_query")
+    if isinstance(tap, dict):
+        message = tap.get("message") or {}
+        chat = (message.get("chat") or {}).get("id")
+        return InboundEvent(
+            kind="tap", channel="telegram", sender=str(chat) if chat is not None else None,
+            provider_event_id=event_id, text=str(tap.get("data") or ""),
+            answers={"callback_query_id": str(tap.get("id") or ""), "message_id": str(message.get("message_id") or ""),
+                     "language_code": str((tap.get("from") or {}).get("language_code") or "")},
+        )
+    message = update.get("message")
+    if isinstance(message, dict) and isinstance(message.get("text"), str):
+        chat = (message.get("chat") or {}).get("id")
+        text = message["text"]
+        kind = "command" if text.startswith("/") else "message"
+        return InboundEvent(
+            kind=kind, channel="telegram", sender=str(chat) if chat is not None else None,
+            provider_event_id=event_id, text=text,
+            answers={"language_code": str((message.get("from") or {}).get("language_code") or "")},
+        )
+    return InboundEvent(kind="other", channel="telegram", provider_event_id=event_id)

@@ -1,0 +1,216 @@
+"""The Telegram bot seen from outside: this test acts as Telegram against a live `serve` with its relay.
+
+Invitations go out through the real python-telegram-bot to a local fake Bot API server; button taps,
+commands and typed messages come back as updates posted to /webhooks/telegram with the secret header.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from surveyd import create_app
+from surveyd.extensions import db
+from surveyd.models import Channel, InboundMessage
+from surveyd.relay import embedded_relay
+from surveyd.services.channels import adapters
+from tests.conftest import free_port, make_env
+from tests.fakes.telegram_api import FakeTelegram, callback_update, message_update
+from tests.test_dispatch_live import Outside
+
+SECRET = "webhook-secret-0123456789"
+_chats = itertools.count(700100)
+
+
+@pytest.fixture
+def telegram():
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+def bot(database_url, tmp_path, telegram, app):
+    """`serve` with its relay and the real PTB client pointed at the fake Bot API; yields an Outside client."""
+    from waitress import create_server
+
+    from surveyd.services.api_keys import create_api_key
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    live = create_app(make_env(
+        database_url, SURVEYD_PUBLIC_URL=base, SURVEYD_SANDBOX="email",
+        SURVEYD_TELEGRAM_BOT_TOKEN=telegram.token, SURVEYD_TELEGRAM_API_BASE=telegram.base_url,
+        SURVEYD_TELEGRAM_WEBHOOK_SECRET=SECRET, SURVEYD_TELEGRAM_BOT_USERNAME=telegram.username,
+        SURVEYD_RELAY_POLL_SECONDS="0.1", SURVEYD_RETRY_BASE_SECONDS="0.2", SURVEYD_RETRY_MAX_SECONDS="1",
+        SURVEYD_SEND_TIMEOUT_SECONDS="2",
+    ), instance_path=str(tmp_path))
+    with live.app_context():
+        _, key = create_api_key("outside")
+        db.session.remove()
+    server = create_server(live, host="127.0.0.1", port=port, threads=8)
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    relay = embedded_relay(live)
+    relay.start()
+    outside = Outside(base, key)
+    survey = outside.post("/surveys", {"name": "Delivery NPS", "kind": "nps", "locales": ["en", "tr", "fa"]})
+    outside.survey_id = survey["id"]
+    outside.post("/triggers", {"touchpoint": "order.delivered", "survey_id": survey["id"], "channels": ["telegram", "email"]})
+    yield outside
+    relay.stop()
+    outside.session.close()
+    server.close()
+    serving.join(timeout=5)
+    with live.app_context():
+        adapters()[Channel.TELEGRAM].client.close()  # the PTB loop thread of this app
+
+
+def post_update(bot: Outside, update: dict, secret: str | None = SECRET) -> requests.Response:
+    """POST an update as Telegram does: JSON, with the secret token header when given."""
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    return requests.post(bot.base + "/webhooks/telegram", json=update, headers=headers, timeout=10)
+
+
+def invited(bot: Outside, telegram: FakeTelegram, locale: str = "en", **contact) -> tuple[int, dict, dict]:
+    """Fire an event for a new chat and wait until its survey reached Telegram; (chat id, dispatch, message)."""
+    chat = next(_chats)
+    planned = bot.event(external_id=f"tg-{chat}", telegram_chat_id=str(chat), locale=locale, **contact)
+    assert planned["channel"] == "telegram"
+    dispatch = bot.settled(planned["id"])
+    assert dispatch["status"] == "sent", dispatch
+    (message,) = [m for m in telegram.sent if m["chat_id"] == chat]
+    return chat, dispatch, message
+
+
+def buttons(message: dict) -> list[list[tuple[str, str]]]:
+    return [[(b["text"], b["callback_data"]) for b in row] for row in message["reply_markup"]["inline_keyboard"]]
+
+
+def tap(bot, message: dict, label: str, chat: int | None = None) -> tuple[requests.Response, dict]:
+    """Tap the button with this label on a survey message (in another chat when given)."""
+    (data,) = [d for row in buttons(message) for text, d in row if text == label]
+    update = callback_update(chat or message["chat_id"], message["message_id"], data)
+    return post_update(bot, update), update
+
+
+def responses(bot: Outside) -> list[dict]:
+    return bot.get(f"/responses?survey_id={bot.survey_id}")["items"]
+
+
+def inbound_rows(app) -> int:
+    with app.app_context():
+        count = db.session.scalar(sa.select(sa.func.count(InboundMessage.id)))
+        db.session.remove()
+        return count
+
+
+def test_the_survey_arrives_with_one_button_per_score(bot, telegram):
+    _, _, message = invited(bot, telegram, name="Ada")
+    rows = buttons(message)
+    assert [[label for label, _ in row] for row in rows] == [[str(n) for n in range(6)], [str(n) for n in range(6, 11)]]
+    assert all(len(data.encode()) <= 64 for row in rows for _, data in row)
+    assert "How likely are you to recommend us" in message["text"]
+    assert "0 = Not at all likely · 10 = Extremely likely" in message["text"]
+
+
+@pytest.mark.parametrize(("locale", "label", "score", "follow_up", "chosen", "thanks"), [
+    ("en", "9", 9, "Great to hear! What did you like most?", "Your answer: 9", "Thank you! Your answer is saved."),
+    ("tr", "3", 3, "Bunu duyduğumuza üzüldük. Neyi daha iyi yapmalıydık?", "Yanıtınız: 3",
+     "Teşekkürler! Yanıtınız kaydedildi."),
+    ("fa", "۷", 7, None, "پاسخ شما: ۷", "سپاسگزاریم! پاسخ شما ثبت شد."),
+])
+def test_a_whole_conversation_in_each_locale(bot, telegram, locale, label, score, follow_up, chosen, thanks):
+    chat, dispatch, message = invited(bot, telegram, locale=locale)
+    response, update = tap(bot, message, label)
+    assert response.status_code == 200
+    assert [a["callback_query_id"] for a in telegram.callback_answers] == [update["callback_query"]["id"]]
+    (edit,) = telegram.edits
+    assert edit["text"].endswith(chosen) and not (edit.get("reply_markup") or {}).get("inline_keyboard")
+    question = telegram.messages_to(chat)[-1]
+    if follow_up:
+        assert question == follow_up
+    post_update(bot, message_update(chat, "The courier was kind", language_code=locale))
+    assert telegram.messages_to(chat)[-1] == thanks
+    (stored,) = responses(bot)
+    assert (stored["score"], stored["channel"], stored["locale"], stored["completed"]) == (score, "telegram", locale, True)
+    assert stored["answers"][-1]["value"] == "The courier was kind"
+    assert bot.get(f"/dispatches/{dispatch['id']}")["status"] == "answered"
+
+
+def test_a_tap_delivered_twice_is_recorded_once(bot, telegram, app):
+    _, _, message = invited(bot, telegram)
+    (data,) = [d for row in buttons(message) for text, d in row if text == "2"]
+    update = callback_update(message["chat_id"], message["message_id"], data)
+    assert post_update(bot, update).status_code == 200
+    assert post_update(bot, update).status_code == 200
+    assert len(telegram.edits) == 1 and len(telegram.callback_answers) == 1
+    assert inbound_rows(app) == 1
+    (stored,) = responses(bot)
+    assert stored["score"] == 2
+    alerts = bot.get("/alerts?status=open")["items"]
+    assert len(alerts) == 1  # a detractor's tap raised one alert
+    # A second, different tap on the same survey changes nothing and says so.
+    again, _ = tap(bot, message, "10")
+    assert again.status_code == 200
+    assert telegram.callback_answers[-1]["text"] == "You have already answered. Thank you!"
+    assert [r["score"] for r in responses(bot)] == [2]
+
+
+def test_an_update_without_the_secret_is_refused_and_not_recorded(bot, telegram, app):
+    _, _, message = invited(bot, telegram)
+    (data,) = [d for row in buttons(message) for text, d in row if text == "9"]
+    update = callback_update(message["chat_id"], message["message_id"], data)
+    assert post_update(bot, update, secret=None).status_code == 403
+    assert post_update(bot, update, secret="wrong-secret").status_code == 403
+    bad_json = requests.post(bot.base + "/webhooks/telegram", data=b"{not json", timeout=10,
+                             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"})
+    assert bad_json.status_code == 400
+    assert post_update(bot, {"update_id": "seven"}).status_code == 400
+    assert inbound_rows(app) == 0 and responses(bot) == [] and telegram.edits == []
+
+
+def test_a_button_tapped_in_another_chat_answers_nothing(bot, telegram):
+    _, _, message = invited(bot, telegram)
+    other_chat, _, _ = invited(bot, telegram)
+    response, _ = tap(bot, message, "0", chat=other_chat)  # data copied into someone else's chat
+    assert response.status_code == 200
+    assert telegram.callback_answers[-1]["text"] == "This button is no longer valid."
+    assert responses(bot) == []
+
+
+def test_a_typed_number_is_read_like_an_sms(bot, telegram):
+    chat, _, _ = invited(bot, telegram)
+    post_update(bot, message_update(chat, "hmm"))
+    assert telegram.messages_to(chat)[-1] == "Sorry, I didn't get that. Tap a button or send a number from 0 to 10."
+    post_update(bot, message_update(chat, "I'd say 8"))
+    assert telegram.messages_to(chat)[-1] == "Thanks! What would it take for us to earn a 10?"
+    assert [r["score"] for r in responses(bot)] == [8]
+
+
+def test_stop_and_start_commands(bot, telegram):
+    chat, _, _ = invited(bot, telegram)
+    post_update(bot, message_update(chat, "/stop"))
+    assert telegram.messages_to(chat)[-1] == "You will get no more surveys here. Send /start to get them again."
+    later = bot.event(external_id=f"tg-{chat}")
+    assert later["channel"] == "email" or (later["status"], later["reason"]) == ("suppressed", "opted_out")
+    assert bot.get(f"/contacts/tg-{chat}")["consent"]["telegram"]["state"] == "opted_out"
+    post_update(bot, message_update(chat, "/start"))
+    assert telegram.messages_to(chat)[-1] == "You will get surveys here again. Send /stop to turn them off."
+    assert bot.get(f"/contacts/tg-{chat}")["consent"]["telegram"]["state"] == "opted_in"
+    post_update(bot, message_update(chat, "/help"))
+    assert "/stop" in telegram.messages_to(chat)[-1]
+
+
+def test_a_user_who_blocked_the_bot_is_opted_out_and_not_retried(bot, telegram):
+    chat = next(_chats)
+    telegram.blocked.add(chat)
+    planned = bot.event(external_id=f"tg-{chat}", telegram_chat_id=str(chat), email="ada@example.com")
+    dispatch = bot.settled(planned["id"])
+    assert (dispatch["channel"], dispatch["status"]) == ("email", "delivered")  # fell back, once
+    steps = [(s["status"], s["reason"], s["channel"]) for s in dispatch["history"]]
+    assert ("failed", "opted_out", "telegram") in steps
+    assert bot.get(f"/contacts/tg-{chat}")["consent"]["telegram"]["state"] == "opted_out"
+    assert len([r for r in telegram.requests if r["method"].lower() == "sendmessage"]) == 1
