@@ -109,6 +109,7 @@ class Settings:
     telegram_webhook_secret: str | None
     telegram_bot_username: str | None
     telegram_api_base: str
+    telegram_mode: str  # "webhook" (Telegram calls /webhooks/telegram) or "polling" (serve long-polls getUpdates)
     smtp_host: str | None
     smtp_port: int
     smtp_username: str | None
@@ -188,6 +189,9 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
     twilio_service = env.get("SURVEYD_TWILIO_MESSAGING_SERVICE_SID") or None
     if twilio_from and twilio_service:
         raise ConfigError("set SURVEYD_TWILIO_FROM or SURVEYD_TWILIO_MESSAGING_SERVICE_SID, not both")
+    telegram_mode = (env.get("SURVEYD_TELEGRAM_MODE") or "webhook").strip().lower()
+    if telegram_mode not in ("webhook", "polling"):
+        raise ConfigError("SURVEYD_TELEGRAM_MODE must be webhook or polling")
     return Settings(
         database_url=database_url,
         broker_url=broker_url,
@@ -220,6 +224,7 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         telegram_webhook_secret=env.get("SURVEYD_TELEGRAM_WEBHOOK_SECRET") or None,
         telegram_bot_username=env.get("SURVEYD_TELEGRAM_BOT_USERNAME") or None,
         telegram_api_base=(env.get("SURVEYD_TELEGRAM_API_BASE") or "https://api.telegram.org").rstrip("/"),
+        telegram_mode=telegram_mode,
         smtp_host=env.get("SURVEYD_SMTP_HOST") or None,
         smtp_port=_int(env, "SURVEYD_SMTP_PORT", 587, minimum=1),
         smtp_username=env.get("SURVEYD_SMTP_USERNAME") or None,

@@ -72,3 +72,11 @@ def test_dispatch_defaults(tmp_path):
     settings = load_settings(tmp_path, {"SURVEYD_SECRET_KEY": "x" * 20})
     assert (settings.throttle_days, settings.max_attempts, settings.twilio_rate_per_second) == (0, 8, 10.0)
     assert settings.send_lease_seconds > settings.send_timeout_seconds  # a slow send is not taken for a crash
+
+
+def test_telegram_mode_is_webhook_or_polling(tmp_path):
+    base = {"SURVEYD_SECRET_KEY": "k" * 32, "SURVEYD_DATABASE_URL": "sqlite:///x.db"}
+    assert load_settings(tmp_path, base).telegram_mode == "webhook"
+    assert load_settings(tmp_path, {**base, "SURVEYD_TELEGRAM_MODE": "Polling"}).telegram_mode == "polling"
+    with pytest.raises(ConfigError, match="SURVEYD_TELEGRAM_MODE"):
+        load_settings(tmp_path, {**base, "SURVEYD_TELEGRAM_MODE": "push"})

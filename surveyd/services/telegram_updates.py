@@ -8,9 +8,10 @@ from sqlalchemy.exc import IntegrityError
 
 import survey_templates
 from bots.channel import InboundEvent
+from bots.telegram_bot import TelegramChannel, parse_update
 from surveyd.extensions import db
 from surveyd.models import Channel, ConsentState, Contact, Dispatch, utcnow
-from surveyd.services import conversations, inbound, tokens
+from surveyd.services import channels, conversations, inbound, tokens
 from surveyd.services.contacts import set_consent
 from surveyd.services.conversations import chat_question, contacts_with_address, say
 from surveyd.services.responding import Stage, apply_answer, progress
@@ -118,3 +119,18 @@ def deliver(event: InboundEvent, effects: ChatEffects, adapter) -> None:
             adapter.reply(chat, reply)
     except Exception:  # the answer is stored; a reply that cannot be sent must not undo it
         log.warning("telegram update %s: could not answer in chat %s", event.provider_event_id, chat, exc_info=True)
+
+
+def receive(update: object) -> None:
+    """One update, from the webhook or the long poll: kept once, acted on once, answered after the commit.
+
+    Raises WebhookRejected (400) for something that is not an update; nothing is stored then.
+    """
+    event = parse_update(update)
+    inbound_id = inbound.store_once(event, update)
+    if not inbound_id:
+        return  # delivered before and acted on then
+    effects = take_update(inbound_id, event)
+    adapter = channels.adapter(TELEGRAM)
+    if isinstance(adapter, TelegramChannel):
+        deliver(event, effects, adapter)

@@ -4,9 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from bots.channel import WebhookRejected
-from bots.telegram_bot import TelegramChannel, parse_update, verify_secret
-from surveyd.models import Channel
-from surveyd.services import channels, inbound, telegram_updates
+from bots.telegram_bot import verify_secret
+from surveyd.services import telegram_updates
 from surveyd.services.runtime import settings
 
 bp = Blueprint("telegram_webhook", __name__, url_prefix="/webhooks")
@@ -24,11 +23,5 @@ def telegram():
     update = request.get_json(silent=True)
     if update is None:
         raise WebhookRejected("send the update as JSON", status=400)
-    event = parse_update(update)
-    inbound_id = inbound.store_once(event, update)
-    if inbound_id:
-        effects = telegram_updates.take_update(inbound_id, event)
-        adapter = channels.adapter(Channel.TELEGRAM)
-        if isinstance(adapter, TelegramChannel):
-            telegram_updates.deliver(event, effects, adapter)
+    telegram_updates.receive(update)
     return Response(status=200)
