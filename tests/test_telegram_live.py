@@ -214,3 +214,32 @@ def test_a_user_who_blocked_the_bot_is_opted_out_and_not_retried(bot, telegram):
     assert ("failed", "opted_out", "telegram") in steps
     assert bot.get(f"/contacts/tg-{chat}")["consent"]["telegram"]["state"] == "opted_out"
     assert len([r for r in telegram.requests if r["method"].lower() == "sendmessage"]) == 1
+
+
+def test_a_deep_link_binds_the_chat_once_and_surveys_follow_in_its_language(bot, telegram):
+    bot.session.put(bot.base + "/api/v1/contacts/link-me", json={"name": "Deniz"}, timeout=10).raise_for_status()
+    link = bot.post("/contacts/link-me/telegram-link", {}, status=201)
+    assert link["url"].startswith(f"https://t.me/{telegram.username}?start=")
+    code = link["url"].rsplit("=", 1)[1]
+    chat, stranger = next(_chats), next(_chats)
+    # The chat belonged to another contact before: one chat, one contact.
+    bot.session.put(bot.base + "/api/v1/contacts/old-owner", json={"telegram_chat_id": str(chat)},
+                    timeout=10).raise_for_status()
+
+    post_update(bot, message_update(chat, f"/start {code}", language_code="tr"))
+    assert telegram.messages_to(chat)[-1].startswith("Her şey hazır!")  # the app's language: the contact had none
+    contact = bot.get("/contacts/link-me")
+    assert (contact["telegram_chat_id"], contact["locale"]) == (str(chat), "tr")
+    assert contact["consent"]["telegram"]["state"] == "opted_in"
+    assert bot.get("/contacts/old-owner")["telegram_chat_id"] is None
+
+    post_update(bot, message_update(stranger, f"/start {code}"))  # a used code binds nobody else
+    assert telegram.messages_to(stranger)[-1] == "This link has expired or was already used. Please ask for a new one."
+    assert bot.get("/contacts/link-me")["telegram_chat_id"] == str(chat)
+    post_update(bot, message_update(stranger, "/start"))
+    assert telegram.messages_to(stranger)[-1].startswith("Hi! I send a short survey")
+
+    planned = bot.event(external_id="link-me")
+    assert (planned["channel"], bot.settled(planned["id"])["status"]) == ("telegram", "sent")
+    assert telegram.messages_to(chat)[-1].startswith("Merhaba Deniz,")
+    assert bot.session.post(bot.base + "/api/v1/contacts/nobody/telegram-link", json={}, timeout=10).status_code == 404

@@ -6,8 +6,8 @@ from flask_smorest import Blueprint
 
 from surveyd.models import Contact
 from surveyd.schemas.common import ErrorEnvelopeSchema
-from surveyd.schemas.contact import ContactDetailSchema, ContactPutSchema, ContactSchema
-from surveyd.services import contacts
+from surveyd.schemas.contact import ChatLinkSchema, ContactDetailSchema, ContactPutSchema, ContactSchema
+from surveyd.services import chat_links, contacts
 
 blp = Blueprint("contacts", __name__, description="Customers, one record across every channel")
 
@@ -38,3 +38,13 @@ class ContactItem(MethodView):
     def get(self, external_id: str):
         """Read a contact with consent per channel and their timeline."""
         return contact_view(contacts.get_contact(external_id), with_timeline=True)
+
+
+@blp.route("/contacts/<path:external_id>/telegram-link", methods=["POST"])
+@blp.response(201, ChatLinkSchema)
+@blp.alt_response(404, schema=ErrorEnvelopeSchema)
+@blp.alt_response(409, schema=ErrorEnvelopeSchema)
+def create_telegram_link(external_id: str):
+    """A one-time link that binds the contact's Telegram chat when they open it (send it in any message)."""
+    url, expires_at = chat_links.create_link(external_id)
+    return {"url": url, "expires_at": expires_at}

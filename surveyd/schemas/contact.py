@@ -63,3 +63,11 @@ class ContactDetailSchema(ContactSchema):
     """GET /contacts/{external_id}: the contact and their timeline."""
 
     timeline = fields.List(fields.Nested(TimelineItemSchema))
+
+
+class ChatLinkSchema(Schema):
+    """POST /contacts/{external_id}/telegram-link: a one-time deep link into the bot."""
+
+    url = fields.String(metadata={"description": "https://t.me/<bot>?start=<one-time code>; the first chat to open it "
+                                                 "becomes this contact's Telegram"})
+    expires_at = Timestamp()

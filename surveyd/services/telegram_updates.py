@@ -11,7 +11,7 @@ from bots.channel import InboundEvent
 from bots.telegram_bot import TelegramChannel, parse_update
 from surveyd.extensions import db
 from surveyd.models import Channel, ConsentState, Contact, Dispatch, utcnow
-from surveyd.services import channels, conversations, inbound, tokens
+from surveyd.services import channels, chat_links, conversations, inbound, tokens
 from surveyd.services.contacts import set_consent
 from surveyd.services.conversations import chat_question, contacts_with_address, say
 from surveyd.services.responding import Stage, apply_answer, progress
@@ -66,13 +66,21 @@ def _tap(event: InboundEvent) -> tuple[ChatEffects, str, int | None]:
 def _command(event: InboundEvent) -> tuple[ChatEffects, str, int | None]:
     """/start, /stop and /help (a command may carry @botname and an argument)."""
     chat = event.sender or ""
-    name = (event.text or "").split(maxsplit=1)[0].split("@")[0].lower()
+    parts = (event.text or "").split(maxsplit=1)
+    name = parts[0].split("@")[0].lower() if parts else ""
+    argument = parts[1].strip() if len(parts) > 1 else ""
     contacts = contacts_with_address(TELEGRAM, chat)
     locale = _locale(contacts, event)
     if name == "/stop":
         for contact in contacts:
             set_consent(contact, TELEGRAM, ConsentState.OPTED_OUT, "telegram_command")
         return ChatEffects(replies=[say(TELEGRAM, locale, "opted_out")]), "opt_out", None
+    if name == "/start" and argument:
+        linked = chat_links.redeem(argument, chat, event.answers.get("language_code") or None)
+        if linked is None:
+            return ChatEffects(replies=[say(TELEGRAM, locale, "link_invalid")]), "link_invalid", None
+        locale = _locale([linked], event)
+        return ChatEffects(replies=[say(TELEGRAM, locale, "linked")]), "linked", None
     if name == "/start" and any(contact.opted_out(TELEGRAM) for contact in contacts):
         for contact in contacts:
             set_consent(contact, TELEGRAM, ConsentState.OPTED_IN, "telegram_command")

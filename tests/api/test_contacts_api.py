@@ -177,3 +177,10 @@ def test_opting_out_through_an_event_contact(api):
     contact = ok(api.get("/contacts/cust-9"), 200)
     assert contact["consent"]["sms"]["state"] == "opted_out"
     assert contact["consent"]["sms"]["source"] == "event"
+
+
+def test_a_telegram_link_needs_the_bots_username(api):
+    api.put("/contacts/cust-1", json={"name": "Ada"})
+    response = api.post("/contacts/cust-1/telegram-link", json={})
+    assert response.status_code == 409
+    assert "SURVEYD_TELEGRAM_BOT_USERNAME" in response.json["error"]["message"]
