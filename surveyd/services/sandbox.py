@@ -1,53 +1,22 @@
 """What the sandbox inbox page shows: delivered messages and the staff's view of the result."""
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import sqlalchemy as sa
 
-from bots.channel import InboundEvent
 from surveyd.extensions import db
 from surveyd.models import Alert, AlertStatus, Channel, Contact, Response, SandboxMessage, Survey, Trigger
-from surveyd.services import conversations, inbound, metrics
-from surveyd.services.errors import Invalid
+from surveyd.services import metrics
 
-MAX_SMS = 1600  # Twilio's longest concatenated message
+CHAT_CHANNELS = (Channel.SMS, Channel.TELEGRAM)  # shown as conversations (services/sandbox_chats.py)
 
 
 def inbox(limit: int = 50) -> list[SandboxMessage]:
-    """The newest sandbox deliveries on every channel but SMS (SMS shows as phone threads)."""
+    """The newest sandbox deliveries on the channels that are not chats (email, web)."""
     return list(db.session.scalars(
-        sa.select(SandboxMessage).where(SandboxMessage.channel != Channel.SMS)
+        sa.select(SandboxMessage).where(SandboxMessage.channel.not_in(CHAT_CHANNELS))
         .order_by(SandboxMessage.id.desc()).limit(limit)))
-
-
-def sms_threads(limit: int = 200) -> list[tuple[str, list[SandboxMessage]]]:
-    """The SMS traffic per phone number as the phone shows it: oldest first, the busiest-lately thread on top."""
-    rows = list(db.session.scalars(
-        sa.select(SandboxMessage).where(SandboxMessage.channel == Channel.SMS)
-        .order_by(SandboxMessage.id.desc()).limit(limit)))
-    threads: dict[str, list[SandboxMessage]] = {}
-    for row in rows:  # newest first, so the thread with the latest message comes first
-        threads.setdefault(row.recipient, []).append(row)
-    return [(phone, list(reversed(messages))) for phone, messages in threads.items()]
-
-
-def reply_sms(phone: str, text: str) -> list[str]:
-    """Text the service as the customer: the same inbound path as Twilio's webhook; the replies, kept in the thread."""
-    phone, text = (phone or "").strip(), (text or "").strip()
-    if not phone or not text or len(text) > MAX_SMS:
-        raise Invalid(f"Type a reply of 1 to {MAX_SMS} characters.")
-    message = InboundEvent(kind="message", channel="sms", sender=phone, text=text,
-                           provider_event_id=f"SMsandbox{uuid.uuid4().hex}")
-    inbound_id = inbound.store_once(message, {"From": phone, "Body": text, "MessageSid": message.provider_event_id,
-                                              "source": "sandbox"})
-    replies = conversations.take_message(inbound_id, message) if inbound_id else []
-    db.session.add(SandboxMessage(channel=Channel.SMS, recipient=phone, text=text, extra={"direction": "inbound"}))
-    for reply in replies:
-        db.session.add(SandboxMessage(channel=Channel.SMS, recipient=phone, text=reply, extra={"direction": "reply"}))
-    db.session.commit()
-    return replies
 
 
 def staff_view(limit: int = 10) -> dict[str, Any]:

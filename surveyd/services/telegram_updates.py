@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 import survey_templates
 from bots.channel import InboundEvent
-from bots.telegram_bot import TelegramChannel, parse_update
+from bots.telegram_bot import parse_update
 from surveyd.extensions import db
 from surveyd.models import Channel, ConsentState, Contact, Dispatch, utcnow
 from surveyd.services import channels, chat_links, conversations, inbound, tokens
@@ -129,16 +129,18 @@ def deliver(event: InboundEvent, effects: ChatEffects, adapter) -> None:
         log.warning("telegram update %s: could not answer in chat %s", event.provider_event_id, chat, exc_info=True)
 
 
-def receive(update: object) -> None:
-    """One update, from the webhook or the long poll: kept once, acted on once, answered after the commit.
+def receive(update: object, adapter=None) -> None:
+    """One update, from the webhook, the long poll or the sandbox: kept once, acted on once, answered after the commit.
 
-    Raises WebhookRejected (400) for something that is not an update; nothing is stored then.
+    Raises WebhookRejected (400) for something that is not an update; nothing is stored then. The
+    answers go through `adapter` (the app's Telegram adapter unless the sandbox passes its own).
     """
     event = parse_update(update)
     inbound_id = inbound.store_once(event, update)
     if not inbound_id:
         return  # delivered before and acted on then
     effects = take_update(inbound_id, event)
-    adapter = channels.adapter(TELEGRAM)
-    if isinstance(adapter, TelegramChannel):
+    adapter = adapter or channels.adapter(TELEGRAM)
+    # The sandbox inbox's adapter only stores invitations; the sandbox page passes its SandboxChat.
+    if adapter is not None and hasattr(adapter, "reply"):
         deliver(event, effects, adapter)

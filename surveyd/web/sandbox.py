@@ -7,7 +7,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from bots.sms_segments import count_segments
-from surveyd.services import events, sandbox
+from surveyd.models import Channel
+from surveyd.services import events, sandbox, sandbox_chats
 from surveyd.services.errors import ServiceError
 
 bp = Blueprint("sandbox", __name__, template_folder="templates")
@@ -26,7 +27,8 @@ def inbox():
     return render_template(
         "sandbox/inbox.html",
         messages=sandbox.inbox(),
-        threads=sandbox.sms_threads(),
+        threads=sandbox_chats.threads(Channel.SMS),
+        telegram_threads=sandbox_chats.threads(Channel.TELEGRAM),
         segments=count_segments,
         staff=sandbox.staff_view(),
         choices=sandbox.event_choices(),
@@ -51,8 +53,28 @@ def fire_event():
 @bp.post("/sandbox/sms/reply")
 def reply_sms():
     """Reply to an SMS as the customer would, through the same inbound path as Twilio's webhook."""
+    return _chat(lambda: sandbox_chats.reply_sms(request.form.get("phone", ""), request.form.get("text", "")), "sms")
+
+
+@bp.post("/sandbox/telegram/tap")
+def tap_telegram():
+    """Tap a button under a Telegram message, through the same update path as Telegram's webhook."""
+    message_id = request.form.get("message_id", type=int) or 0
+    return _chat(lambda: sandbox_chats.tap_telegram(request.form.get("chat", ""), message_id,
+                                                    request.form.get("data", "")), "telegram")
+
+
+@bp.post("/sandbox/telegram/message")
+def type_telegram():
+    """Type to the bot as the customer (a /command too), through the same update path as the webhook."""
+    return _chat(lambda: sandbox_chats.type_telegram(request.form.get("chat", ""), request.form.get("text", "")),
+                 "telegram")
+
+
+def _chat(act, channel: str):
+    anchor = f"{channel}-heading"
     try:
-        sandbox.reply_sms(request.form.get("phone", ""), request.form.get("text", ""))
+        act()
     except ServiceError as error:
-        return redirect(url_for("sandbox.inbox", error=error.message, _anchor="sms-heading"))
-    return redirect(url_for("sandbox.inbox", _anchor="sms-heading"))
+        return redirect(url_for("sandbox.inbox", error=error.message, _anchor=anchor))
+    return redirect(url_for("sandbox.inbox", _anchor=anchor))

@@ -285,3 +285,62 @@ def test_an_empty_or_oversized_sandbox_reply_is_refused_and_stores_nothing(clien
     response = client.post("/sandbox/sms/reply", data=form)
     assert response.status_code == 302 and "error=" in response.headers["Location"]
     assert inside(counts) == before
+
+
+def _telegram_loop(locale: str = "en") -> None:
+    survey = factories.survey(name="Support CSAT", kind="csat", locales=["en", "tr", "fa"])
+    factories.trigger(survey.id, channels=["telegram"])
+    factories.contact("cust-1", telegram_chat_id="5551234", locale=locale)
+    factories.event(external_id="cust-1")
+    assert dispatching.send_due() == 1
+
+
+def _keys(html: str) -> dict[str, tuple[str, str]]:
+    """The Telegram buttons on the page: label -> (sandbox message id, callback data)."""
+    forms = re.findall(r'name="message_id" value="(\d+)">\s*<input type="hidden" name="data" value="([^"]+)">\s*'
+                       r'<button type="submit" class="key" aria-label="Tap [^"]+">([^<]+)</button>', html)
+    return {label: (message_id, data) for message_id, data, label in forms}
+
+
+def _telegram_thread(html: str) -> list[tuple[str, str]]:
+    bubbles = re.findall(r'<div class="bubble (telegram|inbound)" dir="auto">(.*?)</div>', html, re.S)
+    return [(kind, unescape(re.sub(r"<[^>]+>", "", text))) for kind, text in bubbles]
+
+
+@pytest.mark.parametrize(("locale", "label", "chosen", "follow_up", "thanks"), [
+    ("en", "2", "Your answer: 2", "Sorry it wasn't better. What went wrong?", "Thank you! Your answer is saved."),
+    ("fa", "۵", "پاسخ شما: ۵", None, "سپاسگزاریم! پاسخ شما ثبت شد."),
+])
+def test_a_telegram_survey_answered_with_the_sandbox_buttons(client, inside, locale, label, chosen, follow_up, thanks):
+    inside(lambda: _telegram_loop(locale))
+    html = client.get("/sandbox").get_data(as_text=True)
+    keys = _keys(html)
+    assert len(keys) == 5  # CSAT 1-5, one button per score
+    message_id, data = keys[label]
+    tapped = client.post("/sandbox/telegram/tap", data={"chat": "5551234", "message_id": message_id, "data": data})
+    assert tapped.status_code == 302
+    html = client.get("/sandbox").get_data(as_text=True)
+    assert _keys(html) == {}  # the answered message lost its buttons
+    thread = _telegram_thread(html)
+    assert thread[0][1].endswith(chosen)
+    if follow_up:
+        assert thread[-1] == ("telegram", follow_up)
+    client.post("/sandbox/telegram/message", data={"chat": "5551234", "text": "The agent was slow"})
+    thread = _telegram_thread(client.get("/sandbox").get_data(as_text=True))
+    assert thread[-2:] == [("inbound", "The agent was slow"), ("telegram", thanks)]
+    stored = inside(lambda: [(r.channel.value, r.completed, [a.value for a in r.answers])
+                             for r in db.session.scalars(sa.select(Response))])
+    score = int(label) if label.isascii() else 5
+    assert stored == [("telegram", True, [score, "The agent was slow"])]
+
+
+def test_a_forged_sandbox_tap_records_nothing(client, inside):
+    inside(_telegram_loop)
+    message_id, data = _keys(client.get("/sandbox").get_data(as_text=True))["1"]
+    forged = data.rsplit(":", 1)[0] + ":AAAAAAAAAAA"
+    assert client.post("/sandbox/telegram/tap", data={"chat": "5551234", "message_id": message_id,
+                                                      "data": forged}).status_code == 302
+    assert client.post("/sandbox/telegram/tap", data={"chat": "not-a-chat", "message_id": message_id,
+                                                      "data": data}).status_code == 302
+    assert inside(lambda: db.session.scalar(sa.select(sa.func.count(Response.id)))) == 0
+    assert len(_keys(client.get("/sandbox").get_data(as_text=True))) == 5  # still unanswered
