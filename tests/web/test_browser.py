@@ -339,3 +339,30 @@ def test_a_reply_typed_in_the_sandbox_thread_answers_the_survey(open_page, live_
     screenshot(page, tmp_path, "sandbox-sms-thread")
     scores = in_live(live_app, lambda: [(r.score, r.channel.value) for r in db.session.scalars(sa.select(Response))])
     assert scores == [(9, "sms")]
+
+
+def _telegram_setup() -> None:
+    survey = factories.survey(name="Delivery NPS", locales=["en", "tr", "fa"])
+    factories.trigger(survey.id, touchpoint="order.delivered", channels=["telegram", "email"])
+    factories.contact("dariush", name="داریوش", locale="fa", telegram_chat_id="98765")
+    factories.event(external_id="dariush")
+
+
+def test_a_telegram_score_tapped_in_the_sandbox(open_page, live_app, live_server, tmp_path):
+    in_live(live_app, _telegram_setup)
+    assert in_live(live_app, dispatching.send_due) == 1
+    page = open_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server + "/sandbox#telegram-heading")
+    chat = page.locator(".thread[data-chat='98765']")
+    keys = chat.locator("button.key")
+    assert keys.count() == 11  # NPS 0-10, in Persian digits
+    assert [keys.nth(i).inner_text() for i in (0, 10)] == ["۰", "۱۰"]
+    screenshot(page, tmp_path, "sandbox-telegram")
+    with page.expect_navigation():
+        chat.get_by_role("button", name="Tap ۹").click()
+    chat = page.locator(".thread[data-chat='98765']")
+    assert chat.locator("button.key").count() == 0
+    assert chat.locator("article").first.inner_text().find("پاسخ شما: ۹") >= 0
+    assert chat.locator("article[data-direction=reply] .bubble").inner_text() == "خوشحالیم که این را می‌شنویم! چه چیزی را بیش از همه پسندیدید؟"
+    scores = in_live(live_app, lambda: [(r.score, r.channel.value) for r in db.session.scalars(sa.select(Response))])
+    assert scores == [(9, "telegram")]
