@@ -243,3 +243,24 @@ def test_a_deep_link_binds_the_chat_once_and_surveys_follow_in_its_language(bot,
     assert (planned["channel"], bot.settled(planned["id"])["status"]) == ("telegram", "sent")
     assert telegram.messages_to(chat)[-1].startswith("Merhaba Deniz,")
     assert bot.session.post(bot.base + "/api/v1/contacts/nobody/telegram-link", json={}, timeout=10).status_code == 404
+
+
+def test_an_email_offers_the_bot_and_its_link_binds_the_chat(bot, telegram, app):
+    from surveyd.models import SandboxMessage
+
+    planned = bot.event(external_id="mail-first", email="ada@example.com", locale="en")
+    assert planned["channel"] == "email"  # no chat yet: Telegram is skipped
+    assert bot.settled(planned["id"])["status"] == "delivered"
+    with app.app_context():
+        (email,) = db.session.scalars(sa.select(SandboxMessage).where(SandboxMessage.channel == Channel.EMAIL)).all()
+        text, html = email.text, email.html
+        db.session.remove()
+    prefix = f"Prefer Telegram? Answer in our bot: https://t.me/{telegram.username}?start="
+    (line,) = [line for line in text.splitlines() if line.startswith(prefix)]
+    code = line[len(prefix):]
+    assert f'href="https://t.me/{telegram.username}?start={code}"' in html
+    chat = next(_chats)
+    post_update(bot, message_update(chat, f"/start {code}"))
+    assert bot.get("/contacts/mail-first")["telegram_chat_id"] == str(chat)
+    follow = bot.event(external_id="mail-first")
+    assert follow["channel"] == "telegram"

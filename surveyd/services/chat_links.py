@@ -33,6 +33,21 @@ def create_link(external_id: str) -> tuple[str, datetime]:
     return deep_link(link.code), expires_at
 
 
+def offer(contact: Contact) -> str:
+    """A deep link to put in another channel's message: the contact's open one, else a new one (flushes)."""
+    now = utcnow()
+    link = db.session.scalar(
+        sa.select(ChatLink).where(ChatLink.contact_id == contact.id, ChatLink.used_at.is_(None),
+                                  ChatLink.expires_at > now + timedelta(days=1))
+        .order_by(ChatLink.expires_at.desc()).limit(1))
+    if link is None:
+        link = ChatLink(code=secrets.token_urlsafe(CODE_BYTES), contact_id=contact.id, channel=Channel.TELEGRAM,
+                        expires_at=now + timedelta(seconds=settings().token_ttl_seconds))
+        db.session.add(link)
+        db.session.flush()
+    return deep_link(link.code)
+
+
 def redeem(code: str, chat_id: str, language_code: str | None = None) -> Contact | None:
     """Bind the chat to the code's contact, once and in time (flushes); None for an unknown, used or lapsed code.
 

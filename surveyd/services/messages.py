@@ -10,7 +10,7 @@ from bots.sms_segments import count_segments
 from surveyd.models import Channel, Dispatch, DispatchPurpose, SurveyKind, SurveyVersion
 from surveyd.services.dispatch_planning import survey_link
 from surveyd.services.metric_math import SCALES
-from surveyd.services import tokens
+from surveyd.services import channels, chat_links, tokens
 from surveyd.services.runtime import public_url, settings
 from surveyd.services.tokens import MAC_BYTES, NONCE_BYTES
 
@@ -38,6 +38,8 @@ def compose(dispatch: Dispatch) -> OutboundMessage:
     channel = dispatch.channel
     to = dispatch.contact.address(channel) or ""
     if channel == Channel.EMAIL:
+        if _offers_telegram(dispatch):
+            context["telegram_link"] = chat_links.offer(dispatch.contact)
         return OutboundMessage(
             channel=channel.value,
             to=to,
@@ -54,6 +56,13 @@ def compose(dispatch: Dispatch) -> OutboundMessage:
     template = {Channel.SMS: "sms_invitation.txt"}.get(channel)
     text = survey_templates.render_message(template, dispatch.locale, **context) if template else context["url"]
     return OutboundMessage(channel=channel.value, to=to, text=text, **common)
+
+
+def _offers_telegram(dispatch: Dispatch) -> bool:
+    """An email offers the bot to a contact who could use it but has no chat linked (SMS stays short)."""
+    contact = dispatch.contact
+    return (bool(settings().telegram_bot_username) and channels.adapter(Channel.TELEGRAM) is not None
+            and not contact.telegram_chat_id and not contact.opted_out(Channel.TELEGRAM))
 
 
 def scale_legend(dispatch: Dispatch) -> str:
