@@ -52,7 +52,8 @@ def provider_error(error: Exception) -> Exception:
         # The customer blocked the bot (or never started it): an opt-out, not something to retry.
         return PermanentChannelError(f"telegram refused: {error}", code="opted_out")
     if isinstance(error, InvalidToken):
-        return PermanentChannelError(f"telegram token rejected: {error}", code="provider_auth")
+        # PTB's message quotes the whole token: keep it out of the history and the logs.
+        return PermanentChannelError("telegram rejected the bot token", code="provider_auth")
     if isinstance(error, BadRequest):
         code = "invalid_address" if "chat not found" in str(error).lower() else "rejected"
         return PermanentChannelError(f"telegram bad request: {error}", code=code)

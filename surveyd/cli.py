@@ -1,4 +1,4 @@
-"""The `surveyd` command: serve, worker, api-key create, user create, migrate."""
+"""The `surveyd` command: serve, worker, api-key create, user create, migrate, telegram set-webhook/delete-webhook."""
 from __future__ import annotations
 
 import logging
@@ -147,6 +147,72 @@ def user_create(email: str, role: str) -> None:
             click.echo(f"surveyd: {error.message}", err=True)
             sys.exit(1)
         click.echo(f"Created {created.role.value} {created.email} (id {created.id}).")
+
+
+@main.group()
+def telegram() -> None:
+    """Point the Telegram bot at this server (webhook mode), or stop that."""
+
+
+def _telegram_settings():
+    settings = _app().config["SURVEYD"]
+    if not settings.telegram_bot_token:
+        click.echo("surveyd: configuration error: SURVEYD_TELEGRAM_BOT_TOKEN is not set", err=True)
+        sys.exit(2)
+    return settings
+
+
+def _telegram_call(settings, method: str, **kwargs) -> None:
+    """One Bot API call through a client of its own; a refusal exits 1 with Telegram's message."""
+    from telegram.error import TelegramError
+
+    from bots.telegram_client import TelegramClient
+
+    client = TelegramClient(settings.telegram_bot_token, settings.telegram_api_base,
+                            timeout=settings.send_timeout_seconds, pool_size=1)
+    try:
+        client.call(method, **kwargs)
+    except TelegramError as error:
+        said = str(error).replace(settings.telegram_bot_token, "<SURVEYD_TELEGRAM_BOT_TOKEN>")  # InvalidToken quotes it
+        click.echo(f"surveyd: telegram {method} failed: {said}", err=True)
+        sys.exit(1)
+    finally:
+        client.close()
+
+
+@telegram.command("set-webhook")
+@click.option("--url", default=None,
+              help="Where Telegram posts updates [default: SURVEYD_PUBLIC_URL/webhooks/telegram].")
+@click.option("--drop-pending", is_flag=True, help="Discard the updates Telegram is still holding.")
+def telegram_set_webhook(url: str | None, drop_pending: bool) -> None:
+    """Register the webhook with its secret, for messages and button taps; prints the URL."""
+    from surveyd.telegram_polling import ALLOWED_UPDATES
+
+    settings = _telegram_settings()
+    if not settings.telegram_webhook_secret:
+        click.echo("surveyd: configuration error: SURVEYD_TELEGRAM_WEBHOOK_SECRET is not set "
+                   "(Telegram sends it with every update; /webhooks/telegram refuses updates without it)", err=True)
+        sys.exit(2)
+    url = url or (f"{settings.public_url}/webhooks/telegram" if settings.public_url else None)
+    if not url:
+        click.echo("surveyd: configuration error: SURVEYD_PUBLIC_URL is not set; set it or pass --url", err=True)
+        sys.exit(2)
+    _telegram_call(settings, "set_webhook", url=url, secret_token=settings.telegram_webhook_secret,
+                   allowed_updates=ALLOWED_UPDATES, drop_pending_updates=drop_pending)
+    click.echo(f"Telegram webhook set: {url}")
+    if settings.telegram_mode == "polling":
+        # A poller deletes the webhook when it starts, so this one would not last.
+        click.echo("surveyd: note: SURVEYD_TELEGRAM_MODE=polling; `surveyd serve` deletes the webhook when it "
+                   "starts", err=True)
+
+
+@telegram.command("delete-webhook")
+@click.option("--drop-pending", is_flag=True, help="Discard the updates Telegram is still holding.")
+def telegram_delete_webhook(drop_pending: bool) -> None:
+    """Remove the webhook: Telegram holds updates for getUpdates (polling mode) instead."""
+    settings = _telegram_settings()
+    _telegram_call(settings, "delete_webhook", drop_pending_updates=drop_pending)
+    click.echo("Telegram webhook deleted.")
 
 
 def register_flask_commands(app) -> None:

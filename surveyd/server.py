@@ -1,4 +1,4 @@
-"""Running surveyd in one process: migrations, the embedded relay and send threads, and waitress."""
+"""Running surveyd in one process: migrations, the embedded relay and send threads, the Telegram poller, waitress."""
 from __future__ import annotations
 
 import logging
@@ -21,7 +21,7 @@ def apply_migrations(app: Flask, quiet: bool = False) -> None:
 
 
 def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
-    """Migrate, seed the demo if asked, start the dispatcher, and serve until interrupted."""
+    """Migrate, seed the demo if asked, start the dispatcher (and the Telegram poller), and serve until interrupted."""
     from waitress import serve
 
     settings = app.config["SURVEYD"]
@@ -34,16 +34,39 @@ def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
         log.info("demo: sandbox inbox at %s/sandbox", settings.public_url)
         if key:
             log.info("demo: API key for trying the API: %s", key)
-    relay = None
+    background = start_background(app)
+    log.info("surveyd serving on http://%s:%s (public URL %s)", host, port, settings.public_url)
+    try:
+        serve(app, host=host, port=port, threads=threads, ident="surveyd")
+    finally:
+        for thread in reversed(background):
+            thread.stop()
+
+
+def start_background(app: Flask) -> list:
+    """Start the threads that run beside the web server (each has stop()): the relay, the Telegram poller."""
+    settings = app.config["SURVEYD"]
+    started: list = []
     if settings.broker_url:
         log.info("SURVEYD_BROKER_URL is set: dispatching is left to `surveyd worker` processes")
     else:
         relay = embedded_relay(app)
         relay.start()
+        started.append(relay)
         log.info("dispatching in this process (%d send threads)", settings.dispatch_concurrency)
-    log.info("surveyd serving on http://%s:%s (public URL %s)", host, port, settings.public_url)
-    try:
-        serve(app, host=host, port=port, threads=threads, ident="surveyd")
-    finally:
-        if relay:
-            relay.stop()
+    if settings.telegram_bot_token and settings.telegram_mode == "webhook" and not settings.telegram_webhook_secret:
+        log.warning("SURVEYD_TELEGRAM_BOT_TOKEN is set without SURVEYD_TELEGRAM_WEBHOOK_SECRET: /webhooks/telegram "
+                    "refuses every update; set a secret (and run `surveyd telegram set-webhook`) or use polling")
+    if settings.telegram_mode == "polling":
+        from surveyd.telegram_polling import Poller, telegram_channel
+
+        if telegram_channel(app) is None:
+            log.warning("SURVEYD_TELEGRAM_MODE=polling, but no Telegram bot is configured here (no "
+                        "SURVEYD_TELEGRAM_BOT_TOKEN, or telegram is sandboxed): not polling")
+        else:
+            poller = Poller(app)
+            poller.start()
+            started.append(poller)
+            log.info("telegram: polling is on (SURVEYD_TELEGRAM_MODE=polling): this process fetches updates "
+                     "with getUpdates; no webhook or SURVEYD_TELEGRAM_WEBHOOK_SECRET is needed")
+    return started

@@ -3,11 +3,13 @@ import os
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 
 from surveyd.services.api_keys import authenticate
 from surveyd.extensions import db
 from surveyd.models import ApiKey, User
+from tests.fakes.telegram_api import FakeTelegram
 
 
 def _surveyd(database_url, *args, extra_env=None, secret=True):
@@ -56,3 +58,76 @@ def test_worker_without_a_broker_exits_with_one_line(database_url):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "surveyd: configuration error: SURVEYD_BROKER_URL is not set; without a broker `surveyd serve` dispatches in-process"]
+
+
+HTTPS_HOOK = "https://surveys.example.test/webhooks/telegram"
+HOOK_SECRET = "hook-secret_0123456789"
+
+
+@pytest.fixture
+def telegram():
+    with FakeTelegram() as fake:
+        yield fake
+
+
+def _telegram_env(fake, **overrides):
+    env = {"SURVEYD_TELEGRAM_BOT_TOKEN": fake.token, "SURVEYD_TELEGRAM_API_BASE": fake.base_url,
+           "SURVEYD_TELEGRAM_WEBHOOK_SECRET": HOOK_SECRET, "SURVEYD_PUBLIC_URL": "https://surveys.example.test"}
+    env.update(overrides)
+    return {name: value for name, value in env.items() if value is not None}
+
+
+def test_telegram_set_webhook_registers_url_secret_and_updates(database_url, telegram):
+    telegram.push_update({"update_id": 41})
+    result = _surveyd(database_url, "telegram", "set-webhook", extra_env=_telegram_env(telegram))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == f"Telegram webhook set: {HTTPS_HOOK}"
+    assert telegram.webhook == {"url": HTTPS_HOOK, "secret_token": HOOK_SECRET,
+                                "allowed_updates": ["message", "callback_query"], "drop_pending_updates": False,
+                                "max_connections": None}
+    assert len(telegram.pending_updates) == 1  # kept unless asked
+    other = "https://other.example.test:8443/webhooks/telegram"
+    moved = _surveyd(database_url, "telegram", "set-webhook", "--url", other, "--drop-pending",
+                     extra_env=_telegram_env(telegram, SURVEYD_PUBLIC_URL=None))
+    assert moved.returncode == 0, moved.stderr
+    assert telegram.webhook["url"] == other
+    assert telegram.webhook["drop_pending_updates"] is True and telegram.pending_updates == []
+
+
+@pytest.mark.parametrize(("unset", "reason"), [
+    ("SURVEYD_TELEGRAM_WEBHOOK_SECRET", "SURVEYD_TELEGRAM_WEBHOOK_SECRET is not set"),
+    ("SURVEYD_TELEGRAM_BOT_TOKEN", "SURVEYD_TELEGRAM_BOT_TOKEN is not set"),
+    ("SURVEYD_PUBLIC_URL", "SURVEYD_PUBLIC_URL is not set; set it or pass --url"),
+])
+def test_telegram_set_webhook_without_its_configuration_exits_2(database_url, telegram, unset, reason):
+    result = _surveyd(database_url, "telegram", "set-webhook", extra_env=_telegram_env(telegram, **{unset: None}))
+    assert result.returncode == 2
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("surveyd: configuration error: ") and reason in line
+    assert telegram.requests == [] and telegram.webhook is None  # Telegram was never asked
+
+
+def test_telegram_refusing_an_http_url_exits_1_with_its_message(database_url, telegram):
+    result = _surveyd(database_url, "telegram", "set-webhook",
+                      extra_env=_telegram_env(telegram, SURVEYD_PUBLIC_URL="http://surveys.example.test"))
+    assert result.returncode == 1
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("surveyd: telegram set_webhook failed: ")
+    assert "https url must be provided" in line.lower()  # Telegram's own words
+    assert "Telegram webhook set" not in result.stdout
+    assert telegram.webhook is None
+    assert [r["params"].get("url") for r in telegram.requests if r["method"] == "setWebhook"] == [
+        "http://surveys.example.test/webhooks/telegram"]
+
+
+def test_telegram_delete_webhook(database_url, telegram):
+    assert _surveyd(database_url, "telegram", "set-webhook", extra_env=_telegram_env(telegram)).returncode == 0
+    assert telegram.webhook is not None
+    result = _surveyd(database_url, "telegram", "delete-webhook", extra_env=_telegram_env(telegram))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "Telegram webhook deleted."
+    assert telegram.webhook is None
+    wrong = _surveyd(database_url, "telegram", "delete-webhook",
+                     extra_env=_telegram_env(telegram, SURVEYD_TELEGRAM_BOT_TOKEN="123:not-the-token"))
+    assert wrong.returncode == 1 and wrong.stderr.startswith("surveyd: telegram delete_webhook failed: ")
+    assert "not-the-token" not in wrong.stderr  # a rejected token is still a secret
