@@ -264,3 +264,11 @@ def test_an_email_offers_the_bot_and_its_link_binds_the_chat(bot, telegram, app)
     assert bot.get("/contacts/mail-first")["telegram_chat_id"] == str(chat)
     follow = bot.event(external_id="mail-first")
     assert follow["channel"] == "telegram"
+
+
+def test_a_chat_never_asked_gets_a_word_on_what_the_bot_is_for(bot, telegram):
+    stranger = next(_chats)
+    post_update(bot, message_update(stranger, "hello?"))
+    assert telegram.messages_to(stranger) == [
+        "I send a short survey after your experiences with us. Tap a score to answer. Send /stop to turn surveys off."]
+    assert responses(bot) == []

@@ -113,7 +113,9 @@ def _act(thread: Thread, decision: Decision, message: InboundEvent, channel: Cha
     if decision.action in _CLOSED_REPLIES:
         return [say(channel, locale, _CLOSED_REPLIES[decision.action])]
     if decision.action == Action.UNKNOWN:
-        return []  # nothing was asked of this number; answering strangers only costs money
+        # Nothing was asked of this sender. An SMS answer to a stranger only costs money; someone who
+        # writes to the bot gets a word on what it is for.
+        return [] if channel == Channel.SMS else [say(channel, locale, "help")]
     dispatch = thread.dispatch
     low, high = SCALES[dispatch.survey.kind.value]
     if decision.action in (Action.REPROMPT, Action.IGNORE):
