@@ -4,7 +4,6 @@ twilio SDK to a local fake Twilio that can fail, throttle and stall on demand.
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -14,49 +13,11 @@ import pytest
 import requests
 
 from surveyd import create_app
-from surveyd.relay import embedded_relay
 from tests.conftest import free_port, make_env
 from tests.fakes.twilio_api import FakeTwilio
+from tests.live import Outside, outside_client, served
 
-FINAL = {"sent", "delivered", "failed", "suppressed", "expired", "answered"}
 _phones = itertools.count(100)
-
-
-class Outside:
-    """An integrator's HTTP client for the live server."""
-
-    def __init__(self, base: str, key: str):
-        self.base = base
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {key}"
-
-    def post(self, path: str, body: dict, status: int = 201, **headers: str) -> dict:
-        response = self.session.post(self.base + "/api/v1" + path, json=body, headers=headers, timeout=10)
-        assert response.status_code == status, response.text
-        return response.json()
-
-    def get(self, path: str) -> dict:
-        response = self.session.get(self.base + "/api/v1" + path, timeout=10)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def event(self, phone: str | None = None, external_id: str = "cust-1", **contact) -> dict:
-        """Fire order.delivered and return its one dispatch."""
-        if phone:
-            contact["phone"] = phone
-        body = self.post("/events", {"touchpoint": "order.delivered", "contact": {"external_id": external_id, **contact}},
-                         status=202)
-        assert len(body["dispatches"]) == 1, body
-        return body["dispatches"][0]
-
-    def settled(self, dispatch_id: int, timeout: float = 20.0) -> dict:
-        """The dispatch once it reaches a final state."""
-        deadline = time.monotonic() + timeout
-        while True:
-            dispatch = self.get(f"/dispatches/{dispatch_id}")
-            if dispatch["status"] in FINAL or time.monotonic() > deadline:
-                return dispatch
-            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -68,11 +29,6 @@ def twilio():
 @pytest.fixture
 def engine(database_url, tmp_path, twilio, app):
     """`serve` with its relay, SMS to the fake Twilio (limits off), email to the sandbox; yields an Outside client."""
-    from waitress import create_server
-
-    from surveyd.extensions import db
-    from surveyd.services.api_keys import create_api_key
-
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     live = create_app(make_env(
@@ -82,22 +38,12 @@ def engine(database_url, tmp_path, twilio, app):
         SURVEYD_RELAY_POLL_SECONDS="0.1", SURVEYD_RETRY_BASE_SECONDS="0.2", SURVEYD_RETRY_MAX_SECONDS="1",
         SURVEYD_RECONCILE_AFTER_SECONDS="0.3", SURVEYD_SEND_TIMEOUT_SECONDS="1",
     ), instance_path=str(tmp_path))
-    with live.app_context():
-        _, key = create_api_key("outside")
-        db.session.remove()
-    server = create_server(live, host="127.0.0.1", port=port, threads=8)
-    serving = threading.Thread(target=server.run, daemon=True)
-    serving.start()
-    relay = embedded_relay(live)
-    relay.start()
-    outside = Outside(base, key)
-    survey = outside.post("/surveys", {"name": "Delivery NPS", "kind": "nps", "locales": ["en", "tr", "fa"]})
-    outside.survey_id = survey["id"]
-    yield outside
-    relay.stop()
-    outside.session.close()
-    server.close()
-    serving.join(timeout=5)
+    with served(live, port):
+        outside = outside_client(live, base)
+        survey = outside.post("/surveys", {"name": "Delivery NPS", "kind": "nps", "locales": ["en", "tr", "fa"]})
+        outside.survey_id = survey["id"]
+        yield outside
+        outside.session.close()
 
 
 def _trigger(outside: Outside, **rule) -> dict:

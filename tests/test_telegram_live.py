@@ -6,7 +6,6 @@ commands and typed messages come back as updates posted to /webhooks/telegram wi
 from __future__ import annotations
 
 import itertools
-import threading
 
 import pytest
 import requests
@@ -15,11 +14,10 @@ import sqlalchemy as sa
 from surveyd import create_app
 from surveyd.extensions import db
 from surveyd.models import Channel, InboundMessage
-from surveyd.relay import embedded_relay
 from surveyd.services.channels import adapters
 from tests.conftest import free_port, make_env
 from tests.fakes.telegram_api import FakeTelegram, callback_update, message_update
-from tests.test_dispatch_live import Outside
+from tests.live import Outside, outside_client, served
 
 SECRET = "webhook-secret-0123456789"
 _chats = itertools.count(700100)
@@ -34,10 +32,6 @@ def telegram():
 @pytest.fixture
 def bot(database_url, tmp_path, telegram, app):
     """`serve` with its relay and the real PTB client pointed at the fake Bot API; yields an Outside client."""
-    from waitress import create_server
-
-    from surveyd.services.api_keys import create_api_key
-
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     live = create_app(make_env(
@@ -47,23 +41,14 @@ def bot(database_url, tmp_path, telegram, app):
         SURVEYD_RELAY_POLL_SECONDS="0.1", SURVEYD_RETRY_BASE_SECONDS="0.2", SURVEYD_RETRY_MAX_SECONDS="1",
         SURVEYD_SEND_TIMEOUT_SECONDS="2",
     ), instance_path=str(tmp_path))
-    with live.app_context():
-        _, key = create_api_key("outside")
-        db.session.remove()
-    server = create_server(live, host="127.0.0.1", port=port, threads=8)
-    serving = threading.Thread(target=server.run, daemon=True)
-    serving.start()
-    relay = embedded_relay(live)
-    relay.start()
-    outside = Outside(base, key)
-    survey = outside.post("/surveys", {"name": "Delivery NPS", "kind": "nps", "locales": ["en", "tr", "fa"]})
-    outside.survey_id = survey["id"]
-    outside.post("/triggers", {"touchpoint": "order.delivered", "survey_id": survey["id"], "channels": ["telegram", "email"]})
-    yield outside
-    relay.stop()
-    outside.session.close()
-    server.close()
-    serving.join(timeout=5)
+    with served(live, port):
+        outside = outside_client(live, base)
+        survey = outside.post("/surveys", {"name": "Delivery NPS", "kind": "nps", "locales": ["en", "tr", "fa"]})
+        outside.survey_id = survey["id"]
+        outside.post("/triggers", {"touchpoint": "order.delivered", "survey_id": survey["id"],
+                                   "channels": ["telegram", "email"]})
+        yield outside
+        outside.session.close()
     with live.app_context():
         adapters()[Channel.TELEGRAM].client.close()  # the PTB loop thread of this app
 

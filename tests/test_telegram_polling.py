@@ -17,14 +17,13 @@ from telegram import Update
 from surveyd import create_app
 from surveyd.extensions import db
 from surveyd.models import Channel, InboundMessage
-from surveyd.relay import embedded_relay
 from surveyd.server import run, start_background
 from surveyd.services import telegram_updates
 from surveyd.services.channels import adapters
 from surveyd.telegram_polling import Poller
 from tests.conftest import free_port, make_env
 from tests.fakes.telegram_api import FakeTelegram, callback_update, message_update
-from tests.test_dispatch_live import Outside
+from tests.live import outside_client, served
 from tests.test_telegram_live import buttons, invited, responses
 
 LONG_POLL = 1
@@ -53,32 +52,18 @@ def close_telegram(live) -> None:
 @pytest.fixture
 def live(database_url, tmp_path, telegram, app):
     """`serve` minus the poller: waitress and the relay, in polling mode; yields the app."""
-    from waitress import create_server
-
     port = free_port()
     application = polling_app(database_url, tmp_path, telegram, SURVEYD_PUBLIC_URL=f"http://127.0.0.1:{port}")
-    server = create_server(application, host="127.0.0.1", port=port, threads=4)
-    serving = threading.Thread(target=server.run, daemon=True)
-    serving.start()
-    relay = embedded_relay(application)
-    relay.start()
     application.port = port
-    yield application
-    relay.stop()
-    server.close()
-    serving.join(timeout=5)
+    with served(application, port, threads=4):
+        yield application
     close_telegram(application)
 
 
 @pytest.fixture
 def bot(live):
     """An integrator's client with a Telegram-first NPS survey and trigger."""
-    from surveyd.services.api_keys import create_api_key
-
-    with live.app_context():
-        _, key = create_api_key("outside")
-        db.session.remove()
-    outside = Outside(f"http://127.0.0.1:{live.port}", key)
+    outside = outside_client(live, f"http://127.0.0.1:{live.port}")
     survey = outside.post("/surveys", {"name": "Delivery NPS", "kind": "nps", "locales": ["en"]})
     outside.survey_id = survey["id"]
     outside.post("/triggers", {"touchpoint": "order.delivered", "survey_id": survey["id"], "channels": ["telegram"]})

@@ -1,22 +1,21 @@
 """A fake Telegram Bot API on 127.0.0.1, standard library only, with fault injection."""
 from __future__ import annotations
 
-import contextlib
 import copy
 import itertools
 import json
 import re
 import secrets
-import socket
 import string
 import threading
 import time
 from email.parser import BytesParser
 from email.policy import HTTP
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.local_server import FakeHandler, LocalServer
 
 BOT_ID = 123456789
 BOT_USERNAME = "surveyd_test_bot"
@@ -204,16 +203,18 @@ def _inline_keyboard(markup: Any) -> list[list[dict[str, Any]]] | None:
     return rows
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     """Answers /bot<token>/<method> like the Telegram Bot API, records everything, fails on request."""
 
+    thread_name = "fake-telegram"
+
     def __init__(self, token: str | None = None):
+        super().__init__()
         self.token = token or _default_token()
         self.bot_id = int(self.token.split(":", 1)[0])
         self.username = BOT_USERNAME
         self.blocked: set[int] = set()
         self.unknown_chats: set[int] = set()
-        self._lock = threading.Lock()
         self._updated = threading.Condition(self._lock)  # wakes long polls when an update is pushed
         self._stopping = False
         self._sent: list[dict[str, Any]] = []
@@ -225,8 +226,6 @@ class FakeTelegram:
         self._updates: list[dict[str, Any]] = []
         self._webhook: dict[str, Any] | None = None
         self._commands: list[dict[str, Any]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._connections: set[socket.socket] = set()
         self._methods: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
             name.lower(): (name, handler) for name, handler in {
                 "getMe": self._get_me, "sendMessage": self._send_message,
@@ -239,46 +238,15 @@ class FakeTelegram:
         }
         self.reset_faults()
 
-    def start(self) -> "FakeTelegram":
-        """Listen on a free port of 127.0.0.1 and serve from a daemon thread."""
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.block_on_close = False  # a handler in delay_after_store or a long poll must not hold up stop()
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
+    def _on_start(self) -> None:
         with self._lock:
             self._stopping = False
-        threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-telegram", daemon=True).start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving, end pending long polls and drop every kept-alive connection."""
-        if self._server is None:
-            return
+    def _on_stop(self) -> None:
+        # End pending long polls first: they wait on the condition, not on the socket.
         with self._updated:
             self._stopping = True
             self._updated.notify_all()
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            connections, self._connections = list(self._connections), set()
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._server = None
-
-    def __enter__(self) -> "FakeTelegram":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """The API root; PTB wants base_url + "/bot"."""
-        if self._server is None:
-            raise RuntimeError("FakeTelegram is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def sent(self) -> list[dict[str, Any]]:
@@ -592,30 +560,8 @@ class FakeTelegram:
         return True
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as PTB's pooled httpx client expects
+class _Handler(FakeHandler):
     server_version = "FakeTelegram/1.0"
-
-    @property
-    def fake(self) -> FakeTelegram:
-        return self.server.fake  # type: ignore[attr-defined]
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out as two writes; without this, Nagle plus the client's delayed
-        # ACK adds ~40 ms to every answer.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.fake._lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.fake._lock:
-            self.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        pass
 
     def do_POST(self) -> None:
         self._serve()
@@ -648,3 +594,6 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             # The client gave up (its read timeout fired during delay_after_store) or stop() cut it off.
             self.close_connection = True
+
+
+FakeTelegram.handler_class = _Handler  # defined below the fake it serves

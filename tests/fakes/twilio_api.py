@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
 import secrets
-import socket
-import threading
 import time
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.fakes.local_server import FakeHandler, LocalServer
 
 API_VERSION = "2010-04-01"
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -42,56 +40,20 @@ def _error(status: int, code: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message, "more_info": more_info, "status": status}
 
 
-class FakeTwilio:
+class FakeTwilio(LocalServer):
     """Answers POST/GET .../Messages.json like Twilio does, records everything, fails on request."""
 
+    thread_name = "fake-twilio"
+
     def __init__(self, account_sid: str | None = None, auth_token: str = "fake-auth-token"):
+        super().__init__()
         self.account_sid = account_sid or _sid("AC")
         self.auth_token = auth_token
         self.unsubscribed: set[str] = set()
-        self._lock = threading.Lock()
         self._messages: list[dict[str, Any]] = []
         self._requests: list[dict[str, Any]] = []
         self._queries: list[dict[str, Any]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._connections: set[socket.socket] = set()
         self.reset_faults()
-
-    def start(self) -> "FakeTwilio":
-        """Listen on a free port of 127.0.0.1 and serve from a daemon thread."""
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.block_on_close = False  # a handler sleeping in delay_after_store must not hold up stop()
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-twilio", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and drop every kept-alive connection so no handler thread lingers."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            connections, self._connections = list(self._connections), set()
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._server = None
-
-    def __enter__(self) -> "FakeTwilio":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """Where to point the adapter's api_base."""
-        if self._server is None:
-            raise RuntimeError("FakeTwilio is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -249,30 +211,8 @@ class FakeTwilio:
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as a pooled requests.Session expects
+class _Handler(FakeHandler):
     server_version = "FakeTwilio/1.0"
-
-    @property
-    def fake(self) -> FakeTwilio:
-        return self.server.fake  # type: ignore[attr-defined]
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out as two writes; without this, Nagle plus the client's delayed
-        # ACK adds ~40 ms to every answer.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.fake._lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.fake._lock:
-            self.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        pass
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -323,3 +263,6 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             # The client gave up (e.g. its read timeout fired during delay_after_store).
             self.close_connection = True
+
+
+FakeTwilio.handler_class = _Handler  # defined below the fake it serves

@@ -1,0 +1,93 @@
+"""What every local fake provider shares: an HTTP server on a free port of 127.0.0.1, run from a daemon
+thread, with keep-alive connections tracked so that stop() leaves no handler thread behind."""
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    """A keep-alive request handler that registers its connection with its fake and logs nothing."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as the providers' pooled clients expect
+
+    @property
+    def fake(self) -> Any:
+        """The fake this server belongs to."""
+        return self.server.fake  # type: ignore[attr-defined]
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as two writes; without this, Nagle plus the client's delayed
+        # ACK adds ~40 ms to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.fake._lock:
+            self.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake._lock:
+            self.fake._connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass
+
+
+class LocalServer:
+    """A fake provider's server: `with Fake() as fake:` serves on 127.0.0.1 until the block ends."""
+
+    handler_class: type[FakeHandler] = FakeHandler
+    thread_name = "fake-provider"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._connections: set[socket.socket] = set()
+
+    def start(self):
+        """Listen on a free port of 127.0.0.1 and serve from a daemon thread."""
+        server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler_class)
+        server.daemon_threads = True
+        server.block_on_close = False  # a handler told to stall (or long-polling) must not hold up stop()
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        self._on_start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), name=self.thread_name, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop every kept-alive connection so no handler thread lingers."""
+        if self._server is None:
+            return
+        self._on_stop()
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self._server = None
+
+    def _on_start(self) -> None:
+        """Called before serving begins."""
+
+    def _on_stop(self) -> None:
+        """Called before the server shuts down: release handlers that are waiting."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """Where the client under test is pointed."""
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"

@@ -1,0 +1,81 @@
+"""`surveyd serve` as the outside-client tests drive it: waitress on a free port, the embedded relay,
+and an integrator's HTTP client with its own API key."""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Iterator
+
+import requests
+from flask import Flask
+
+from surveyd.extensions import db
+from surveyd.relay import embedded_relay
+
+FINAL = {"sent", "delivered", "failed", "suppressed", "expired", "answered"}
+
+
+class Outside:
+    """An integrator's HTTP client for the live server."""
+
+    def __init__(self, base: str, key: str):
+        self.base = base
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {key}"
+
+    def post(self, path: str, body: dict, status: int = 201, **headers: str) -> dict:
+        response = self.session.post(self.base + "/api/v1" + path, json=body, headers=headers, timeout=10)
+        assert response.status_code == status, response.text
+        return response.json()
+
+    def get(self, path: str) -> dict:
+        response = self.session.get(self.base + "/api/v1" + path, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def event(self, phone: str | None = None, external_id: str = "cust-1", **contact) -> dict:
+        """Fire order.delivered and return its one dispatch."""
+        if phone:
+            contact["phone"] = phone
+        body = self.post("/events", {"touchpoint": "order.delivered", "contact": {"external_id": external_id, **contact}},
+                         status=202)
+        assert len(body["dispatches"]) == 1, body
+        return body["dispatches"][0]
+
+    def settled(self, dispatch_id: int, timeout: float = 20.0) -> dict:
+        """The dispatch once it reaches a final state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            dispatch = self.get(f"/dispatches/{dispatch_id}")
+            if dispatch["status"] in FINAL or time.monotonic() > deadline:
+                return dispatch
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def served(app: Flask, port: int, threads: int = 8) -> Iterator[None]:
+    """Serve the app on 127.0.0.1:port with waitress and run its relay, as `surveyd serve` does, until the block ends."""
+    from waitress import create_server
+
+    server = create_server(app, host="127.0.0.1", port=port, threads=threads)
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    relay = embedded_relay(app)
+    relay.start()
+    try:
+        yield
+    finally:
+        relay.stop()
+        server.close()
+        serving.join(timeout=5)
+
+
+def outside_client(app: Flask, base: str) -> Outside:
+    """An integrator's client for the served app, with an API key of its own."""
+    from surveyd.services.api_keys import create_api_key
+
+    with app.app_context():
+        _, key = create_api_key("outside")
+        db.session.remove()
+    return Outside(base, key)
