@@ -69,6 +69,11 @@ def served(app: Flask, port: int, threads: int = 8) -> Iterator[None]:
         relay.stop()
         server.close()
         serving.join(timeout=5)
+        with app.app_context():
+            # Each live app has its own engine: give its pooled connections back, or a long run of
+            # these tests exhausts PostgreSQL's max_connections.
+            db.session.remove()
+            db.engine.dispose()
 
 
 def outside_client(app: Flask, base: str) -> Outside:
