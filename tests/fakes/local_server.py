@@ -3,6 +3,7 @@ thread, with keep-alive connections tracked so that stop() leaves no handler thr
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +36,22 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         pass
+
+    def reply_json(self, status: int, payload: Any, headers: dict[str, str] | None = None,
+                   content_type: str = "application/json") -> None:
+        """Answer with a JSON body; a client that already hung up is no error."""
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            # The client gave up (its read timeout fired during delay_after_store) or stop() cut it off.
+            self.close_connection = True
 
 
 class LocalServer:

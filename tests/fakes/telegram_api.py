@@ -579,21 +579,7 @@ class _Handler(FakeHandler):
         if delay:
             time.sleep(delay)
         retry_after = payload.get("parameters", {}).get("retry_after")
-        self._reply(status, payload, {"Retry-After": str(retry_after)} if retry_after else {})
-
-    def _reply(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            # The client gave up (its read timeout fired during delay_after_store) or stop() cut it off.
-            self.close_connection = True
+        self.reply_json(status, payload, {"Retry-After": str(retry_after)} if retry_after else {})
 
 
 FakeTelegram.handler_class = _Handler  # defined below the fake it serves

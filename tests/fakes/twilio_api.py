@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import re
 import secrets
 import time
@@ -225,7 +224,7 @@ class _Handler(FakeHandler):
             self.fake._requests.append(attempt)
         if delay:
             time.sleep(delay)
-        self._reply(status, payload, headers)
+        self.reply_json(status, payload, headers, content_type="application/json; charset=utf-8")
 
     def _post(self, form: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str], float]:
         fake = self.fake
@@ -248,21 +247,7 @@ class _Handler(FakeHandler):
         status, payload = fake._refuse(parts.path, self.headers.get("Authorization")) or fake._list(parts.path, query)
         with fake._lock:
             fake._queries.append({"time": time.monotonic(), "path": self.path, "query": query, "status": status})
-        self._reply(status, payload, {})
-
-    def _reply(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            # The client gave up (e.g. its read timeout fired during delay_after_store).
-            self.close_connection = True
+        self.reply_json(status, payload, {}, content_type="application/json; charset=utf-8")
 
 
 FakeTwilio.handler_class = _Handler  # defined below the fake it serves
