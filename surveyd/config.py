@@ -74,6 +74,22 @@ def _sandbox(env: Mapping[str, str], default: bool) -> frozenset[str]:
     return frozenset(SANDBOXABLE) if _flag(env, "SURVEYD_SANDBOX", default) else frozenset()
 
 
+TELEGRAM_OFFERABLE = ("email", "sms")
+
+
+def _telegram_offer(env: Mapping[str, str]) -> frozenset[str]:
+    """SURVEYD_TELEGRAM_OFFER: the channels whose invitations carry the bot's deep link ("email" by default;
+    "email,sms" adds it to SMS, where it costs a segment; "none" turns it off)."""
+    raw = env.get("SURVEYD_TELEGRAM_OFFER")
+    if raw is None:
+        return frozenset({"email"})
+    names = {part.strip().lower() for part in raw.split(",") if part.strip()} - {"none"}
+    unknown = names - set(TELEGRAM_OFFERABLE)
+    if unknown:
+        raise ConfigError(f"SURVEYD_TELEGRAM_OFFER lists channels that cannot offer the bot: {', '.join(sorted(unknown))}")
+    return frozenset(names)
+
+
 @dataclass(frozen=True)
 class Settings:
     """What one surveyd process was told by its environment."""
@@ -109,6 +125,7 @@ class Settings:
     telegram_webhook_secret: str | None
     telegram_bot_username: str | None
     telegram_api_base: str
+    telegram_offer: frozenset[str]  # channels whose invitations offer the bot's deep link to an unlinked contact
     telegram_mode: str  # "webhook" (Telegram calls /webhooks/telegram) or "polling" (serve long-polls getUpdates)
     smtp_host: str | None
     smtp_port: int
@@ -225,6 +242,7 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         telegram_bot_username=env.get("SURVEYD_TELEGRAM_BOT_USERNAME") or None,
         telegram_api_base=(env.get("SURVEYD_TELEGRAM_API_BASE") or "https://api.telegram.org").rstrip("/"),
         telegram_mode=telegram_mode,
+        telegram_offer=_telegram_offer(env),
         smtp_host=env.get("SURVEYD_SMTP_HOST") or None,
         smtp_port=_int(env, "SURVEYD_SMTP_PORT", 587, minimum=1),
         smtp_username=env.get("SURVEYD_SMTP_USERNAME") or None,

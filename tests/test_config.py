@@ -80,3 +80,13 @@ def test_telegram_mode_is_webhook_or_polling(tmp_path):
     assert load_settings(tmp_path, {**base, "SURVEYD_TELEGRAM_MODE": "Polling"}).telegram_mode == "polling"
     with pytest.raises(ConfigError, match="SURVEYD_TELEGRAM_MODE"):
         load_settings(tmp_path, {**base, "SURVEYD_TELEGRAM_MODE": "push"})
+
+
+def test_the_telegram_offer_goes_in_email_by_default_and_sms_only_when_asked(tmp_path):
+    base = {"SURVEYD_SECRET_KEY": "x" * 20}
+    assert load_settings(tmp_path, base).telegram_offer == {"email"}
+    assert load_settings(tmp_path, {**base, "SURVEYD_TELEGRAM_OFFER": "Email, SMS"}).telegram_offer == {"email", "sms"}
+    assert load_settings(tmp_path, {**base, "SURVEYD_TELEGRAM_OFFER": "none"}).telegram_offer == frozenset()
+    assert load_settings(tmp_path, {**base, "SURVEYD_TELEGRAM_OFFER": ""}).telegram_offer == frozenset()
+    with pytest.raises(ConfigError, match="SURVEYD_TELEGRAM_OFFER.*telegram"):
+        load_settings(tmp_path, {**base, "SURVEYD_TELEGRAM_OFFER": "sms,telegram"})

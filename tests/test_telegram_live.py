@@ -5,6 +5,7 @@ commands and typed messages come back as updates posted to /webhooks/telegram wi
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import pytest
@@ -29,13 +30,14 @@ def telegram():
         yield fake
 
 
-@pytest.fixture
-def bot(database_url, tmp_path, telegram, app):
-    """`serve` with its relay and the real PTB client pointed at the fake Bot API; yields an Outside client."""
+@contextlib.contextmanager
+def bot_server(database_url, tmp_path, telegram, channels, **env):
+    """`serve` with its relay and the real PTB client pointed at the fake Bot API; yields an Outside client
+    whose order.delivered trigger asks on these channels."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     live = create_app(make_env(
-        database_url, SURVEYD_PUBLIC_URL=base, SURVEYD_SANDBOX="email",
+        database_url, **{"SURVEYD_PUBLIC_URL": base, "SURVEYD_SANDBOX": "email", **env},
         SURVEYD_TELEGRAM_BOT_TOKEN=telegram.token, SURVEYD_TELEGRAM_API_BASE=telegram.base_url,
         SURVEYD_TELEGRAM_WEBHOOK_SECRET=SECRET, SURVEYD_TELEGRAM_BOT_USERNAME=telegram.username,
         SURVEYD_RELAY_POLL_SECONDS="0.1", SURVEYD_RETRY_BASE_SECONDS="0.2", SURVEYD_RETRY_MAX_SECONDS="1",
@@ -45,12 +47,17 @@ def bot(database_url, tmp_path, telegram, app):
         outside = outside_client(live, base)
         survey = outside.post("/surveys", {"name": "Delivery NPS", "kind": "nps", "locales": ["en", "tr", "fa"]})
         outside.survey_id = survey["id"]
-        outside.post("/triggers", {"touchpoint": "order.delivered", "survey_id": survey["id"],
-                                   "channels": ["telegram", "email"]})
+        outside.post("/triggers", {"touchpoint": "order.delivered", "survey_id": survey["id"], "channels": channels})
         yield outside
         outside.session.close()
     with live.app_context():
         adapters()[Channel.TELEGRAM].client.close()  # the PTB loop thread of this app
+
+
+@pytest.fixture
+def bot(database_url, tmp_path, telegram, app):
+    with bot_server(database_url, tmp_path, telegram, ["telegram", "email"]) as outside:
+        yield outside
 
 
 def post_update(bot: Outside, update: dict, secret: str | None = SECRET) -> requests.Response:
@@ -257,3 +264,51 @@ def test_a_chat_never_asked_gets_a_word_on_what_the_bot_is_for(bot, telegram):
     assert telegram.messages_to(stranger) == [
         "I send a short survey after your experiences with us. Tap a score to answer. Send /stop to turn surveys off."]
     assert responses(bot) == []
+
+
+def sandboxed(app, channel: Channel) -> list:
+    """What the sandbox inbox holds for one channel, oldest first."""
+    from surveyd.models import SandboxMessage
+
+    with app.app_context():
+        rows = db.session.scalars(sa.select(SandboxMessage).where(SandboxMessage.channel == channel)
+                                  .order_by(SandboxMessage.id)).all()
+        db.session.remove()
+        return rows
+
+
+def test_sms_does_not_offer_the_bot_by_default(database_url, tmp_path, telegram, app):
+    with bot_server(database_url, tmp_path, telegram, ["telegram", "sms"], SURVEYD_SANDBOX="sms") as plain:
+        planned = plain.event(external_id="sms-plain", phone="+15550001001")
+        assert plain.settled(planned["id"])["channel"] == "sms"
+        (sms,) = sandboxed(app, Channel.SMS)
+        assert "t.me" not in sms.text  # the default offers the bot by email only: on SMS it costs a segment
+        assert not any(key.endswith("_with_telegram") for key in plain.get(f"/surveys/{plain.survey_id}")["sms_segments"]["en"])
+
+
+def test_sms_offers_the_bot_when_the_operator_says_so_and_the_survey_shows_the_cost(database_url, tmp_path, telegram, app):
+    with bot_server(database_url, tmp_path, telegram, ["telegram", "sms"], SURVEYD_SANDBOX="sms",
+                    SURVEYD_TELEGRAM_OFFER="email,sms") as offering:
+        planned = offering.event(external_id="sms-first", phone="+15550001002", locale="tr")
+        assert offering.settled(planned["id"])["status"] == "delivered"
+        sms = sandboxed(app, Channel.SMS)[-1]
+        prefix = f"Telegram: https://t.me/{telegram.username}?start="
+        assert sms.text.split(" ")[-2:][0] == "Telegram:" and prefix in sms.text
+        code = sms.text[sms.text.index(prefix) + len(prefix):]
+        assert len(code) == 16
+
+        costs = offering.get(f"/surveys/{offering.survey_id}")["sms_segments"]
+        for locale in ("en", "tr", "fa"):
+            for purpose in ("invitation", "reminder"):
+                plain_cost, offered = costs[locale][purpose], costs[locale][purpose + "_with_telegram"]
+                assert offered["units"] > plain_cost["units"] and offered["segments"] >= plain_cost["segments"]
+        from bots.sms_segments import count_segments
+        # The reported length is the real message's: only the link's token differs, and it is as long.
+        assert costs["tr"]["invitation_with_telegram"]["units"] == count_segments(sms.text).units
+
+        chat = next(_chats)
+        post_update(offering, message_update(chat, f"/start {code}"))
+        assert offering.get("/contacts/sms-first")["telegram_chat_id"] == str(chat)
+        assert offering.event(external_id="sms-first")["channel"] == "telegram"  # linked: the bot comes first now
+        post_update(offering, message_update(next(_chats), f"/start {code}"))  # the code is spent
+        assert offering.get("/contacts/sms-first")["telegram_chat_id"] == str(chat)

@@ -53,15 +53,19 @@ def compose(dispatch: Dispatch) -> OutboundMessage:
         text = survey_templates.render_message("telegram_invitation.txt", dispatch.locale, **context)
         return OutboundMessage(channel=channel.value, to=to, text=text, **common,
                                extra={"buttons": score_buttons(dispatch, to)})
+    if channel == Channel.SMS and _offers_telegram(dispatch):
+        context["telegram_link"] = chat_links.offer(dispatch.contact)
     template = {Channel.SMS: "sms_invitation.txt"}.get(channel)
     text = survey_templates.render_message(template, dispatch.locale, **context) if template else context["url"]
     return OutboundMessage(channel=channel.value, to=to, text=text, **common)
 
 
 def _offers_telegram(dispatch: Dispatch) -> bool:
-    """An email offers the bot to a contact who could use it but has no chat linked (SMS stays short)."""
+    """The invitation offers the bot to a contact who could use it but has no chat linked, on the channels
+    the operator chose (SURVEYD_TELEGRAM_OFFER: email by default, since on SMS the link costs a segment)."""
     contact = dispatch.contact
-    return (bool(settings().telegram_bot_username) and channels.adapter(Channel.TELEGRAM) is not None
+    return (dispatch.channel.value in settings().telegram_offer
+            and bool(settings().telegram_bot_username) and channels.adapter(Channel.TELEGRAM) is not None
             and not contact.telegram_chat_id and not contact.opted_out(Channel.TELEGRAM))
 
 
@@ -96,17 +100,29 @@ def _sample_link() -> str:
     return f"{public_url()}/s/" + "x" * b64_length(NONCE_BYTES) + "." + "y" * b64_length(MAC_BYTES)
 
 
+def _sample_deep_link() -> str:
+    """A Telegram deep link as long as a real one."""
+    return chat_links.deep_link("z" * -(-chat_links.CODE_BYTES * 4 // 3))
+
+
 def sms_segments(kind: SurveyKind, version: SurveyVersion) -> dict[str, dict[str, Any]]:
-    """What the SMS invitation and its reminder cost per locale: encoding, length and segments (Twilio bills each)."""
+    """What the SMS invitation and its reminder cost per locale: encoding, length and segments (Twilio bills each).
+
+    When SMS offers the Telegram bot, `invitation_with_telegram` and `reminder_with_telegram` give the cost
+    of the longer message that contacts without a linked chat receive.
+    """
     low, high = SCALES[kind.value]
-    link = _sample_link()
+    variants = {"": None}
+    if "sms" in settings().telegram_offer and settings().telegram_bot_username:
+        variants["_with_telegram"] = _sample_deep_link()
     costs = {}
     for locale in version.locales:
-        context = {"question": version.scale_question["text"][locale], "url": link, "contact_name": None,
+        context = {"question": version.scale_question["text"][locale], "url": _sample_link(), "contact_name": None,
                    "low": low, "high": high}
         costs[locale] = {
-            purpose: asdict(count_segments(survey_templates.render_message(
-                "sms_invitation.txt", locale, reminder=(purpose == "reminder"), **context)))
+            purpose + suffix: asdict(count_segments(survey_templates.render_message(
+                "sms_invitation.txt", locale, reminder=(purpose == "reminder"), telegram_link=link, **context)))
+            for suffix, link in variants.items()
             for purpose in ("invitation", "reminder")
         }
     return costs
