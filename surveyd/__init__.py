@@ -48,6 +48,7 @@ def register_blueprints(app: Flask) -> None:
     from surveyd.ops import bp as ops_bp
     from surveyd.web.respond import bp as respond_bp
     from surveyd.web.sandbox import bp as sandbox_bp
+    from surveyd.web.unsubscribe import bp as unsubscribe_bp
     from surveyd.webhooks.telegram import bp as telegram_bp
     from surveyd.webhooks.twilio import bp as twilio_bp
 
@@ -56,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(twilio_bp)
     app.register_blueprint(telegram_bp)
     app.register_blueprint(respond_bp)
+    app.register_blueprint(unsubscribe_bp)
     if app.config["SURVEYD"].sandbox:
         app.register_blueprint(sandbox_bp)
 

@@ -132,7 +132,11 @@ class Settings:
     smtp_username: str | None
     smtp_password: str | None
     smtp_starttls: bool
+    smtp_ssl: bool  # implicit TLS from the first byte (SMTPS, port 465) instead of STARTTLS
+    smtp_ca_file: str | None  # a private CA to trust for the SMTP server's certificate
+    smtp_rate_per_second: float
     mail_from: str | None
+    mail_unsubscribe: str | None  # the mailbox of the List-Unsubscribe mailto: address
 
     @property
     def sandbox(self) -> bool:
@@ -206,6 +210,13 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
     twilio_service = env.get("SURVEYD_TWILIO_MESSAGING_SERVICE_SID") or None
     if twilio_from and twilio_service:
         raise ConfigError("set SURVEYD_TWILIO_FROM or SURVEYD_TWILIO_MESSAGING_SERVICE_SID, not both")
+    smtp_host = env.get("SURVEYD_SMTP_HOST") or None
+    smtp_port = _int(env, "SURVEYD_SMTP_PORT", 587, minimum=1)
+    mail_from = env.get("SURVEYD_MAIL_FROM") or None
+    if smtp_host and not mail_from:
+        raise ConfigError("SURVEYD_MAIL_FROM is required when SURVEYD_SMTP_HOST is set")
+    if mail_from and "@" not in mail_from:
+        raise ConfigError(f"SURVEYD_MAIL_FROM must be an email address, not {mail_from!r}")
     telegram_mode = (env.get("SURVEYD_TELEGRAM_MODE") or "webhook").strip().lower()
     if telegram_mode not in ("webhook", "polling"):
         raise ConfigError("SURVEYD_TELEGRAM_MODE must be webhook or polling")
@@ -243,10 +254,14 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         telegram_api_base=(env.get("SURVEYD_TELEGRAM_API_BASE") or "https://api.telegram.org").rstrip("/"),
         telegram_mode=telegram_mode,
         telegram_offer=_telegram_offer(env),
-        smtp_host=env.get("SURVEYD_SMTP_HOST") or None,
-        smtp_port=_int(env, "SURVEYD_SMTP_PORT", 587, minimum=1),
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
         smtp_username=env.get("SURVEYD_SMTP_USERNAME") or None,
         smtp_password=env.get("SURVEYD_SMTP_PASSWORD") or None,
         smtp_starttls=_flag(env, "SURVEYD_SMTP_STARTTLS", True),
-        mail_from=env.get("SURVEYD_MAIL_FROM") or None,
+        smtp_ssl=_flag(env, "SURVEYD_SMTP_SSL", smtp_port == 465),
+        smtp_ca_file=env.get("SURVEYD_SMTP_CA_FILE") or None,
+        smtp_rate_per_second=_float(env, "SURVEYD_SMTP_RATE", 10.0, minimum=0.01),
+        mail_from=mail_from,
+        mail_unsubscribe=env.get("SURVEYD_MAIL_UNSUBSCRIBE") or None,
     )

@@ -46,12 +46,19 @@ class Contact(Base):
         """True while the contact has opted out of this channel."""
         return any(c.channel == channel and c.state == ConsentState.OPTED_OUT for c in self.consents)
 
+    def undeliverable(self, channel: Channel) -> bool:
+        """True while the provider has said the contact's address on this channel does not exist."""
+        return any(c.channel == channel and c.state == ConsentState.UNDELIVERABLE for c in self.consents)
+
 
 class ConsentState(str, enum.Enum):
     """A contact's standing permission on one channel."""
 
     OPTED_IN = "opted_in"
     OPTED_OUT = "opted_out"
+    # Not the customer's choice: the provider said the address does not exist (an email bounce such
+    # as 550 5.1.1). It stands until the contact's address on that channel changes.
+    UNDELIVERABLE = "undeliverable"
 
 
 class Consent(Base):

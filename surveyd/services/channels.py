@@ -9,11 +9,27 @@ from bots.web_link import WebLinkChannel
 from surveyd.config import Settings
 from surveyd.extensions import db
 from surveyd.rate_limits import Limiter, build_limiter
+from surveyd.services.runtime import settings
 from surveyd.models import Channel, SandboxMessage
+
+
+SANDBOX_SENDER = "surveyd sandbox <sandbox@surveyd.invalid>"
+
+
+def _email_headers(message: OutboundMessage) -> list[tuple[str, str]]:
+    """The headers the SMTP adapter would send with this email, for the sandbox to show."""
+    from bots.email_message import build_email, header_list, message_id, sender_domain
+
+    sender = settings().mail_from or SANDBOX_SENDER
+    mime = build_email(message, sender, message_id(message.dispatch_id, message.reference, sender_domain(sender)))
+    return header_list(mime)
 
 
 def _sandbox_sink(message: OutboundMessage) -> str:
     """Store a sandbox delivery in the caller's transaction."""
+    extra = dict(message.extra)
+    if message.channel == Channel.EMAIL.value:
+        extra["mime_headers"] = _email_headers(message)
     row = SandboxMessage(
         dispatch_id=message.dispatch_id,
         channel=Channel(message.channel),
@@ -21,7 +37,7 @@ def _sandbox_sink(message: OutboundMessage) -> str:
         subject=message.subject,
         text=message.text,
         html=message.html,
-        extra=dict(message.extra),
+        extra=extra,
     )
     db.session.add(row)
     db.session.flush()
@@ -61,10 +77,31 @@ def _telegram(settings: Settings) -> ChannelAdapter | None:
     return TelegramChannel(client)
 
 
+def _smtp(settings: Settings) -> ChannelAdapter | None:
+    """The SMTP email adapter when a mail server is configured (connections are pooled per process)."""
+    if not settings.smtp_host:
+        return None
+    from bots.email_smtp import SmtpEmailChannel
+
+    return SmtpEmailChannel(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.mail_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        ssl=settings.smtp_ssl,
+        ca_file=settings.smtp_ca_file,
+        timeout=settings.send_timeout_seconds,
+        rate_per_second=settings.smtp_rate_per_second,
+        pool_size=max(2, settings.dispatch_concurrency),
+    )
+
+
 def build_adapters(settings: Settings) -> dict[Channel, ChannelAdapter]:
     """Web always; a sandboxed channel to the inbox; any other channel through its provider when configured."""
     adapters: dict[Channel, ChannelAdapter] = {Channel.WEB: WebLinkChannel()}
-    real = {Channel.SMS: _twilio, Channel.TELEGRAM: _telegram}
+    real = {Channel.SMS: _twilio, Channel.EMAIL: _smtp, Channel.TELEGRAM: _telegram}
     for channel in (Channel.SMS, Channel.EMAIL, Channel.TELEGRAM):
         if channel.value in settings.sandbox_channels:
             adapters[channel] = SandboxChannel(channel.value, _sandbox_sink)

@@ -12,6 +12,7 @@ from surveyd.models import (
 from surveyd.services.errors import NotFound
 
 FIELDS = ("name", "email", "phone", "telegram_chat_id", "locale", "timezone", "attributes")
+ADDRESS_FIELDS = {"email": Channel.EMAIL, "phone": Channel.SMS, "telegram_chat_id": Channel.TELEGRAM}
 
 
 def find_contact(external_id: str) -> Contact | None:
@@ -50,10 +51,18 @@ def apply_contact(external_id: str, data: dict[str, Any], source: str = "api") -
         db.session.add(contact)
     for field in FIELDS:
         if field in data:
+            if field in ADDRESS_FIELDS and not created and data[field] != getattr(contact, field):
+                _new_address(contact, ADDRESS_FIELDS[field])
             setattr(contact, field, data[field] if field != "attributes" else dict(data[field] or {}))
     for channel, state in (data.get("consent") or {}).items():
         set_consent(contact, Channel(channel), ConsentState(state), source)
     return contact, created
+
+
+def _new_address(contact: Contact, channel: Channel) -> None:
+    """A new address on a channel is worth trying again, even where the old one bounced."""
+    if contact.undeliverable(channel):
+        set_consent(contact, channel, ConsentState.OPTED_IN, "address_changed")
 
 
 def put_contact(external_id: str, data: dict[str, Any]) -> tuple[Contact, bool]:

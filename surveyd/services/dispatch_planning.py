@@ -31,6 +31,8 @@ def unusable_reason(channel: Channel, contact: Contact) -> str | None:
         return "no_address"
     if contact.opted_out(channel):
         return "opted_out"
+    if contact.undeliverable(channel):
+        return "undeliverable"
     return None
 
 
@@ -43,7 +45,7 @@ def choose_channel(preferred: list[str], contact: Contact) -> tuple[Channel, str
             return Channel(name), None
         reasons.append(reason)
     # Opting out is the reason that matters most to staff reading why nobody was asked.
-    for reason in ("opted_out", "no_address", "channel_unavailable"):
+    for reason in ("opted_out", "undeliverable", "no_address", "channel_unavailable"):
         if reason in reasons:
             return Channel(preferred[0]), reason
     return Channel(preferred[0]), "no_address"

@@ -247,6 +247,9 @@ def fall_back(dispatch: Dispatch, code: str, now: datetime, detail: dict) -> Non
     if code == "opted_out":
         # The provider knows the customer said stop (e.g. Twilio 21610): mirror it so nobody asks again.
         set_consent(dispatch.contact, failed, ConsentState.OPTED_OUT, "provider")
+    elif code == "undeliverable":
+        # The address does not exist (e.g. SMTP 550 5.1.1): asking it again only hurts the sender's reputation.
+        set_consent(dispatch.contact, failed, ConsentState.UNDELIVERABLE, "provider")
     preferred = dispatch.trigger.channels if dispatch.trigger else []
     following = next_channel(preferred, failed, dispatch.contact)
     if following is None:

@@ -7,10 +7,11 @@ from typing import Any
 import survey_templates
 from bots.channel import OutboundMessage
 from bots.sms_segments import count_segments
-from surveyd.models import Channel, Dispatch, DispatchPurpose, SurveyKind, SurveyVersion
+from surveyd.extensions import db
+from surveyd.models import Channel, Dispatch, Event, DispatchPurpose, SurveyKind, SurveyVersion
 from surveyd.services.dispatch_planning import survey_link
 from surveyd.services.metric_math import SCALES
-from surveyd.services import channels, chat_links, tokens
+from surveyd.services import channels, chat_links, tokens, unsubscribing
 from surveyd.services.runtime import public_url, settings
 from surveyd.services.tokens import MAC_BYTES, NONCE_BYTES
 
@@ -38,16 +39,7 @@ def compose(dispatch: Dispatch) -> OutboundMessage:
     channel = dispatch.channel
     to = dispatch.contact.address(channel) or ""
     if channel == Channel.EMAIL:
-        if _offers_telegram(dispatch):
-            context["telegram_link"] = chat_links.offer(dispatch.contact)
-        return OutboundMessage(
-            channel=channel.value,
-            to=to,
-            **common,
-            subject=survey_templates.render_message("email_invitation.subject.txt", dispatch.locale, **context),
-            text=survey_templates.render_message("email_invitation.txt", dispatch.locale, **context),
-            html=survey_templates.render_message("email_invitation.html", dispatch.locale, **context),
-        )
+        return _email(dispatch, context, to, common)
     if channel == Channel.TELEGRAM:
         context["legend"] = scale_legend(dispatch)
         text = survey_templates.render_message("telegram_invitation.txt", dispatch.locale, **context)
@@ -58,6 +50,36 @@ def compose(dispatch: Dispatch) -> OutboundMessage:
     template = {Channel.SMS: "sms_invitation.txt"}.get(channel)
     text = survey_templates.render_message(template, dispatch.locale, **context) if template else context["url"]
     return OutboundMessage(channel=channel.value, to=to, text=text, **common)
+
+
+def _email(dispatch: Dispatch, context: dict[str, Any], to: str, common: dict[str, Any]) -> OutboundMessage:
+    """The email: the first question as one-click score links, the unsubscribe headers, text and HTML parts."""
+    low, high = SCALES[dispatch.survey.kind.value]
+    digits = survey_templates.locale_info(dispatch.locale).localize_digits
+    question = dispatch.survey_version.scale_question
+    event = db.session.get(Event, dispatch.event_id) if dispatch.event_id else None
+    touchpoint = dispatch.trigger.touchpoint if dispatch.trigger else None
+    context.update(
+        score_links=[(digits(value), f"{context['url']}?score={value}") for value in range(low, high + 1)],
+        low_label=(question.get("low_label") or {}).get(dispatch.locale),
+        high_label=(question.get("high_label") or {}).get(dispatch.locale),
+        legend=scale_legend(dispatch),
+        unsubscribe_url=unsubscribing.unsubscribe_url(dispatch.contact),
+        # For operators' own templates: what the touchpoint event said (order id, store, agent...).
+        touchpoint=(touchpoint.name or touchpoint.key) if touchpoint else None,
+        attributes=dict(event.attributes or {}) if event is not None else {},
+    )
+    if _offers_telegram(dispatch):
+        context["telegram_link"] = chat_links.offer(dispatch.contact)
+    return OutboundMessage(
+        channel=Channel.EMAIL.value,
+        to=to,
+        **common,
+        subject=survey_templates.render_message("email_invitation.subject.txt", dispatch.locale, **context),
+        text=survey_templates.render_message("email_invitation.txt", dispatch.locale, **context),
+        html=survey_templates.render_message("email_invitation.html", dispatch.locale, **context),
+        extra={"headers": unsubscribing.list_unsubscribe_headers(dispatch.contact)},
+    )
 
 
 def _offers_telegram(dispatch: Dispatch) -> bool:

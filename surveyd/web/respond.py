@@ -18,7 +18,8 @@ SECURITY_HEADERS = {
 }
 
 
-def _page(template: str, locale: str, status: int = 200, **context):
+def page(template: str, locale: str, status: int = 200, **context):
+    """A respondent-facing page in the locale's language and direction, with the strict security headers."""
     info = survey_templates.locale_info(locale)
     html = render_template(
         template,
@@ -32,7 +33,7 @@ def _page(template: str, locale: str, status: int = 200, **context):
 
 def _message(locale: str, key: str, status: int):
     t = survey_templates.translate
-    return _page("respond/message.html", locale, status, heading=t(locale, f"page.{key}_title"), body=t(locale, f"page.{key}_body"))
+    return page("respond/message.html", locale, status, heading=t(locale, f"page.{key}_title"), body=t(locale, f"page.{key}_body"))
 
 
 def _render(state: Progress, chosen: int | None = None, notice_key: str | None = None, status: int = 200):
@@ -47,11 +48,11 @@ def _render(state: Progress, chosen: int | None = None, notice_key: str | None =
         return _message(locale, "thanks" if state.changed else "already", 200)
     if state.stage == Stage.FOLLOW_UP:
         notice = survey_templates.translate(locale, notice_key or "page.score_kept")
-        return _page("respond/follow_up.html", locale, status, questions=state.follow_ups, notice=notice)
+        return page("respond/follow_up.html", locale, status, questions=state.follow_ups, notice=notice)
     version = state.dispatch.survey_version
     low, high = SCALES[state.dispatch.survey.kind.value]
     error = survey_templates.translate(locale, "page.error_choose") if state.error else None
-    return _page(
+    return page(
         "respond/score.html", locale, 422 if error else status,
         question=version.scale_question, points=range(low, high + 1), chosen=chosen, error=error,
     )

@@ -21,6 +21,22 @@ def linkify(text: str) -> Markup:
     return Markup(URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))
 
 
+def framed(html: str | None) -> str:
+    """An email's HTML for the inbox's iframe: its links open a new tab, as a mail client opens them."""
+    return (html or "").replace("<head>", '<head><base target="_blank">', 1)
+
+
+ONE_CLICK = re.compile(r"<(https?://[^>]+)>")
+
+
+def one_click_url(message) -> str | None:
+    """The https target of an email's List-Unsubscribe header, which a mail client POSTs to (RFC 8058)."""
+    for name, value in (message.extra or {}).get("mime_headers", []):
+        if name.lower() == "list-unsubscribe" and (found := ONE_CLICK.search(value)):
+            return found.group(1)
+    return None
+
+
 @bp.get("/sandbox")
 def inbox():
     """Every message the sandbox delivered, newest first."""
@@ -33,6 +49,8 @@ def inbox():
         staff=sandbox.staff_view(),
         choices=sandbox.event_choices(),
         linkify=linkify,
+        one_click_url=one_click_url,
+        framed=framed,
         error=request.args.get("error"),
     )
 

@@ -365,3 +365,43 @@ def test_a_web_invitation_gets_its_reminder_by_email_when_planned(ctx):
     assert send_due(now=utcnow() + timedelta(minutes=11)) == 1
     text = db.session.scalar(sa.select(SandboxMessage.text))
     assert web["url"] in text  # the reminder links to the page the integrator was handed
+
+
+def test_a_mailbox_that_does_not_exist_stops_email_to_that_contact_until_the_address_changes(ctx, swap):
+    survey = factories.survey()
+    factories.trigger(survey.id, channels=["email", "sms"])
+    factories.contact()
+    first = factories.event(key="first")["dispatches"][0]["id"]
+    email = swap(Scripted(PermanentChannelError("550 5.1.1 <ada@example.com>: no such user", code="undeliverable")),
+                 channel=Channel.EMAIL)
+    send_due()
+    dispatch = _get(first)
+    assert (dispatch.channel, [(s.status.value, s.reason) for s in dispatch.history][2]) == (Channel.SMS, ("failed", "undeliverable"))
+    assert dispatch.contact.undeliverable(Channel.EMAIL) and not dispatch.contact.opted_out(Channel.EMAIL)
+
+    second = factories.event(key="second")["dispatches"][0]
+    assert second["channel"] == "sms"  # the bounced address is skipped at planning
+    factories.trigger(survey.id, touchpoint="ticket.closed", channels=["email"])
+    skipped = factories.event(touchpoint="ticket.closed", key="third")["dispatches"][0]
+    assert (skipped["status"], skipped["reason"]) == ("suppressed", "undeliverable")
+    assert len(email.sent) == 1
+
+    factories.contact(email="ada.new@example.com")  # a new address is worth a try
+    contact = _get(first).contact
+    assert not contact.undeliverable(Channel.EMAIL)
+    assert [(c.state.value, c.source) for c in contact.consents] == [("opted_in", "address_changed")]
+    fresh = factories.event(touchpoint="ticket.closed", key="fourth")["dispatches"][0]
+    assert (fresh["channel"], fresh["status"]) == ("email", "scheduled")
+
+
+def test_the_same_address_again_keeps_the_bounce(ctx, swap):
+    survey = factories.survey()
+    factories.trigger(survey.id, channels=["email"])
+    factories.contact()
+    dispatch_id = factories.event(key="a")["dispatches"][0]["id"]
+    swap(Scripted(PermanentChannelError("550 no such user", code="undeliverable")), channel=Channel.EMAIL)
+    send_due()
+    assert (_get(dispatch_id).status.value, _get(dispatch_id).reason) == ("failed", "undeliverable")
+    factories.contact(email="ada@example.com", name="Ada L.")  # the integrator re-sends the same address
+    assert _get(dispatch_id).contact.undeliverable(Channel.EMAIL)
+    assert factories.event(key="b")["dispatches"][0]["reason"] == "undeliverable"

@@ -30,10 +30,31 @@ CONTACT = "Ayşe"
 ANONYMOUS_TEMPLATE = "telegram_invitation.txt"
 
 
-def _nps_question(locale: str) -> str:
+def _nps_score(locale: str) -> dict:
     survey = builtin_survey("nps", LOCALES)
     (score,) = [q for q in survey["questions"] if q["id"] == "score"]
-    return score["text"][locale]
+    return score
+
+
+def _nps_question(locale: str) -> str:
+    return _nps_score(locale)["text"][locale]
+
+
+UNSUBSCRIBE = "https://surveys.example.com/u/e42.MAC"
+TELEGRAM = "https://t.me/acme_cx_bot?start=AbCdEfGhIjKlMnOp"
+
+
+def _email_context(locale: str) -> dict:
+    """What compose() hands an email template: one link per score, the scale's ends, the unsubscribe page."""
+    digits = catalog.locale_info(locale).localize_digits
+    score = _nps_score(locale)
+    return {
+        "score_links": [(digits(n), f"{URL}?score={n}") for n in range(11)],
+        "low_label": score["low_label"][locale], "high_label": score["high_label"][locale],
+        "legend": catalog.translate(locale, "telegram.legend", low=digits(0), high=digits(10),
+                                    low_label=score["low_label"][locale], high_label=score["high_label"][locale]),
+        "unsubscribe_url": UNSUBSCRIBE,
+    }
 
 
 def _snapshot_name(template: str, locale: str, contact_name: str | None, reminder: bool = False) -> str:
@@ -44,6 +65,8 @@ def _snapshot_name(template: str, locale: str, contact_name: str | None, reminde
 CASES = [(t, loc, CONTACT, False) for t in TEMPLATES for loc in LOCALES] + [
     (ANONYMOUS_TEMPLATE, loc, None, False) for loc in LOCALES
 ] + [(t, loc, CONTACT, True) for t in TEMPLATES for loc in LOCALES]
+# The invitations that can offer the Telegram bot, with the offer in.
+OFFERS = [(t, loc) for t in ("email_invitation.html", "email_invitation.txt", "sms_invitation.txt") for loc in LOCALES]
 
 
 def test_there_are_templates_to_snapshot():
@@ -58,10 +81,22 @@ def test_there_are_templates_to_snapshot():
     ids=[_snapshot_name(*case)[: -len(".txt")] for case in CASES],
 )
 def test_message_matches_snapshot(template, locale, contact_name, reminder):
-    rendered = render_message(
-        template, locale, question=_nps_question(locale), url=URL, low=0, high=10, contact_name=contact_name, reminder=reminder
-    )
-    path = SNAPSHOT_DIR / _snapshot_name(template, locale, contact_name, reminder)
+    extra = _email_context(locale) if template.startswith("email_") else {}
+    rendered = render_message(template, locale, question=_nps_question(locale), url=URL, low=0, high=10,
+                              contact_name=contact_name, reminder=reminder, **extra)
+    _compare(rendered, SNAPSHOT_DIR / _snapshot_name(template, locale, contact_name, reminder))
+
+
+@pytest.mark.parametrize(("template", "locale"), OFFERS, ids=[f"{t}-telegram.{loc}" for t, loc in OFFERS])
+def test_an_invitation_offering_telegram_matches_its_snapshot(template, locale):
+    extra = _email_context(locale) if template.startswith("email_") else {}
+    rendered = render_message(template, locale, question=_nps_question(locale), url=URL, low=0, high=10,
+                              contact_name=CONTACT, telegram_link=TELEGRAM, **extra)
+    assert rendered.count(TELEGRAM) == (2 if template.endswith(".html") else 1)  # the HTML links its own text
+    _compare(rendered, SNAPSHOT_DIR / f"{template}-telegram.{locale}.txt")
+
+
+def _compare(rendered: str, path: Path) -> None:
     if UPDATE:
         SNAPSHOT_DIR.mkdir(exist_ok=True)
         path.write_text(rendered + "\n", encoding="utf-8", newline="\n")
@@ -78,7 +113,7 @@ def test_message_matches_snapshot(template, locale, contact_name, reminder):
 def test_no_orphan_snapshots():
     if UPDATE:
         pytest.skip("snapshots are being rewritten")
-    expected = {_snapshot_name(*case) for case in CASES}
+    expected = {_snapshot_name(*case) for case in CASES} | {f"{t}-telegram.{loc}.txt" for t, loc in OFFERS}
     stored = {p.name for p in SNAPSHOT_DIR.glob("*.txt")}
     assert stored - expected == set(), "snapshot files with no matching template/locale; delete them"
 
@@ -160,3 +195,23 @@ def test_every_sms_reply_fits_one_segment(key, locale):
     assert cost.segments == 1, f"{key} in {locale}: {cost.units} {cost.encoding} units: {text!r}"
     assert (cost.encoding == "GSM-7") == (locale == "en"), cost.unicode_characters
     assert not re.search(r"\{[a-z_]*\}", text)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_email_puts_one_score_link_per_scale_point_in_reading_order(locale):
+    html = render_message("email_invitation.html", locale, question=_nps_question(locale), url=URL, low=0, high=10,
+                          contact_name=CONTACT, **_email_context(locale))
+    links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', html)
+    scores = [(href, label) for href, label in links if "?score=" in href]
+    digits = catalog.locale_info(locale).localize_digits
+    assert scores == [(f"{URL}?score={n}", digits(n)) for n in range(11)]
+    # The scale runs in the reader's direction: 0 on the right in Persian, as on the survey page.
+    direction = "rtl" if locale == "fa" else "ltr"
+    assert f'<table role="presentation" dir="{direction}" width="100%" cellpadding="0" cellspacing="0" border="0" style="table-layout:fixed;">' in html
+    assert f'href="{UNSUBSCRIBE}"' in html
+    assert "<img" not in html  # reads the same with images blocked
+
+
+def test_an_email_without_score_links_falls_back_to_one_button():
+    html = render_message("email_invitation.html", "en", question="Q?", url=URL, low=0, high=10, contact_name=None)
+    assert f'<a href="{URL}" style="display:inline-block' in html and "?score=" not in html

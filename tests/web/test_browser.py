@@ -241,13 +241,14 @@ def test_english_csat_email_link_preselects_and_records_nothing_until_send(open_
                                                                             live_server, tmp_path):
     dispatch_id = in_live(live_app, _email_for_csat)
     html = in_live(live_app, _email_html, dispatch_id)
-    links = {a.attrs["href"] for a in parse(html).all("a") if "/s/" in a.attrs.get("href", "")}
-    (link,) = links
-    assert link.startswith(live_server + "/s/")
+    links = [a.attrs["href"] for a in parse(html).all("a") if "/s/" in a.attrs.get("href", "")]
+    link = links[-1]  # "Or open this link", after one link per score
+    assert link.startswith(live_server + "/s/") and "?" not in link
+    assert links[:-1] == [f"{link}?score={n}" for n in range(1, 6)]
     before = live_api.ok("GET", f"/dispatches/{dispatch_id}")
 
     page = open_page(viewport={"width": 1280, "height": 800})
-    assert page.goto(link + "?score=4").status == 200
+    assert page.goto(links[3]).status == 200
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("#score-4").is_checked()
     assert [page.locator(f"#score-{n}").is_checked() for n in range(1, 6)] == [False, False, False, True, False]

@@ -83,8 +83,12 @@ def test_sandbox_shows_the_sms_and_the_email(client, inside):
     assert srcdoc.lstrip().startswith("<!DOCTYPE html>")
     assert "How satisfied are you with your recent experience?" in srcdoc
     assert "Hi Ada Lovelace," in srcdoc
+    assert '<head><base target="_blank">' in srcdoc  # links open a tab, as in a mail client
     email_links = [a.attrs["href"] for a in parse(srcdoc).all("a")]
-    assert email_links and all(href.startswith("http://surveyd.test/s/") for href in email_links)
+    survey_links = [href for href in email_links if href.startswith("http://surveyd.test/s/")]
+    assert len(survey_links) == 6 and [href.split("?")[-1] for href in survey_links[:5]] == [
+        f"score={n}" for n in range(1, 6)]
+    assert [href for href in email_links if href not in survey_links] == [unsubscribe_link(srcdoc)]
     assert set(email_links).isdisjoint({sms_link})  # two dispatches, two tokens
     assert "sandbox" in frame  # the email's HTML is framed without script
     assert "allow-scripts" not in frame["sandbox"]
@@ -344,3 +348,35 @@ def test_a_forged_sandbox_tap_records_nothing(client, inside):
                                                       "data": data}).status_code == 302
     assert inside(lambda: db.session.scalar(sa.select(sa.func.count(Response.id)))) == 0
     assert len(_keys(client.get("/sandbox").get_data(as_text=True))) == 5  # still unanswered
+
+
+def unsubscribe_link(html: str) -> str:
+    (link,) = [a.attrs["href"] for a in parse(html).all("a") if "/u/" in a.attrs.get("href", "")]
+    assert link.startswith("http://surveyd.test/u/e")
+    return link
+
+
+def test_the_email_shows_its_headers_and_the_one_click_unsubscribe_works_from_there(client, inside):
+    inside(_sms_and_email_loop)
+    html = client.get("/sandbox").get_data(as_text=True)
+    page = parse(html)
+    headers = {cells[0]: cells[1] for attrs, cells in page.rows if len(cells) == 2 and cells[0][:1].isupper()}
+    assert headers["To"] == "ada@example.com" and headers["From"] == "surveyd sandbox <sandbox@surveyd.invalid>"
+    assert headers["Subject"] == survey_templates.translate("en", "messages.email_subject")
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["Message-ID"].startswith("<surveyd.") and headers["Message-ID"].endswith("@surveyd.invalid>")
+    (email,) = _articles(html)["email"]
+    target = unsubscribe_link(email["iframes"][0]["srcdoc"])
+    assert headers["List-Unsubscribe"] == f"<{target}>"  # no mailbox is configured here for a mailto: fallback
+    (form,) = page.all("form", **{"class": "one-click"})
+    assert form.attrs["action"] == target and form.attrs["method"] == "post"
+    assert page.all("input", name="List-Unsubscribe", value="One-Click")
+
+    assert client.post(path_of(target), data={"List-Unsubscribe": "One-Click"}).status_code == 200
+
+    def email_consent():
+        from surveyd.models import Contact
+        contact = db.session.scalar(sa.select(Contact).where(Contact.email == "ada@example.com"))
+        return contact.opted_out(Channel.EMAIL)
+
+    assert inside(email_consent) is True
