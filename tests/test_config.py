@@ -90,3 +90,16 @@ def test_the_telegram_offer_goes_in_email_by_default_and_sms_only_when_asked(tmp
     assert load_settings(tmp_path, {**base, "SURVEYD_TELEGRAM_OFFER": ""}).telegram_offer == frozenset()
     with pytest.raises(ConfigError, match="SURVEYD_TELEGRAM_OFFER.*telegram"):
         load_settings(tmp_path, {**base, "SURVEYD_TELEGRAM_OFFER": "sms,telegram"})
+
+
+def test_smtp_needs_a_sender_address(tmp_path):
+    base = {"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_SMTP_HOST": "mail.example.com"}
+    with pytest.raises(ConfigError, match="SURVEYD_MAIL_FROM is required"):
+        load_settings(tmp_path, base)
+    with pytest.raises(ConfigError, match="SURVEYD_MAIL_FROM must be an email address"):
+        load_settings(tmp_path, {**base, "SURVEYD_MAIL_FROM": "Acme CX"})
+    settings = load_settings(tmp_path, {**base, "SURVEYD_MAIL_FROM": "cx@acme.example", "SURVEYD_SMTP_PORT": "465",
+                                        "SURVEYD_SMTP_RATE": "2.5"})
+    assert (settings.smtp_ssl, settings.smtp_rate_per_second, settings.mail_unsubscribe) == (True, 2.5, None)
+    with pytest.raises(ConfigError, match="SURVEYD_SMTP_SSL"):
+        load_settings(tmp_path, {**base, "SURVEYD_MAIL_FROM": "cx@acme.example", "SURVEYD_SMTP_SSL": "maybe"})

@@ -34,3 +34,20 @@ def test_the_sandbox_wins_over_a_provider_only_for_the_channels_it_lists(tmp_pat
     assert isinstance(partial[Channel.EMAIL], SandboxChannel) and isinstance(partial[Channel.TELEGRAM], SandboxChannel)
     everything = _adapters(tmp_path, SURVEYD_SANDBOX="1", **TWILIO)
     assert isinstance(everything[Channel.SMS], SandboxChannel)
+
+
+SMTP = {"SURVEYD_SMTP_HOST": "mail.example.com", "SURVEYD_MAIL_FROM": "Acme CX <cx@acme.example>"}
+
+
+def test_an_smtp_host_turns_email_on_with_starttls_by_default(tmp_path):
+    from bots.email_smtp import SmtpEmailChannel
+
+    email = _adapters(tmp_path, **SMTP)[Channel.EMAIL]
+    assert isinstance(email, SmtpEmailChannel)
+    assert (email.host, email.port, email.starttls, email.ssl, email.envelope_from) == (
+        "mail.example.com", 587, True, False, "cx@acme.example")
+    assert email.rate_limits(None)[0].key == "smtp:mail.example.com"
+    smtps = _adapters(tmp_path, **SMTP, SURVEYD_SMTP_PORT="465")[Channel.EMAIL]
+    assert smtps.ssl is True  # port 465 speaks TLS from the first byte
+    assert isinstance(_adapters(tmp_path, SURVEYD_SANDBOX="email", **SMTP)[Channel.EMAIL], SandboxChannel)
+    assert Channel.EMAIL not in _adapters(tmp_path)
