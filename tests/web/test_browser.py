@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+import survey_templates
 from surveyd import create_app
 from surveyd.extensions import db
 from surveyd.models import Response, SandboxMessage
@@ -367,3 +368,57 @@ def test_a_telegram_score_tapped_in_the_sandbox(open_page, live_app, live_server
     assert chat.locator("article[data-direction=reply] .bubble").inner_text() == "خوشحالیم که این را می‌شنویم! چه چیزی را بیش از همه پسندیدید؟"
     scores = in_live(live_app, lambda: [(r.score, r.channel.value) for r in db.session.scalars(sa.select(Response))])
     assert scores == [(9, "telegram")]
+
+
+# --- (d) email: the sandbox's rendered email, its links, and its layout on a phone --------------
+
+
+def _email_for_nps(locale: str, external_id: str) -> int:
+    survey = factories.survey(name=f"Email NPS {locale}", kind="nps", locales=["en", "tr", "fa"])
+    factories.trigger(survey.id, touchpoint=f"visit.{locale}", channels=["email"])
+    factories.contact(external_id, name="Dariush", email=f"{external_id}@example.com", locale=locale)
+    (dispatch,) = factories.event(touchpoint=f"visit.{locale}", external_id=external_id)["dispatches"]
+    assert dispatching.send_due() == 1
+    return dispatch["id"]
+
+
+def test_a_score_link_in_the_sandbox_email_opens_the_survey_with_that_score(open_page, live_app, live_api,
+                                                                           live_server, tmp_path):
+    in_live(live_app, _email_for_nps, "fa", "dariush-mail")
+    page = open_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server + "/sandbox")
+    email = page.locator("article[data-channel=email]")
+    headers = email.locator("details.headers")
+    headers.locator("summary").click()  # closed until asked, like "show original" in a mail client
+    assert "List-Unsubscribe-Post" in headers.inner_text()
+    frame = page.frame_locator("article[data-channel=email] iframe")
+    eight = frame.get_by_role("link", name="۸", exact=True)
+    with page.expect_popup() as opened:  # a mail client opens links in a new tab, and so does the sandbox
+        eight.click()
+    survey = opened.value
+    survey.wait_for_load_state()
+    assert survey.url.endswith("?score=8")
+    assert survey.locator("html").get_attribute("dir") == "rtl"
+    assert survey.locator("#score-8").is_checked()
+    assert live_api.ok("GET", "/responses")["items"] == []  # opening the link answered nothing
+    survey.get_by_role("button", name=survey_templates.translate("fa", "page.submit")).click()
+    survey.wait_for_load_state()
+    (item,) = live_api.ok("GET", "/responses")["items"]
+    assert (item["score"], item["channel"], item["locale"]) == (8, "email", "fa")
+    screenshot(survey, tmp_path, "email-link-answered")
+
+
+@pytest.mark.parametrize("locale", ["en", "tr", "fa"])
+def test_the_email_fits_a_small_phone_with_score_targets_of_at_least_24_px(open_page, live_app, tmp_path, locale):
+    dispatch_id = in_live(live_app, _email_for_nps, locale, f"phone-{locale}")
+    html = in_live(live_app, _email_html, dispatch_id)
+    page = open_page(viewport={"width": 320, "height": 640})
+    page.set_content(html)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320  # no sideways scrolling
+    boxes = page.eval_on_selector_all("a[href*='?score=']", "links => links.map(a => a.getBoundingClientRect().toJSON())")
+    assert len(boxes) == 11
+    assert all(box["width"] >= 24 and box["height"] >= 24 for box in boxes), boxes  # WCAG 2.2 target size
+    xs = [box["x"] for box in boxes]
+    assert xs == (sorted(xs, reverse=True) if locale == "fa" else sorted(xs))  # 0 at the reading start
+    assert len({round(box["y"]) for box in boxes}) == 1  # one row
+    screenshot(page, tmp_path, f"email-{locale}-320")
