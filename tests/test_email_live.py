@@ -41,7 +41,7 @@ def live(database_url, tmp_path, smtp, app):
         SURVEYD_SMTP_HOST=smtp.host, SURVEYD_SMTP_PORT=str(smtp.port), SURVEYD_SMTP_STARTTLS="0",
         SURVEYD_MAIL_FROM=SENDER, SURVEYD_MAIL_UNSUBSCRIBE=UNSUBSCRIBE_MAILBOX,
         SURVEYD_RELAY_POLL_SECONDS="0.1", SURVEYD_RETRY_BASE_SECONDS="0.2", SURVEYD_RETRY_MAX_SECONDS="1",
-        SURVEYD_SEND_TIMEOUT_SECONDS="3",
+        SURVEYD_SEND_TIMEOUT_SECONDS="3", SURVEYD_RECONCILE_AFTER_SECONDS="0.3",
     ), instance_path=str(tmp_path))
     with served(served_app, port):
         outside = outside_client(served_app, base)
@@ -181,6 +181,21 @@ def test_a_server_that_says_try_later_gets_the_email_once_after_a_retry(live, sm
     steps = [(step["status"], step["reason"]) for step in outside.get(f"/dispatches/{dispatch['id']}")["history"]]
     assert ("scheduled", "retrying") in steps
     assert len(smtp.messages) == 1
+
+
+def test_a_server_that_hangs_up_after_taking_the_message_gets_one_flagged_resend_with_the_same_message_id(live, smtp):
+    outside, _ = live
+    survey_by_email(outside)
+    smtp.hang_up_after_data_next = 1  # it has the whole message, then the line drops before "250 OK"
+    planned = outside.event(external_id="ada", email="ada@example.com")
+    dispatch = outside.settled(planned["id"])
+    assert dispatch["status"] == "sent" and dispatch["possible_duplicate"] is True
+    steps = [(step["status"], step["reason"]) for step in dispatch["history"]]
+    assert ("unknown", "ambiguous") in steps and ("sending", "resent_unconfirmed") in steps
+    # SMTP cannot be asked what it has, so the resend goes out flagged; it carries the same Message-ID,
+    # which lets mail systems drop the second copy.
+    smtp.wait_for(2)
+    assert [received.message["Message-ID"] for received in smtp.messages] == [dispatch["provider_message_id"]] * 2
 
 
 def test_the_reminder_is_its_own_email_pointing_at_the_same_survey(live, smtp):
