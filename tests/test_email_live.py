@@ -49,8 +49,9 @@ def live(database_url, tmp_path, smtp, app):
         outside.session.close()
 
 
-def survey_by_email(outside: Outside, kind: str = "nps", **trigger) -> int:
-    survey = outside.post("/surveys", {"name": f"{kind} by email", "kind": kind, "locales": ["en", "tr", "fa"]})
+def survey_by_email(outside: Outside, kind: str = "nps", email: dict | None = None, **trigger) -> int:
+    survey = outside.post("/surveys", {"name": f"{kind} by email", "kind": kind, "locales": ["en", "tr", "fa"],
+                                       **({"email": email} if email else {})})
     outside.post("/triggers", {"touchpoint": "order.delivered", "survey_id": survey["id"], "channels": ["email"],
                                **trigger})
     return survey["id"]
@@ -215,6 +216,38 @@ def test_the_reminder_is_its_own_email_pointing_at_the_same_survey(live, smtp):
     (_, invitation_html), (reminder_text, reminder_html) = parts(invitation), parts(reminder)
     assert [h for h in links(reminder_html) if "/s/" in h] == [h for h in links(invitation_html) if "/s/" in h]
     assert "We would still love to hear how it went." in reminder_text
+
+
+def test_the_survey_words_its_email_with_the_events_attributes_and_falls_back_when_one_is_missing(live, smtp):
+    outside, _ = live
+    survey_by_email(outside, email={
+        "subject": {"en": "How was order {order_id}?", "tr": "{order_id} numaralı siparişiniz nasıldı?"},
+        "intro": {"en": "Thanks for shopping at {store}, {name}."}})
+    before = 0
+
+    def sent(external_id: str, attributes: dict, **contact) -> EmailMessage:
+        nonlocal before
+        planned = outside.post("/events", {"touchpoint": "order.delivered", "attributes": attributes, "contact": {
+            "external_id": external_id, "email": f"{external_id}@example.com", **contact}}, status=202)["dispatches"][0]
+        assert outside.settled(planned["id"])["status"] == "sent"
+        before += 1
+        return smtp.wait_for(before)[-1].message
+
+    english = sent("ada", {"order_id": "A-1042", "store": "Kadıköy"}, name="Ada")
+    assert english["Subject"] == "How was order A-1042?"
+    text, html = parts(english)
+    assert "Thanks for shopping at Kadıköy, Ada." in text and "Thanks for shopping at Kadıköy, Ada." in html
+    assert "Thank you for choosing us." not in text
+
+    turkish = sent("ayse", {"order_id": "B-7"}, name="Ayşe", locale="tr")
+    assert turkish["Subject"] == "B-7 numaralı siparişiniz nasıldı?"
+    assert survey_templates.translate("tr", "messages.email_intro") in parts(turkish)[0]  # no Turkish intro given
+
+    no_store = sent("bob", {"order_id": "C-9"})  # neither a store nor a name: that sentence is left out
+    assert no_store["Subject"] == "How was order C-9?"
+    assert "Thank you for choosing us." in parts(no_store)[0] and "shopping at" not in parts(no_store)[0]
+    no_order = sent("cem", {"store": "Moda", "order_id": {"nested": True}}, name="Cem")
+    assert no_order["Subject"] == survey_templates.translate("en", "messages.email_subject")
 
 
 def test_the_email_arrives_byte_clean(live, smtp):

@@ -54,6 +54,9 @@ class SurveyVersion(Base):
     locales: Mapped[list[Any]]
     questions: Mapped[list[Any]]
     alert: Mapped[dict[str, Any]]
+    # The survey's own email wording per locale, {"subject": {...}, "intro": {...}}, with {placeholders}
+    # for the contact's name and the event's attributes; None or missing keys = the built-in wording.
+    email: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     survey: Mapped[Survey] = relationship(back_populates="versions")

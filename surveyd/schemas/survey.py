@@ -53,6 +53,13 @@ class AlertRuleSchema(Schema):
     notify = fields.List(fields.Nested(NotifySchema), validate=validate.Length(max=20))
 
 
+class EmailTextsSchema(Schema):
+    """The survey's own email wording per locale; {name} and the event's attributes, e.g. {order_id}, fill in."""
+
+    subject = Texts(metadata={"description": "Subject per locale, e.g. {\"en\": \"How was order {order_id}?\"}."})
+    intro = Texts(metadata={"description": "The sentence before the question, per locale."})
+
+
 class SurveyCreateSchema(Schema):
     """POST /surveys."""
 
@@ -62,6 +69,9 @@ class SurveyCreateSchema(Schema):
     locales = fields.List(fields.String(), validate=validate.Length(min=1))
     questions = fields.List(fields.Nested(QuestionSchema), validate=validate.Length(1, 30))
     alert = fields.Nested(AlertRuleSchema)
+    email = fields.Nested(EmailTextsSchema, allow_none=True, metadata={
+        "description": "Email wording of this survey; a text whose placeholders an event cannot fill falls back "
+                       "to the built-in wording."})
 
 
 class SurveyPatchSchema(SurveyCreateSchema):
@@ -91,6 +101,7 @@ class SurveySchema(Schema):
     scale = fields.Function(lambda s: scale_of(s.kind.value))
     questions = fields.Function(lambda s: s.latest.questions)
     alert = fields.Function(lambda s: s.latest.alert)
+    email = fields.Function(lambda s: s.latest.email or {})
     sms_segments = fields.Function(
         lambda s: sms_segments(s.kind, s.latest),
         metadata={"description": "Per locale, what the SMS invitation and reminder cost: GSM-7 or UCS-2, "

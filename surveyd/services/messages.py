@@ -11,7 +11,7 @@ from surveyd.extensions import db
 from surveyd.models import Channel, Dispatch, Event, DispatchPurpose, SurveyKind, SurveyVersion
 from surveyd.services.dispatch_planning import survey_link
 from surveyd.services.metric_math import SCALES
-from surveyd.services import channels, chat_links, tokens, unsubscribing
+from surveyd.services import channels, chat_links, placeholders, tokens, unsubscribing
 from surveyd.services.runtime import public_url, settings
 from surveyd.services.tokens import MAC_BYTES, NONCE_BYTES
 
@@ -69,6 +69,10 @@ def _email(dispatch: Dispatch, context: dict[str, Any], to: str, common: dict[st
         touchpoint=(touchpoint.name or touchpoint.key) if touchpoint else None,
         attributes=dict(event.attributes or {}) if event is not None else {},
     )
+    own = dispatch.survey_version.email or {}
+    values = {**context["attributes"], "name": dispatch.contact.name}
+    context["own_subject"] = placeholders.fill((own.get("subject") or {}).get(dispatch.locale), values)
+    context["own_intro"] = placeholders.fill((own.get("intro") or {}).get(dispatch.locale), values)
     if _offers_telegram(dispatch):
         context["telegram_link"] = chat_links.offer(dispatch.contact)
     return OutboundMessage(

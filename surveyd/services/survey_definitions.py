@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 import survey_templates
+from surveyd.services import placeholders
 from surveyd.services.errors import Invalid
 from surveyd.services.metric_math import SCALES
 
@@ -77,6 +78,37 @@ def check_alert(kind: str, alert: dict[str, Any] | None) -> dict[str, Any]:
         raise Invalid("alert threshold off the scale", {"alert.threshold": [f"Must be from {low} to {high - 1}."]})
     keywords = [k.strip().lower() for k in alert.get("keywords") or [] if k.strip()]
     return {"threshold": threshold, "keywords": keywords, "notify": list(alert.get("notify") or [])}
+
+
+EMAIL_TEXTS = {"subject": 150, "intro": 500}  # what a survey may word itself, and how long per locale
+
+
+def check_email(email: dict[str, Any] | None, locales: list[str]) -> dict[str, Any] | None:
+    """The survey's own email texts, kept only for its locales; Invalid for unknown parts, locales or placeholders."""
+    if not email:
+        return None
+    errors: dict[str, list[str]] = {}
+    kept: dict[str, dict[str, str]] = {}
+    for part, texts in email.items():
+        if part not in EMAIL_TEXTS:
+            errors[f"email.{part}"] = [f"Unknown part; offered: {', '.join(EMAIL_TEXTS)}."]
+            continue
+        for locale, text in (texts or {}).items():
+            where = f"email.{part}.{locale}"
+            if locale not in locales:
+                errors[where] = [f"The survey has no locale {locale!r}."]
+            elif not isinstance(text, str) or not text.strip() or len(text) > EMAIL_TEXTS[part]:
+                errors[where] = [f"Must be text of 1 to {EMAIL_TEXTS[part]} characters."]
+            elif part == "subject" and ("\n" in text or "\r" in text):
+                errors[where] = ["A subject is one line."]
+            elif placeholders.fields_of(text) is None:
+                errors[where] = ["Placeholders are bare names in braces, such as {name} or {order_id}; "
+                                 "write {{ and }} for a brace."]
+            else:
+                kept.setdefault(part, {})[locale] = text.strip()
+    if errors:
+        raise Invalid("the email texts are not valid", errors)
+    return kept or None
 
 
 def check_locales(locales: list[str]) -> None:

@@ -10,7 +10,7 @@ from surveyd.models import Survey, SurveyKind, SurveyVersion
 from surveyd.services import survey_definitions as definitions
 from surveyd.services.errors import Invalid, NotFound
 
-CONTENT = ("locales", "questions", "alert")
+CONTENT = ("locales", "questions", "alert", "email")
 
 
 def get_survey(survey_id: int) -> Survey:
@@ -42,8 +42,9 @@ def create_survey(data: dict[str, Any]) -> Survey:
         name = name or default_name
     definitions.check_questions(questions, locales)
     alert = definitions.check_alert(kind, data.get("alert"))
+    email = definitions.check_email(data.get("email"), locales)
     survey = Survey(name=name, kind=SurveyKind(kind), template=template, current_version=1)
-    survey.versions.append(SurveyVersion(number=1, locales=locales, questions=questions, alert=alert))
+    survey.versions.append(SurveyVersion(number=1, locales=locales, questions=questions, alert=alert, email=email))
     db.session.add(survey)
     db.session.commit()
     return survey
@@ -66,17 +67,27 @@ def update_survey(survey_id: int, data: dict[str, Any]) -> Survey:
         questions = _merge_texts(questions, template_questions)
     definitions.check_questions(questions, locales)
     alert = definitions.check_alert(survey.kind.value, {**latest.alert, **(data.get("alert") or {})})
-    if _changed(latest, locales, questions, alert):
+    # The email texts are replaced as a whole when given ({} or null removes them), else kept for the locales kept.
+    given = data["email"] if "email" in data else _for_locales(latest.email, locales)
+    email = definitions.check_email(given, locales)
+    if _changed(latest, locales, questions, alert, email):
         survey.current_version = latest.number + 1
         survey.versions.append(
-            SurveyVersion(number=survey.current_version, locales=locales, questions=questions, alert=alert)
+            SurveyVersion(number=survey.current_version, locales=locales, questions=questions, alert=alert, email=email)
         )
     db.session.commit()
     return survey
 
 
-def _changed(latest: SurveyVersion, locales: list, questions: list, alert: dict) -> bool:
-    return (latest.locales, latest.questions, latest.alert) != (locales, questions, alert)
+def _changed(latest: SurveyVersion, locales: list, questions: list, alert: dict, email: dict | None) -> bool:
+    return (latest.locales, latest.questions, latest.alert, latest.email) != (locales, questions, alert, email)
+
+
+def _for_locales(email: dict | None, locales: list[str]) -> dict | None:
+    """The email texts of the locales a survey keeps."""
+    if not email:
+        return None
+    return {part: {code: text for code, text in texts.items() if code in locales} for part, texts in email.items()}
 
 
 def _merge_texts(questions: list[dict], template_questions: list[dict]) -> list[dict]:

@@ -280,3 +280,42 @@ def test_the_survey_reports_sms_segments_per_locale(api):
         assert cost["encoding"] == "UCS-2" and forced_by in cost["unicode_characters"]
         assert cost["segments"] == 2 and cost["per_segment"] == 67, cost
     assert api.get(f"/surveys/{body['id']}").json["sms_segments"] == segments
+
+
+OWN_EMAIL = {"subject": {"en": "How was order {order_id}?", "tr": "{order_id} numaralı siparişiniz nasıldı?"},
+             "intro": {"en": "Thanks for shopping at {store}, {name}."}}
+
+
+def test_a_survey_words_its_own_email_and_a_change_is_a_new_version(api):
+    body = create_survey(api, name="Own words", kind="nps", locales=LOCALES, email=OWN_EMAIL)
+    assert body["email"] == OWN_EMAIL and body["version"] == 1
+    same = ok(api.patch(f"/surveys/{body['id']}", json={"email": OWN_EMAIL}), 200)
+    assert same["version"] == 1  # the same words are no change
+    changed = ok(api.patch(f"/surveys/{body['id']}", json={"email": {"subject": {"en": "One question, {name}"}}}), 200)
+    assert changed["version"] == 2 and changed["email"] == {"subject": {"en": "One question, {name}"}}
+    fewer = ok(api.patch(f"/surveys/{body['id']}", json={"locales": ["tr", "fa"]}), 200)
+    assert fewer["version"] == 3 and fewer["email"] == {}  # the English words left with English
+    cleared = ok(api.patch(f"/surveys/{body['id']}", json={"email": None}), 200)
+    assert cleared["email"] == {}
+
+
+@pytest.mark.parametrize(("email", "field"), [
+    ({"subject": {"en": "Hi {0.__class__}"}}, "email.subject.en"),
+    ({"subject": {"en": "Hi {name!r}"}}, "email.subject.en"),
+    ({"intro": {"en": "Unbalanced {name"}}, "email.intro.en"),
+    ({"subject": {"de": "Wie war es?"}}, "email.subject.de"),
+    ({"subject": {"en": "x" * 151}}, "email.subject.en"),
+    ({"subject": {"en": "Two\nlines"}}, "email.subject.en"),
+    ({"intro": {"en": "   "}}, "email.intro.en"),
+])
+def test_email_texts_that_cannot_work_are_422_and_store_nothing(api, app, email, field):
+    before = snapshot(app, "surveys")
+    error = error_of(api.post("/surveys", json={"name": "x", "kind": "nps", "locales": LOCALES, "email": email}), 422)
+    assert field in error["fields"], error
+    assert snapshot(app, "surveys") == before
+
+
+def test_an_unknown_part_of_the_email_is_refused(api):
+    response = api.post("/surveys", json={"name": "x", "kind": "nps", "email": {"footer": {"en": "Bye"}}})
+    assert response.status_code in (400, 422)
+    assert "footer" in str(response.get_json()["error"]["fields"])

@@ -215,3 +215,18 @@ def test_the_email_puts_one_score_link_per_scale_point_in_reading_order(locale):
 def test_an_email_without_score_links_falls_back_to_one_button():
     html = render_message("email_invitation.html", "en", question="Q?", url=URL, low=0, high=10, contact_name=None)
     assert f'<a href="{URL}" style="display:inline-block' in html and "?score=" not in html
+
+
+@pytest.mark.parametrize("reminder", [False, True])
+@pytest.mark.parametrize("template", ["email_invitation.txt", "email_invitation.html", "email_invitation.subject.txt"])
+def test_the_surveys_own_words_replace_the_built_in_ones(template, reminder):
+    own = {"own_subject": "How was order A-1?", "own_intro": "Thanks for shopping at Moda."}
+    rendered = render_message(template, "en", question=_nps_question("en"), url=URL, low=0, high=10,
+                              contact_name=CONTACT, reminder=reminder, **own, **_email_context("en"))
+    default_intro = catalog.translate("en", "messages.email_intro")
+    if template.startswith("email_invitation.subject"):
+        assert rendered == ("Reminder: " if reminder else "") + "How was order A-1?"
+    else:
+        assert own["own_intro"] in rendered and default_intro not in rendered
+        # A reminder says it is one, then the survey's own sentence.
+        assert (catalog.translate("en", "messages.email_reminder_intro") in rendered) == reminder
