@@ -217,6 +217,9 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         raise ConfigError("SURVEYD_MAIL_FROM is required when SURVEYD_SMTP_HOST is set")
     if mail_from and "@" not in mail_from:
         raise ConfigError(f"SURVEYD_MAIL_FROM must be an email address, not {mail_from!r}")
+    smtp_ca_file = env.get("SURVEYD_SMTP_CA_FILE") or None
+    if smtp_ca_file and not Path(smtp_ca_file).is_file():
+        raise ConfigError(f"SURVEYD_SMTP_CA_FILE is not a readable file: {smtp_ca_file}")
     telegram_mode = (env.get("SURVEYD_TELEGRAM_MODE") or "webhook").strip().lower()
     if telegram_mode not in ("webhook", "polling"):
         raise ConfigError("SURVEYD_TELEGRAM_MODE must be webhook or polling")
@@ -260,8 +263,8 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         smtp_password=env.get("SURVEYD_SMTP_PASSWORD") or None,
         smtp_starttls=_flag(env, "SURVEYD_SMTP_STARTTLS", True),
         smtp_ssl=_flag(env, "SURVEYD_SMTP_SSL", smtp_port == 465),
-        smtp_ca_file=env.get("SURVEYD_SMTP_CA_FILE") or None,
-        smtp_rate_per_second=_float(env, "SURVEYD_SMTP_RATE", 10.0, minimum=0.01),
+        smtp_ca_file=smtp_ca_file,
+        smtp_rate_per_second=_float(env, "SURVEYD_SMTP_RATE", 10.0),
         mail_from=mail_from,
         mail_unsubscribe=env.get("SURVEYD_MAIL_UNSUBSCRIBE") or None,
     )

@@ -101,5 +101,7 @@ def test_smtp_needs_a_sender_address(tmp_path):
     settings = load_settings(tmp_path, {**base, "SURVEYD_MAIL_FROM": "cx@acme.example", "SURVEYD_SMTP_PORT": "465",
                                         "SURVEYD_SMTP_RATE": "2.5"})
     assert (settings.smtp_ssl, settings.smtp_rate_per_second, settings.mail_unsubscribe) == (True, 2.5, None)
+    with pytest.raises(ConfigError, match="SURVEYD_SMTP_CA_FILE"):
+        load_settings(tmp_path, {**base, "SURVEYD_MAIL_FROM": "cx@acme.example", "SURVEYD_SMTP_CA_FILE": "/no/such.pem"})
     with pytest.raises(ConfigError, match="SURVEYD_SMTP_SSL"):
         load_settings(tmp_path, {**base, "SURVEYD_MAIL_FROM": "cx@acme.example", "SURVEYD_SMTP_SSL": "maybe"})

@@ -8,7 +8,7 @@ import survey_templates
 from bots.channel import OutboundMessage
 from bots.sms_segments import count_segments
 from surveyd.extensions import db
-from surveyd.models import Channel, Dispatch, Event, DispatchPurpose, SurveyKind, SurveyVersion
+from surveyd.models import Channel, Dispatch, DispatchPurpose, Event, SurveyKind, SurveyVersion
 from surveyd.services.dispatch_planning import survey_link
 from surveyd.services.metric_math import SCALES
 from surveyd.services import channels, chat_links, placeholders, tokens, unsubscribing

@@ -20,11 +20,11 @@ def unsubscribe_url(contact: Contact) -> str:
 
 def list_unsubscribe_headers(contact: Contact) -> dict[str, str]:
     """RFC 2369 and RFC 8058 headers: an https URL a mail client may POST to, and a mailto: fallback."""
-    token = sign_unsubscribe(contact.id, Channel.EMAIL.value, settings().secret_key)
-    targets = [f"<{public_url()}/u/{token}>"]
+    url = unsubscribe_url(contact)
+    targets = [f"<{url}>"]
     mailbox = settings().mail_unsubscribe or _address(settings().mail_from)
-    if mailbox:
-        targets.append(f"<mailto:{mailbox}?subject={quote('unsubscribe ' + token)}>")
+    if mailbox:  # the subject carries the token, so whoever reads that mailbox can act on it
+        targets.append(f"<mailto:{mailbox}?subject={quote('unsubscribe ' + url.rsplit('/', 1)[-1])}>")
     return {"List-Unsubscribe": ", ".join(targets), "List-Unsubscribe-Post": ONE_CLICK}
 
 
