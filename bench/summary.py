@@ -57,10 +57,28 @@ def dispatch_row(runs: list[dict]) -> str:
             f"{s['count']} dispatches | {what} | {base} | {ratio} |")
 
 
+def email_row(runs: list[dict]) -> str:
+    """One table row for a series of email (SMTP adapter) runs."""
+    runs = sorted(runs, key=lambda r: r["median"]["pooled"]["per_second"])
+    mid = runs[len(runs) // 2]
+    o, m = mid["options"], mid["median"]
+    pooled, kept, fresh = m["pooled"], m["kept"], m["per_message"]
+    build = next((row for row in mid["rows"] if row[0].startswith("MIME build")), None)
+    bad = sum(not r["exactly_once"] for r in runs)
+    what = (f"{pooled['per_second']:.0f} emails/s{spread([r['median']['pooled']['per_second'] for r in runs], '.0f')}, "
+            f"{pooled['warmup_connections'] + pooled['connections']} SMTP connections in all; "
+            + ("exactly once in every run" if not bad else f"exactly-once check FAILED in {bad} runs"))
+    base = (f"raw smtplib, prebuilt bytes: {kept['per_second']:.0f}/s on kept connections, {fresh['per_second']:.0f}/s "
+            f"with a connection per email" + (f"; MIME build alone {build[1]}/s on 1 thread" if build else ""))
+    return (f"| email: invitations → local SMTP server (aiosmtpd, own process), {o['threads']} threads, "
+            f"{o['count']} emails of ~{pooled['mean_bytes'] / 1000:.0f} kB | {what} | {base} "
+            f"| {kept['per_second'] / pooled['per_second']:.1f}x (kept connections) |")
+
+
 def main() -> int:
     """Print the table for every series, ingest first."""
     order = ["ingest-sqlite-web", "ingest-postgresql", "ingest", "dispatch-embedded.", "dispatch-scaled.",
-             "dispatch-embedded-rate", "dispatch-scaled-rate", "dispatch"]
+             "dispatch-embedded-rate", "dispatch-scaled-rate", "dispatch", "email-smtp"]
     files = sorted(RESULTS.glob("*.runs.jsonl"),
                    key=lambda p: (next(i for i, o in enumerate(order) if p.name.startswith(o)), p.name))
     if not files:
@@ -71,7 +89,8 @@ def main() -> int:
     machines = set()
     for path in files:
         runs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        print(ingest_row(runs) if path.name.startswith("ingest") else dispatch_row(runs))
+        row = ingest_row if path.name.startswith("ingest") else email_row if path.name.startswith("email") else dispatch_row
+        print(row(runs))
         machines |= {f"{r['machine']['nproc']} cores, Python {r['machine']['python']}" for r in runs}
     print("\nMeasured on " + "; ".join(sorted(machines)) + ", clients and servers on the same host.")
     return 0
