@@ -170,5 +170,6 @@ def live_server(app, database_url, tmp_path_factory) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield base
-    server.close()
-    thread.join(timeout=5)
+    from tests.live import stop_waitress
+
+    stop_waitress(server, thread)

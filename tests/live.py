@@ -67,13 +67,26 @@ def served(app: Flask, port: int, threads: int = 8) -> Iterator[None]:
         yield
     finally:
         relay.stop()
-        server.close()
-        serving.join(timeout=5)
+        stop_waitress(server, serving)
         with app.app_context():
             # Each live app has its own engine: give its pooled connections back, or a long run of
             # these tests exhausts PostgreSQL's max_connections.
             db.session.remove()
             db.engine.dispose()
+
+
+def stop_waitress(server, serving: threading.Thread) -> None:
+    """Stop a waitress server run on a thread: its sockets are closed from its own loop thread (closing
+    them from here races the select() it is in: EBADF), then its task threads are shut down."""
+    def close_everything() -> None:
+        for channel in list(server._map.values()):
+            if channel is not server and channel is not server.trigger:
+                channel.close()  # keep-alive client connections
+        server.close()  # and the trigger with it: the map is empty, so the loop ends
+
+    server.trigger.pull_trigger(close_everything)
+    serving.join(timeout=5)
+    server.task_dispatcher.shutdown(timeout=5)
 
 
 def outside_client(app: Flask, base: str) -> Outside:
