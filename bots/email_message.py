@@ -110,6 +110,8 @@ def build_email(message: OutboundMessage, sender: str, message_id: str) -> Email
     msg.set_content(message.text, charset="utf-8")
     if message.html:
         msg.add_alternative(message.html, subtype="html", charset="utf-8")
+        for part in msg.iter_parts():
+            del part["MIME-Version"]  # add_alternative stamps the HTML part too; it belongs on the top level only
     # Only now: set_content drops, and add_alternative moves into the first part, every Content-* header.
     msg["Content-Language"] = message.locale
     for name, value in extra_headers.items():

@@ -121,6 +121,13 @@ def test_text_and_html_make_a_multipart_alternative_text_first():
     assert text.get_content_charset() == html.get_content_charset() == "utf-8"
     assert _content(text) == message.text
     assert _content(html) == message.html
+    assert raw_count(message) == 1 and text["MIME-Version"] is None and html["MIME-Version"] is None
+
+
+def raw_count(message) -> int:
+    """How many MIME-Version headers the whole message carries (RFC 2045: the top level only)."""
+    raw, _ = _round_trip(message)
+    return raw.count(b"MIME-Version:")
 
 
 def test_without_html_the_message_is_plain_text():
