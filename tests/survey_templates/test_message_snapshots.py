@@ -230,3 +230,37 @@ def test_the_surveys_own_words_replace_the_built_in_ones(template, reminder):
         assert own["own_intro"] in rendered and default_intro not in rendered
         # A reminder says it is one, then the survey's own sentence.
         assert (catalog.translate("en", "messages.email_reminder_intro") in rendered) == reminder
+
+
+EMAIL_VARIANTS = [(loc, reminder, offer) for loc in LOCALES for reminder in (False, True) for offer in (False, True)]
+
+
+@pytest.mark.parametrize(("locale", "reminder", "offer"), EMAIL_VARIANTS)
+def test_the_email_html_keeps_to_what_every_common_mail_client_renders(locale, reminder, offer):
+    """The usual email-safe subset (what Outlook's Word engine, Gmail and Apple Mail all honour)."""
+    from html.parser import HTMLParser
+
+    html = render_message("email_invitation.html", locale, question=_nps_question(locale), url=URL, low=0, high=10,
+                          contact_name=CONTACT, reminder=reminder, telegram_link=TELEGRAM if offer else "",
+                          **_email_context(locale))
+    seen: list[tuple[str, dict]] = []
+
+    class Reader(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            seen.append((tag, dict(attrs)))
+
+    Reader().feed(html)
+    tags = {tag for tag, _ in seen}
+    assert not tags & {"script", "style", "link", "img", "form", "input", "iframe", "video", "svg"}
+    for tag, attrs in seen:
+        style = (attrs.get("style") or "").replace(" ", "")
+        for unsupported in ("display:flex", "display:grid", "position:", "float:", "background-image", "var(--"):
+            assert unsupported not in style, (tag, style)
+        if tag == "table":
+            assert attrs.get("role") == "presentation" and attrs.get("cellpadding") == "0", attrs
+            assert attrs.get("cellspacing") == "0" and attrs.get("border") == "0", attrs
+        if tag == "a":
+            assert attrs["href"].startswith(("https://", "http://")), attrs  # no relative or javascript: links
+    widths = re.findall(r"max-width:(\d+)px", html)
+    assert widths and all(int(w) <= 600 for w in widths)  # the classic safe width
+    assert sum(1 for tag, _ in seen if tag == "a") == 11 + 2 + (1 if offer else 0)  # scores, survey, unsubscribe
