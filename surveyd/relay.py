@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -18,6 +19,7 @@ from flask import Flask
 from surveyd.extensions import db
 
 log = logging.getLogger("surveyd.relay")
+INBOUND_RECOVERY_SECONDS = 30.0  # how often a relay looks for stored webhook deliveries nothing acted on
 
 
 def owner_name() -> str:
@@ -130,12 +132,14 @@ class Relay(threading.Thread):
         self.settings = app.config["SURVEYD"]
         self.owner = owner_name()
         self.stopping = threading.Event()
+        self.next_inbound_recovery = 0.0
 
     def run_once(self) -> tuple[int, int]:
         """One pass: the number of dispatches handed out, and how many there was room for."""
         from surveyd.services import outbox
 
         with self.app.app_context():
+            self._recover_inbound()
             try:
                 outbox.recover_stuck()
                 room = min(self.batch, self.submitter.capacity())
@@ -150,6 +154,19 @@ class Relay(threading.Thread):
                 return 0, 0
             finally:
                 db.session.remove()
+
+    def _recover_inbound(self) -> None:
+        """Now and then, act on stored webhook deliveries that nothing acted on (services/inbound_recovery.py)."""
+        from surveyd.services import inbound_recovery
+
+        if time.monotonic() < self.next_inbound_recovery:
+            return
+        self.next_inbound_recovery = time.monotonic() + INBOUND_RECOVERY_SECONDS
+        try:
+            inbound_recovery.recover()
+        except Exception:  # the dispatch pass that follows must still run
+            log.exception("inbound recovery pass failed")
+            db.session.rollback()
 
     def run(self) -> None:
         """Poll until stopped; while work is waiting, go round again as soon as there is room for it."""

@@ -216,6 +216,44 @@ def test_an_update_that_raises_is_skipped_not_retried(bot, telegram, poller, mon
     assert any("failed and is skipped" in r.getMessage() for r in caplog.records)
 
 
+def test_an_update_that_failed_after_it_was_kept_is_acted_on_later_by_the_relay(bot, telegram, poller, live,
+                                                                                 monkeypatch):
+    from datetime import timedelta
+
+    from surveyd.models import utcnow
+    from surveyd.relay import embedded_relay
+
+    chat, _, message = invited(bot, telegram)
+    tap = score_tap(message, "2")
+    fixed = telegram_updates.take_update
+
+    def broken(inbound_id, event):
+        raise RuntimeError("a bug met after the update was kept")
+
+    monkeypatch.setattr(telegram_updates, "take_update", broken)
+    telegram.push_update(tap)
+    poller.start()
+    assert eventually(lambda: telegram.pending_updates == [])  # the poll moved on: Telegram will not send it again
+    assert eventually(lambda: inbound(live) == [("tap", str(tap["update_id"]), None)])  # kept, not acted on
+    assert responses(bot) == []
+
+    monkeypatch.setattr(telegram_updates, "take_update", fixed)  # the fix is deployed
+    with live.app_context():  # a few minutes pass
+        db.session.execute(sa.update(InboundMessage).values(received_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+        db.session.remove()
+    relay = embedded_relay(live)
+    try:
+        relay.run_once()
+    finally:
+        relay.submitter.shutdown()
+    assert [r["score"] for r in responses(bot)] == [2]
+    assert inbound(live) == [("tap", str(tap["update_id"]), "score")]
+    (edit,) = telegram.edits
+    assert edit["text"].endswith("Your answer: 2")  # the chat shows the choice, late but once
+    assert telegram.messages_to(chat)[-1] == "We're sorry to hear that. What should we have done better?"
+
+
 def test_while_the_database_is_unavailable_the_update_is_fetched_again(bot, telegram, poller, monkeypatch):
     _, _, message = invited(bot, telegram)
     tap = score_tap(message, "6")

@@ -41,6 +41,12 @@ def _keep(channel: Channel, address: str, text: str, direction: str) -> None:
     db.session.add(SandboxMessage(channel=channel, recipient=address, text=text, extra={"direction": direction}))
 
 
+def keep_reply(channel: Channel, address: str, text: str) -> None:
+    """A reply from the service in a sandbox thread, sent later than the customer's message (commits)."""
+    _keep(channel, address, text, "reply")
+    db.session.commit()
+
+
 def reply_sms(phone: str, text: str) -> list[str]:
     """Text the service as the customer: the same inbound path as Twilio's webhook; the replies, kept in the thread."""
     phone, text = _text(phone, text)
