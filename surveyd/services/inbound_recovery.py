@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 GRACE = timedelta(seconds=60)  # a webhook still working on its own delivery is left alone this long
+# A reply acted on a day late would confuse more than it helps ("this survey has closed" for a text
+# sent yesterday); older rows stay as they are, for staff to look at.
+MAX_AGE = timedelta(hours=24)
 
 
 def stalled(now: datetime, limit: int = 20) -> list[int]:
@@ -33,7 +36,7 @@ def stalled(now: datetime, limit: int = 20) -> list[int]:
     return list(db.session.scalars(
         sa.select(InboundMessage.id)
         .where(InboundMessage.processed_at.is_(None), InboundMessage.received_at < now - GRACE,
-               InboundMessage.attempts < MAX_ATTEMPTS)
+               InboundMessage.received_at > now - MAX_AGE, InboundMessage.attempts < MAX_ATTEMPTS)
         .order_by(InboundMessage.id).limit(limit)))
 
 

@@ -63,6 +63,13 @@ def test_an_sms_reply_nobody_acted_on_is_answered_later_and_only_once(ctx):
     assert len(replies_to(PHONE)) == 1
 
 
+def test_a_delivery_older_than_a_day_is_left_for_staff_to_look_at(ctx):
+    sms_survey()
+    inbound_id = stored_sms("9")
+    assert recover(utcnow() + timedelta(hours=25)) == 0
+    assert row(inbound_id).processed_at is None and row(inbound_id).attempts == 0
+
+
 def test_a_redelivery_that_acted_first_leaves_nothing_for_recovery(ctx):
     sms_survey()
     inbound_id = stored_sms("8")
