@@ -198,14 +198,14 @@ def _fake_main(pipe) -> None:
         fake.stop()
 
 
-class FakeTwilioProcess:
-    """tests.fakes.twilio_api.FakeTwilio served from a child process, queried over a pipe."""
+class PipedProcess:
+    """A fake served from a child process (spawned), asked things over a pipe; the child sends its ready answer first."""
 
-    def __init__(self) -> None:
+    def __init__(self, target, name: str) -> None:
         self.pipe, child = _mp.Pipe()
-        self.process = _mp.Process(target=_fake_main, args=(child,), daemon=True, name="fake-twilio")
+        self.process = _mp.Process(target=target, args=(child,), daemon=True, name=name)
         self.process.start()
-        self.base_url, self.account_sid, self.auth_token = self.pipe.recv()
+        self.ready = self.pipe.recv()
 
     def ask(self, command: str):
         """Send a command to the fake and return its answer."""
@@ -220,6 +220,14 @@ class FakeTwilioProcess:
             except OSError:  # it is already going (Ctrl-C reached it too)
                 pass
             self.process.join(5)
+
+
+class FakeTwilioProcess(PipedProcess):
+    """tests.fakes.twilio_api.FakeTwilio served from a child process, queried over a pipe."""
+
+    def __init__(self) -> None:
+        super().__init__(_fake_main, "fake-twilio")
+        self.base_url, self.account_sid, self.auth_token = self.ready
 
 
 def machine() -> dict:

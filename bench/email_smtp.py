@@ -92,28 +92,12 @@ def _server_main(pipe) -> None:
         fake.stop()
 
 
-class FakeSmtpProcess:
+class FakeSmtpProcess(common.PipedProcess):
     """tests.fakes.smtp_server.FakeSmtp served from a child process, queried over a pipe."""
 
     def __init__(self) -> None:
-        self.pipe, child = common._mp.Pipe()
-        self.process = common._mp.Process(target=_server_main, args=(child,), daemon=True, name="fake-smtp")
-        self.process.start()
-        self.host, self.port = self.pipe.recv()
-
-    def ask(self, command: str):
-        """Send a command to the server process and return its answer."""
-        self.pipe.send(command)
-        return self.pipe.recv()
-
-    def stop(self) -> None:
-        """Stop the server and its process."""
-        if self.process.is_alive():
-            try:
-                self.pipe.send("stop")
-            except OSError:  # it is already going (Ctrl-C reached it too)
-                pass
-            self.process.join(5)
+        super().__init__(_server_main, "fake-smtp")
+        self.host, self.port = self.ready
 
 
 # --- the messages -----------------------------------------------------------------------------------
