@@ -99,7 +99,8 @@ def test_sends_share_one_connection(channel, fake):
 @pytest.mark.parametrize("pool_size", [2, 4])
 def test_threads_send_at_once_over_at_most_pool_size_connections(fake, pool_size):
     channel = _channel(fake, pool_size=pool_size)
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    # More threads than connections allowed: without the cap each thread would open its own.
+    with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda n: channel.send(_message(to=f"c{n}@example.com", dispatch_id=n)), range(24)))
     channel.close()
     arrived = fake.wait_for(24)
