@@ -75,6 +75,15 @@ def served(app: Flask, port: int, threads: int = 8) -> Iterator[None]:
             db.engine.dispose()
 
 
+def relay_pass(app: Flask) -> None:
+    """One pass of a fresh embedded relay of this app, as `serve` runs every poll, then its send threads stop."""
+    relay = embedded_relay(app)
+    try:
+        relay.run_once()
+    finally:
+        relay.submitter.shutdown()
+
+
 def stop_waitress(server, serving: threading.Thread) -> None:
     """Stop a waitress server run on a thread: its sockets are closed from its own loop thread (closing
     them from here races the select() it is in: EBADF), then its task threads are shut down."""

@@ -23,7 +23,7 @@ from surveyd.services.channels import adapters
 from surveyd.telegram_polling import Poller
 from tests.conftest import free_port, make_env
 from tests.fakes.telegram_api import FakeTelegram, callback_update, message_update
-from tests.live import outside_client, served
+from tests.live import outside_client, relay_pass, served
 from tests.test_telegram_live import buttons, invited, responses
 
 LONG_POLL = 1
@@ -221,7 +221,6 @@ def test_an_update_that_failed_after_it_was_kept_is_acted_on_later_by_the_relay(
     from datetime import timedelta
 
     from surveyd.models import utcnow
-    from surveyd.relay import embedded_relay
 
     chat, _, message = invited(bot, telegram)
     tap = score_tap(message, "2")
@@ -242,11 +241,7 @@ def test_an_update_that_failed_after_it_was_kept_is_acted_on_later_by_the_relay(
         db.session.execute(sa.update(InboundMessage).values(received_at=utcnow() - timedelta(minutes=5)))
         db.session.commit()
         db.session.remove()
-    relay = embedded_relay(live)
-    try:
-        relay.run_once()
-    finally:
-        relay.submitter.shutdown()
+    relay_pass(live)
     assert [r["score"] for r in responses(bot)] == [2]
     assert inbound(live) == [("tap", str(tap["update_id"]), "score")]
     (edit,) = telegram.edits

@@ -64,6 +64,7 @@ class LocalServer:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._connections: set[socket.socket] = set()
+        self._delay, self._delays_left = 0.0, None
 
     def start(self):
         """Listen on a free port of 127.0.0.1 and serve from a daemon thread."""
@@ -89,6 +90,20 @@ class LocalServer:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
         self._server = None
+
+    def delay_after_store(self, seconds: float, n: int | None = None) -> None:
+        """Store each message sent, then wait before answering (the next n sends, or all if n is None)."""
+        with self._lock:
+            self._delay, self._delays_left = seconds, n
+
+    def _take_delay(self) -> float:
+        """How long the send being answered waits first; each call uses up one of the n delayed sends."""
+        with self._lock:
+            if self._delay <= 0 or self._delays_left == 0:
+                return 0.0
+            if self._delays_left is not None:
+                self._delays_left -= 1
+            return self._delay
 
     def _on_start(self) -> None:
         """Called before serving begins."""

@@ -323,10 +323,6 @@ class FakeTelegram(LocalServer):
         with self._lock:
             self._failures.extend([error] * n)
 
-    def delay_after_store(self, seconds: float, n: int | None = None) -> None:
-        """Store, then wait before answering (the next n sendMessage/editMessageText calls, or all)."""
-        with self._lock:
-            self._delay, self._delays_left = seconds, n
 
     def reset_faults(self) -> None:
         """Answer every request normally from now on (blocked and unknown chats are emptied too)."""
@@ -340,13 +336,6 @@ class FakeTelegram(LocalServer):
         with self._lock:
             return self._failures.pop(0) if self._failures else None
 
-    def _take_delay(self) -> float:
-        with self._lock:
-            if self._delay <= 0 or self._delays_left == 0:
-                return 0.0
-            if self._delays_left is not None:
-                self._delays_left -= 1
-            return self._delay
 
     def _handle(self, path: str, query: str, content_type: str, body: bytes) -> tuple[int, dict[str, Any], float]:
         """Route, check, fault and answer one call: (status, JSON payload, seconds to wait first)."""

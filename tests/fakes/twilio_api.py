@@ -102,10 +102,6 @@ class FakeTwilio(LocalServer):
         with self._lock:
             self._fail_until, self._fail_status = time.monotonic() + seconds, status
 
-    def delay_after_store(self, seconds: float, n: int | None = None) -> None:
-        """Store each POSTed message, then wait before answering (the next n POSTs, or all if n is None)."""
-        with self._lock:
-            self._delay, self._delays_left = seconds, n
 
     def reset_faults(self) -> None:
         """Answer every request normally from now on."""
@@ -133,14 +129,6 @@ class FakeTwilio(LocalServer):
                 return self._fail_status, None
         return None
 
-    def _take_delay(self) -> float:
-        """How long this stored POST waits before answering."""
-        with self._lock:
-            if self._delay <= 0 or self._delays_left == 0:
-                return 0.0
-            if self._delays_left is not None:
-                self._delays_left -= 1
-            return self._delay
 
     def _create(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """Validate like Twilio, then store the message and answer 201 with its resource."""

@@ -10,13 +10,13 @@ from bots import twilio_webhooks
 from bots.telegram_bot import parse_update
 from surveyd.extensions import db
 from surveyd.models import Channel, Dispatch, DispatchStatus, InboundMessage, Response, SandboxMessage, utcnow
-from surveyd.relay import embedded_relay
 from surveyd.services import inbound, tokens
 from surveyd.services.dispatching import send_due
 from surveyd.services.inbound_recovery import GRACE, MAX_ATTEMPTS, recover
 from surveyd.services.runtime import settings
 from tests import factories
 from tests.fakes.telegram_api import callback_update
+from tests.live import relay_pass
 
 PHONE = "+447700900123"
 LATER = timedelta(minutes=2)
@@ -130,11 +130,7 @@ def test_the_relay_runs_the_recovery(ctx, app):
     inbound_id = stored_sms("10")
     db.session.execute(sa.update(InboundMessage).values(received_at=utcnow() - LATER))
     db.session.commit()
-    relay = embedded_relay(app)
-    try:
-        relay.run_once()
-    finally:
-        relay.submitter.shutdown()
+    relay_pass(app)
     assert row(inbound_id).processed_at is not None
     assert db.session.scalar(sa.select(Response.score)) == 10
 
