@@ -62,7 +62,8 @@ def worker(concurrency: int | None, relay: bool, loglevel: str) -> None:
     """Run a Celery dispatch worker (and its relay) for the scaled setup."""
     import socket
 
-    from surveyd.relay import celery_relay
+    from surveyd.server import relay_chores
+    from surveyd.services.dispatch.relay import celery_relay
 
     _configure_logging()
     app = _app()
@@ -76,7 +77,7 @@ def worker(concurrency: int | None, relay: bool, loglevel: str) -> None:
             "workers on SQLite share one file lock: fine on one machine for trying things out, "
             "slow with several workers; use PostgreSQL for the scaled setup")
     threads = concurrency or settings.dispatch_concurrency
-    relay_thread = celery_relay(app, max_in_flight=max(100, threads * 50)) if relay else None
+    relay_thread = celery_relay(app, max_in_flight=max(100, threads * 50), chores=relay_chores()) if relay else None
     if relay_thread:
         relay_thread.start()
     # Threads, not forked processes: sends wait on providers, and a fork would copy the relay's
@@ -110,7 +111,7 @@ def api_key() -> None:
 def api_key_create(name: str) -> None:
     """Create a key and print it on the last line (it is shown only once)."""
     from surveyd.server import apply_migrations
-    from surveyd.services.api_keys import create_api_key
+    from surveyd.services.access.api_keys import create_api_key
 
     app = _app()
     apply_migrations(app, quiet=True)
@@ -132,8 +133,8 @@ def user() -> None:
 def user_create(email: str, role: str) -> None:
     """Create a staff user; the password comes from SURVEYD_NEW_PASSWORD or a prompt."""
     from surveyd.server import apply_migrations
+    from surveyd.services.access.users import create_user
     from surveyd.services.errors import ServiceError
-    from surveyd.services.users import create_user
 
     password = os.environ.get("SURVEYD_NEW_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
@@ -186,7 +187,7 @@ def _telegram_call(settings, method: str, **kwargs) -> None:
 @click.option("--drop-pending", is_flag=True, help="Discard the updates Telegram is still holding.")
 def telegram_set_webhook(url: str | None, drop_pending: bool) -> None:
     """Register the webhook with its secret, for messages and button taps; prints the URL."""
-    from surveyd.telegram_polling import ALLOWED_UPDATES
+    from surveyd.services.answers.telegram_polling import ALLOWED_UPDATES
 
     settings = _telegram_settings()
     if not settings.telegram_webhook_secret:

@@ -5,7 +5,7 @@ import logging
 
 from flask import Flask
 
-from surveyd.relay import embedded_relay
+from surveyd.services.dispatch.relay import Chore, embedded_relay
 
 log = logging.getLogger("surveyd.server")
 
@@ -20,6 +20,13 @@ def apply_migrations(app: Flask, quiet: bool = False) -> None:
         upgrade()
 
 
+def relay_chores() -> list[Chore]:
+    """What every relay does now and then beside the outbox: act on kept webhook deliveries nothing acted on."""
+    from surveyd.services.answers import inbound_recovery
+
+    return [Chore("inbound recovery", inbound_recovery.EVERY_SECONDS, inbound_recovery.recover)]
+
+
 def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
     """Migrate, seed the demo if asked, start the dispatcher (and the Telegram poller), and serve until interrupted."""
     from waitress import serve
@@ -27,7 +34,7 @@ def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
     settings = app.config["SURVEYD"]
     apply_migrations(app)
     if settings.demo:
-        from surveyd.services.demo import seed_demo
+        from surveyd.services.sandbox.demo import seed_demo
 
         with app.app_context():
             key = seed_demo()
@@ -50,7 +57,7 @@ def start_background(app: Flask) -> list:
     if settings.broker_url:
         log.info("SURVEYD_BROKER_URL is set: dispatching is left to `surveyd worker` processes")
     else:
-        relay = embedded_relay(app)
+        relay = embedded_relay(app, relay_chores())
         relay.start()
         started.append(relay)
         log.info("dispatching in this process (%d send threads)", settings.dispatch_concurrency)
@@ -58,7 +65,7 @@ def start_background(app: Flask) -> list:
         log.warning("SURVEYD_TELEGRAM_BOT_TOKEN is set without SURVEYD_TELEGRAM_WEBHOOK_SECRET: /webhooks/telegram "
                     "refuses every update; set a secret (and run `surveyd telegram set-webhook`) or use polling")
     if settings.telegram_mode == "polling":
-        from surveyd.telegram_polling import Poller, telegram_channel
+        from surveyd.services.answers.telegram_polling import Poller, telegram_channel
 
         if telegram_channel(app) is None:
             log.warning("SURVEYD_TELEGRAM_MODE=polling, but no Telegram bot is configured here (no "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import Celery, Task, shared_task
 from flask import Flask
 
-from surveyd.relay import owner_name, run_send
+from surveyd.services.dispatch.relay import owner_name, run_send
 
 
 def celery_init_app(app: Flask) -> Celery:

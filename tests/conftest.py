@@ -136,7 +136,7 @@ class ApiClient:
 @pytest.fixture
 def api_key(app) -> str:
     """A live API key."""
-    from surveyd.services.api_keys import create_api_key
+    from surveyd.services.access.api_keys import create_api_key
 
     with app.app_context():
         _, raw = create_api_key("tests")

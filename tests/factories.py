@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from surveyd.services import contacts, events, surveys, triggers
+from surveyd.services.audience import contacts
+from surveyd.services.design import surveys, triggers
+from surveyd.services.intake import events
 
 
 def survey(**overrides: Any):

@@ -11,7 +11,8 @@ import requests
 from flask import Flask
 
 from surveyd.extensions import db
-from surveyd.relay import embedded_relay
+from surveyd.server import relay_chores
+from surveyd.services.dispatch.relay import embedded_relay
 
 FINAL = {"sent", "delivered", "failed", "suppressed", "expired", "answered"}
 
@@ -61,7 +62,7 @@ def served(app: Flask, port: int, threads: int = 8) -> Iterator[None]:
     server = create_server(app, host="127.0.0.1", port=port, threads=threads)
     serving = threading.Thread(target=server.run, daemon=True)
     serving.start()
-    relay = embedded_relay(app)
+    relay = embedded_relay(app, relay_chores())
     relay.start()
     try:
         yield
@@ -77,7 +78,7 @@ def served(app: Flask, port: int, threads: int = 8) -> Iterator[None]:
 
 def relay_pass(app: Flask) -> None:
     """One pass of a fresh embedded relay of this app, as `serve` runs every poll, then its send threads stop."""
-    relay = embedded_relay(app)
+    relay = embedded_relay(app, relay_chores())
     try:
         relay.run_once()
     finally:
@@ -100,7 +101,7 @@ def stop_waitress(server, serving: threading.Thread) -> None:
 
 def outside_client(app: Flask, base: str) -> Outside:
     """An integrator's client for the served app, with an API key of its own."""
-    from surveyd.services.api_keys import create_api_key
+    from surveyd.services.access.api_keys import create_api_key
 
     with app.app_context():
         _, key = create_api_key("outside")

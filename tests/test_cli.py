@@ -6,9 +6,9 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from surveyd.services.api_keys import authenticate
 from surveyd.extensions import db
 from surveyd.models import ApiKey, User
+from surveyd.services.access.api_keys import authenticate
 from tests.fakes.telegram_api import FakeTelegram
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from surveyd import create_app
 from surveyd.extensions import db
 from surveyd.models import Channel, InboundMessage
-from surveyd.services.channels import adapters
+from surveyd.services.dispatch.channels import adapters
 from tests.conftest import free_port, make_env
 from tests.fakes.telegram_api import FakeTelegram, callback_update, message_update
 from tests.live import Outside, outside_client, served

@@ -4,9 +4,14 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from surveyd.schemas.alert import AlertPageSchema, AlertPatchSchema, AlertQuerySchema, AlertSchema
+from surveyd.schemas.alert import (
+    AlertPageSchema,
+    AlertPatchSchema,
+    AlertQuerySchema,
+    AlertSchema,
+)
 from surveyd.schemas.common import ErrorEnvelopeSchema
-from surveyd.services import alerts
+from surveyd.services.alerts import handling
 
 blp = Blueprint("alerts", __name__, description="Negative answers that need a person")
 
@@ -17,7 +22,7 @@ blp = Blueprint("alerts", __name__, description="Negative answers that need a pe
 def alert_list(query):
     """Alerts newest first, by status and survey."""
     limit = query["limit"]
-    items = alerts.list_alerts(query.get("status"), query.get("survey_id"), limit + 1, query.get("cursor"))
+    items = handling.list_alerts(query.get("status"), query.get("survey_id"), limit + 1, query.get("cursor"))
     return {"items": items[:limit], "next_cursor": items[limit - 1].id if len(items) > limit else None}
 
 
@@ -29,11 +34,11 @@ class AlertItem(MethodView):
     @blp.alt_response(404, schema=ErrorEnvelopeSchema)
     def get(self, alert_id: int):
         """Read an alert."""
-        return alerts.get_alert(alert_id)
+        return handling.get_alert(alert_id)
 
     @blp.arguments(AlertPatchSchema)
     @blp.response(200, AlertSchema)
     @blp.alt_response(404, schema=ErrorEnvelopeSchema)
     def patch(self, data, alert_id: int):
         """Claim, mark contacted, resolve or reopen; set assignee and note."""
-        return alerts.update_alert(alert_id, data)
+        return handling.update_alert(alert_id, data)

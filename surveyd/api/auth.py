@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g, request
 
 from surveyd.api.envelope import envelope
-from surveyd.services.api_keys import authenticate
+from surveyd.services.access.api_keys import authenticate
 
 
 def require_api_key():

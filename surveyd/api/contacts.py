@@ -6,8 +6,13 @@ from flask_smorest import Blueprint
 
 from surveyd.models import Contact
 from surveyd.schemas.common import ErrorEnvelopeSchema
-from surveyd.schemas.contact import ChatLinkSchema, ContactDetailSchema, ContactPutSchema, ContactSchema
-from surveyd.services import chat_links, contacts
+from surveyd.schemas.contact import (
+    ChatLinkSchema,
+    ContactDetailSchema,
+    ContactPutSchema,
+    ContactSchema,
+)
+from surveyd.services.audience import chat_links, contacts
 
 blp = Blueprint("contacts", __name__, description="Customers, one record across every channel")
 

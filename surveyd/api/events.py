@@ -7,9 +7,9 @@ from flask_smorest import Blueprint
 from surveyd.models import Channel, Dispatch, DispatchStatus, Event
 from surveyd.schemas.common import ErrorEnvelopeSchema
 from surveyd.schemas.event import EventAcceptedSchema, EventCreateSchema
-from surveyd.services import events
-from surveyd.services.dispatch_planning import survey_link
+from surveyd.services.dispatch.planning import survey_link
 from surveyd.services.errors import Invalid
+from surveyd.services.intake import events
 
 blp = Blueprint("events", __name__, description="Touchpoint events that may trigger surveys")
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -6,8 +6,14 @@ from flask_smorest import Blueprint
 
 from surveyd.schemas.common import ErrorEnvelopeSchema
 from surveyd.schemas.metrics import MetricsQuerySchema, MetricsSchema
-from surveyd.schemas.survey import SurveyCreateSchema, SurveyListSchema, SurveyPatchSchema, SurveySchema
-from surveyd.services import metrics, surveys
+from surveyd.schemas.survey import (
+    SurveyCreateSchema,
+    SurveyListSchema,
+    SurveyPatchSchema,
+    SurveySchema,
+)
+from surveyd.services.design import surveys
+from surveyd.services.insight import metrics
 
 blp = Blueprint("surveys", __name__, description="CSAT, NPS and CES surveys, versioned")
 

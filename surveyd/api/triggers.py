@@ -4,11 +4,16 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from surveyd.schemas.common import ErrorEnvelopeSchema, TOUCHPOINT_KEY
+from surveyd.schemas.common import TOUCHPOINT_KEY, ErrorEnvelopeSchema
 from surveyd.schemas.trigger import (
-    TouchpointListSchema, TouchpointPutSchema, TouchpointSchema, TriggerCreateSchema, TriggerListSchema, TriggerSchema,
+    TouchpointListSchema,
+    TouchpointPutSchema,
+    TouchpointSchema,
+    TriggerCreateSchema,
+    TriggerListSchema,
+    TriggerSchema,
 )
-from surveyd.services import touchpoints, triggers
+from surveyd.services.design import touchpoints, triggers
 from surveyd.services.errors import Invalid
 
 blp = Blueprint("triggers", __name__, description="Which touchpoint asks which survey, how and when")

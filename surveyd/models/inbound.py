@@ -33,7 +33,7 @@ class InboundMessage(Base):
     outcome: Mapped[str | None] = mapped_column(sa.String(40))
     dispatch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("dispatches.id", ondelete="SET NULL"), index=True)
     # A delivery that was stored but not acted on (an error after the commit, a poll that moved on) is
-    # tried again by services/inbound_recovery.py; these count and explain those tries.
+    # tried again by services/answers/inbound_recovery.py; these count and explain those tries.
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(sa.String(200))
 

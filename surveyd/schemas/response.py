@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from surveyd.schemas.common import PageQuerySchema, Timestamp
-from surveyd.services.metric_math import band
+from surveyd.services.design.scales import band
 
 
 class AnswerSchema(Schema):

@@ -4,8 +4,8 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from surveyd.schemas.common import Timestamp
-from surveyd.services.messages import sms_segments
-from surveyd.services.survey_definitions import scale_of
+from surveyd.services.design.survey_definitions import scale_of
+from surveyd.services.dispatch.messages import sms_segments
 
 KINDS = ["nps", "csat", "ces"]
 Texts = lambda **kw: fields.Dict(keys=fields.String(), values=fields.String(), **kw)  # noqa: E731

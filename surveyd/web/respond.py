@@ -6,8 +6,14 @@ from flask import Blueprint, render_template, request
 import survey_templates
 from bots.channel import WebhookRejected
 from bots.web_link import TOKEN_HEADER, WebLinkChannel
-from surveyd.services.metric_math import SCALES
-from surveyd.services.responding import Progress, Stage, dispatch_for_token, progress, record_answer
+from surveyd.services.answers.responding import (
+    Progress,
+    Stage,
+    dispatch_for_token,
+    progress,
+    record_answer,
+)
+from surveyd.services.design.scales import SCALES
 
 bp = Blueprint("respond", __name__, template_folder="templates")
 SECURITY_HEADERS = {

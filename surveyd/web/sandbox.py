@@ -8,8 +8,10 @@ from markupsafe import Markup, escape
 
 from bots.sms_segments import count_segments
 from surveyd.models import Channel
-from surveyd.services import events, sandbox, sandbox_chats
 from surveyd.services.errors import ServiceError
+from surveyd.services.intake import events
+from surveyd.services.sandbox import chats as sandbox_chats
+from surveyd.services.sandbox import inbox as sandbox_inbox
 
 bp = Blueprint("sandbox", __name__, template_folder="templates")
 URL = re.compile(r"https?://[^\s<>\"]+")
@@ -42,12 +44,12 @@ def inbox():
     """Every message the sandbox delivered, newest first."""
     return render_template(
         "sandbox/inbox.html",
-        messages=sandbox.inbox(),
+        messages=sandbox_inbox.inbox(),
         threads=sandbox_chats.threads(Channel.SMS),
         telegram_threads=sandbox_chats.threads(Channel.TELEGRAM),
         segments=count_segments,
-        staff=sandbox.staff_view(),
-        choices=sandbox.event_choices(),
+        staff=sandbox_inbox.staff_view(),
+        choices=sandbox_inbox.event_choices(),
         linkify=linkify,
         one_click_url=one_click_url,
         framed=framed,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 import survey_templates
-from surveyd.services import unsubscribing
+from surveyd.services.audience import unsubscribing
 from surveyd.web.respond import page
 
 bp = Blueprint("unsubscribe", __name__, template_folder="templates")

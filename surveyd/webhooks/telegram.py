@@ -5,7 +5,7 @@ from flask import Blueprint, Response, request
 
 from bots.channel import WebhookRejected
 from bots.telegram_bot import verify_secret
-from surveyd.services import telegram_updates
+from surveyd.services.answers import telegram_updates
 from surveyd.services.runtime import settings
 
 bp = Blueprint("telegram_webhook", __name__, url_prefix="/webhooks")

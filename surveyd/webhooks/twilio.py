@@ -6,7 +6,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bots import twilio_webhooks
 from bots.channel import InboundEvent, WebhookRejected
-from surveyd.services import conversations, delivery_status, inbound
+from surveyd.services.answers import conversations, delivery_status, inbound
 from surveyd.services.runtime import public_url, settings
 
 bp = Blueprint("twilio_webhooks", __name__, url_prefix="/webhooks/twilio")

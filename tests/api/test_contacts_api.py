@@ -1,7 +1,17 @@
 """Contacts over the API: create or update, consent per channel, the timeline, opting out."""
 from __future__ import annotations
 
-from tests.api.helpers import answer, check_each, create_survey, create_trigger, error_of, fire, ok, snapshot, web_dispatch
+from tests.api.helpers import (
+    answer,
+    check_each,
+    create_survey,
+    create_trigger,
+    error_of,
+    fire,
+    ok,
+    snapshot,
+    web_dispatch,
+)
 
 CHANNELS = {"sms", "email", "telegram", "web"}
 FULL = {
@@ -160,7 +170,7 @@ def test_opted_out_contact_gets_a_suppressed_dispatch(api, app):
     detail = ok(api.get(f"/dispatches/{dispatch['id']}"), 200)
     assert [(h["status"], h["reason"]) for h in detail["history"]] == [("suppressed", "opted_out")]
     # And nothing went to the sandbox inbox.
-    from surveyd.services.dispatching import send_due
+    from surveyd.services.dispatch.sending import send_due
 
     with app.app_context():
         assert send_due() == 0

@@ -3,8 +3,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from surveyd.services.dispatching import send_due
-from tests.api.helpers import answer, create_survey, create_trigger, error_of, fire, ok, snapshot
+from surveyd.services.dispatch.sending import send_due
+from tests.api.helpers import (
+    answer,
+    create_survey,
+    create_trigger,
+    error_of,
+    fire,
+    ok,
+    snapshot,
+)
 
 ADDRESSES = {"phone": "+905321234567", "email": "ada@example.com", "telegram_chat_id": "777"}
 

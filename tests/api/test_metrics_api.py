@@ -7,9 +7,17 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from surveyd.services.dispatching import send_due
+from surveyd.services.dispatch.sending import send_due
 from tests.api.helpers import (
-    answer, create_survey, create_trigger, error_of, fire, ok, responses, survey_answer, web_dispatch,
+    answer,
+    create_survey,
+    create_trigger,
+    error_of,
+    fire,
+    ok,
+    responses,
+    survey_answer,
+    web_dispatch,
 )
 
 NPS_POINTS = [str(p) for p in range(0, 11)]

@@ -19,7 +19,7 @@ import survey_templates
 from surveyd import create_app
 from surveyd.extensions import db
 from surveyd.models import Response, SandboxMessage
-from surveyd.services import dispatching
+from surveyd.services.dispatch import sending
 from tests import factories
 from tests.conftest import make_env
 from tests.web.pages import parse
@@ -230,7 +230,7 @@ def _email_for_csat() -> int:
     factories.trigger(survey.id, touchpoint="ticket.closed", channels=["email"])
     factories.contact("emma", name="Emma Clarke", email="emma@example.com")
     (dispatch,) = factories.event(touchpoint="ticket.closed", external_id="emma")["dispatches"]
-    assert dispatching.send_due() == 1
+    assert sending.send_due() == 1
     return dispatch["id"]
 
 
@@ -292,7 +292,7 @@ def test_sandbox_lists_the_sms_and_its_link_opens_the_survey(open_page, live_app
     with page.expect_navigation():
         page.get_by_role("button", name="Send event").click()
     assert page.url == live_server + "/sandbox"
-    assert in_live(live_app, dispatching.send_due) == 1
+    assert in_live(live_app, sending.send_due) == 1
     page.reload()
 
     thread = page.locator(".thread[data-phone='+905321000001']")
@@ -326,7 +326,7 @@ def test_a_reply_typed_in_the_sandbox_thread_answers_the_survey(open_page, live_
     page.locator("#fire-contact").select_option("ayse")
     with page.expect_navigation():
         page.get_by_role("button", name="Send event").click()
-    assert in_live(live_app, dispatching.send_due) == 1
+    assert in_live(live_app, sending.send_due) == 1
     page.reload()
 
     thread = page.locator(".thread[data-phone='+905321000001']")
@@ -352,7 +352,7 @@ def _telegram_setup() -> None:
 
 def test_a_telegram_score_tapped_in_the_sandbox(open_page, live_app, live_server, tmp_path):
     in_live(live_app, _telegram_setup)
-    assert in_live(live_app, dispatching.send_due) == 1
+    assert in_live(live_app, sending.send_due) == 1
     page = open_page(viewport={"width": 1280, "height": 900})
     page.goto(live_server + "/sandbox#telegram-heading")
     chat = page.locator(".thread[data-chat='98765']")
@@ -378,7 +378,7 @@ def _email_for_nps(locale: str, external_id: str) -> int:
     factories.trigger(survey.id, touchpoint=f"visit.{locale}", channels=["email"])
     factories.contact(external_id, name="Dariush", email=f"{external_id}@example.com", locale=locale)
     (dispatch,) = factories.event(touchpoint=f"visit.{locale}", external_id=external_id)["dispatches"]
-    assert dispatching.send_due() == 1
+    assert sending.send_due() == 1
     return dispatch["id"]
 
 

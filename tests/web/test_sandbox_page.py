@@ -12,11 +12,20 @@ import survey_templates
 from surveyd import create_app
 from surveyd.extensions import db
 from surveyd.models import (
-    Alert, ApiKey, Channel, Contact, Dispatch, Event, Response, SandboxMessage, Survey, Trigger,
+    Alert,
+    ApiKey,
+    Channel,
+    Contact,
+    Dispatch,
+    Event,
+    Response,
+    SandboxMessage,
+    Survey,
+    Trigger,
 )
-from surveyd.services import dispatching
-from surveyd.services.demo import COMMENTS, seed_demo
-from surveyd.services.metric_math import band
+from surveyd.services.design.scales import band
+from surveyd.services.dispatch import sending
+from surveyd.services.sandbox.demo import COMMENTS, seed_demo
 from tests import factories
 from tests.conftest import make_env
 from tests.web.pages import inside, parse, path_of  # noqa: F401 (inside is a fixture)
@@ -38,7 +47,7 @@ def _sms_and_email_loop() -> dict:
     answer = factories.event(external_id="cust-1")
     assert [d["status"] for d in answer["dispatches"]] == ["scheduled", "scheduled"]
     assert [d["channel"] for d in answer["dispatches"]] == ["sms", "email"]
-    sent = dispatching.send_due()
+    sent = sending.send_due()
     return {"sent": sent, "nps": nps.id, "csat": csat.id}
 
 
@@ -145,7 +154,7 @@ def test_fire_an_event_form_creates_an_event(client, inside):
     assert after["Dispatch"] == before["Dispatch"] + 1
     assert after["Contact"] == before["Contact"]
     # the embedded dispatcher's job, done by hand here: the SMS lands in the inbox
-    assert inside(dispatching.send_due) == 1
+    assert inside(sending.send_due) == 1
     articles = _articles(client.get("/sandbox").get_data(as_text=True))
     assert list(articles) == ["sms"]
 
@@ -219,7 +228,7 @@ def test_seed_demo_seeds_once(app, client, ctx):
     assert counts() == seeded
 
     # the invitations to the named people reach the sandbox inbox
-    assert dispatching.send_due() >= 5
+    assert sending.send_due() >= 5
     db.session.remove()
     response = client.get("/sandbox")
     assert response.status_code == 200
@@ -296,7 +305,7 @@ def _telegram_loop(locale: str = "en") -> None:
     factories.trigger(survey.id, channels=["telegram"])
     factories.contact("cust-1", telegram_chat_id="5551234", locale=locale)
     factories.event(external_id="cust-1")
-    assert dispatching.send_due() == 1
+    assert sending.send_due() == 1
 
 
 def _keys(html: str) -> dict[str, tuple[str, str]]:

@@ -1,0 +1,155 @@
+"""Answers from every channel arrive here as InboundEvents and land in one response per dispatch."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from bots.channel import InboundEvent
+from surveyd.extensions import db
+from surveyd.models import Answer, Dispatch, DispatchStatus, Event, Response, utcnow
+from surveyd.services import tokens
+from surveyd.services.alerts.raising import raise_alert_if_negative
+from surveyd.services.design.scales import SCALES, band
+from surveyd.services.dispatch.planning import record_status, settle_reminders
+from surveyd.services.runtime import settings
+
+MAX_TEXT = 4000
+
+
+class Stage(str, enum.Enum):
+    """Where a respondent stands with a dispatch."""
+
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    OPEN = "open"
+    FOLLOW_UP = "follow_up"
+    COMPLETE = "complete"
+
+
+@dataclass
+class Progress:
+    """A dispatch, its response so far, and what to ask next."""
+
+    stage: Stage
+    dispatch: Dispatch | None = None
+    response: Response | None = None
+    follow_ups: list[dict[str, Any]] = field(default_factory=list)
+    changed: bool = False
+    error: str | None = None
+
+
+def dispatch_for_token(token: str) -> Dispatch | None:
+    """The dispatch a genuine token names; None when forged or unknown."""
+    if not token.isascii():
+        return None  # genuine tokens are URL-safe base64; hmac.compare_digest raises on non-ASCII text
+    nonce = tokens.verify(token, settings().secret_key)
+    if nonce is None:
+        return None
+    return db.session.scalar(sa.select(Dispatch).where(Dispatch.token_nonce == nonce))
+
+
+def follow_ups_for(dispatch: Dispatch, score: int) -> list[dict[str, Any]]:
+    """The follow-up questions of the score's band, in survey order."""
+    score_band = band(dispatch.survey.kind.value, score)
+    return [q for q in dispatch.survey_version.questions[1:] if score_band in q.get("bands", [score_band])]
+
+
+def _response_of(dispatch: Dispatch) -> Response | None:
+    return db.session.scalar(sa.select(Response).where(Response.dispatch_id == dispatch.id))
+
+
+def progress(dispatch: Dispatch | None) -> Progress:
+    """Where the respondent stands, without changing anything."""
+    if dispatch is None:
+        return Progress(Stage.UNKNOWN)
+    response = _response_of(dispatch)
+    if response is None:
+        closed = dispatch.status in (DispatchStatus.EXPIRED, DispatchStatus.SUPPRESSED) or dispatch.expires_at <= utcnow()
+        return Progress(Stage.EXPIRED if closed else Stage.OPEN, dispatch)
+    if response.completed:
+        return Progress(Stage.COMPLETE, dispatch, response)
+    return Progress(Stage.FOLLOW_UP, dispatch, response, follow_ups_for(dispatch, response.score))
+
+
+def _start_response(dispatch: Dispatch, score: int) -> Response:
+    event = db.session.get(Event, dispatch.event_id) if dispatch.event_id else None
+    response = Response(
+        dispatch_id=dispatch.id,
+        survey_id=dispatch.survey_id,
+        survey_version_id=dispatch.survey_version_id,
+        contact_id=dispatch.contact_id,
+        event_id=dispatch.event_id,
+        touchpoint_id=event.touchpoint_id if event else None,
+        channel=dispatch.channel,
+        locale=dispatch.locale,
+        score=score,
+    )
+    response.answers.append(Answer(question_id=dispatch.survey_version.scale_question["id"], value_number=score))
+    db.session.add(response)
+    record_status(dispatch, DispatchStatus.ANSWERED)
+    settle_reminders(dispatch)
+    return response
+
+
+def _add_follow_ups(response: Response, questions: list[dict[str, Any]], answers: dict[str, str]) -> bool:
+    added = False
+    for question in questions:
+        value = (answers.get(question["id"]) or "").strip()
+        if not value or response.answer_to(question["id"]) is not None:
+            continue
+        if question["type"] == "choice" and value not in {o["id"] for o in question["options"]}:
+            continue
+        response.answers.append(Answer(question_id=question["id"], value_text=value[:MAX_TEXT]))
+        added = True
+    return added
+
+
+def apply_answer(dispatch: Dispatch | None, inbound: InboundEvent) -> Progress:
+    """Apply one inbound answer in the caller's transaction (flushes, never commits).
+
+    A score starts the response, follow-ups complete it; repeats change nothing. Raises
+    IntegrityError when a simultaneous answer to the same dispatch got in first.
+    """
+    current = progress(dispatch)
+    if current.stage in (Stage.UNKNOWN, Stage.EXPIRED, Stage.COMPLETE):
+        return current
+    if current.stage == Stage.FOLLOW_UP:
+        if inbound.score is not None:
+            return current  # the score is already in; a repeated score post is a double submit
+        _add_follow_ups(current.response, current.follow_ups, dict(inbound.answers))
+        current.response.completed = True
+        raise_alert_if_negative(current.response)
+        db.session.flush()
+        return Progress(Stage.COMPLETE, dispatch, current.response, changed=True)
+    low, high = SCALES[dispatch.survey.kind.value]
+    if inbound.score is None or not low <= inbound.score <= high:
+        return Progress(Stage.OPEN, dispatch, error="choose_score")
+    response = _start_response(dispatch, inbound.score)
+    questions = follow_ups_for(dispatch, inbound.score)
+    _add_follow_ups(response, questions, dict(inbound.answers))
+    # Without follow-ups, or with them answered in the same post, the response is whole at once.
+    response.completed = not questions or any(response.answer_to(q["id"]) for q in questions)
+    db.session.flush()
+    raise_alert_if_negative(response)
+    db.session.flush()
+    stage = Stage.COMPLETE if response.completed else Stage.FOLLOW_UP
+    return Progress(stage, dispatch, response, [] if response.completed else questions, changed=True)
+
+
+def record_answer(dispatch: Dispatch | None, inbound: InboundEvent) -> Progress:
+    """Apply one inbound answer and commit it; a simultaneous double submit leaves the first answer standing."""
+    try:
+        # Inside the try: a lazy load can autoflush the new response and meet the other request's row.
+        result = apply_answer(dispatch, inbound)
+    except IntegrityError:
+        db.session.rollback()
+        return progress(dispatch)
+    if result.changed:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return result

@@ -1,0 +1,130 @@
+"""Contacts: one record per customer, their consent per channel, and their timeline."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from surveyd.extensions import db
+from surveyd.models import (
+    Alert,
+    Channel,
+    Consent,
+    ConsentState,
+    Contact,
+    Dispatch,
+    Response,
+    utcnow,
+)
+from surveyd.services.errors import NotFound
+
+FIELDS = ("name", "email", "phone", "telegram_chat_id", "locale", "timezone", "attributes")
+ADDRESS_FIELDS = {"email": Channel.EMAIL, "phone": Channel.SMS, "telegram_chat_id": Channel.TELEGRAM}
+
+
+def find_contact(external_id: str) -> Contact | None:
+    """The contact with this external id, if any."""
+    return db.session.scalar(sa.select(Contact).where(Contact.external_id == external_id))
+
+
+def get_contact(external_id: str) -> Contact:
+    """The contact with this external id, or NotFound."""
+    contact = find_contact(external_id)
+    if contact is None:
+        raise NotFound(f"contact {external_id!r} does not exist")
+    return contact
+
+
+def _find_locked(external_id: str) -> Contact | None:
+    """The contact, with its row locked for this transaction on PostgreSQL (SQLite locks the whole file)."""
+    query = sa.select(Contact).where(Contact.external_id == external_id)
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return db.session.scalar(query)
+
+
+def apply_contact(external_id: str, data: dict[str, Any], source: str = "api") -> tuple[Contact, bool]:
+    """Create or update a contact (never commits; a new one is inserted at the next flush); fields not given stay as they are.
+
+    The contact's row stays locked until the caller commits: requests about one contact take it
+    first, so they queue in one order (no deadlocks) and read-then-write rules such as contact
+    frequency see each other's dispatches.
+    """
+    contact = _find_locked(external_id)
+    created = contact is None
+    if contact is None:
+        # An empty consent list up front: a new contact has none, so nothing needs to load them.
+        contact = Contact(external_id=external_id, attributes={}, consents=[])
+        db.session.add(contact)
+    for field in FIELDS:
+        if field in data:
+            if field in ADDRESS_FIELDS and not created and data[field] != getattr(contact, field):
+                _new_address(contact, ADDRESS_FIELDS[field])
+            setattr(contact, field, data[field] if field != "attributes" else dict(data[field] or {}))
+    for channel, state in (data.get("consent") or {}).items():
+        set_consent(contact, Channel(channel), ConsentState(state), source)
+    return contact, created
+
+
+def _new_address(contact: Contact, channel: Channel) -> None:
+    """A new address on a channel is worth trying again, even where the old one bounced."""
+    if contact.undeliverable(channel):
+        set_consent(contact, channel, ConsentState.OPTED_IN, "address_changed")
+
+
+def put_contact(external_id: str, data: dict[str, Any]) -> tuple[Contact, bool]:
+    """Create or update a contact; True when it was created."""
+    contact, created = apply_contact(external_id, data)
+    db.session.commit()
+    return contact, created
+
+
+def set_consent(contact: Contact, channel: Channel, state: ConsentState, source: str) -> None:
+    """Record a consent decision for one channel (flushes, never commits)."""
+    consent = next((c for c in contact.consents if c.channel == channel), None)
+    if consent is None:
+        contact.consents.append(Consent(channel=channel, state=state, source=source))
+    elif consent.state != state:
+        consent.state, consent.source, consent.changed_at = state, source, utcnow()
+    db.session.flush()
+
+
+def consent_by_channel(contact: Contact) -> dict[str, dict[str, Any]]:
+    """Every channel with the contact's address presence and consent state."""
+    recorded = {c.channel: c for c in contact.consents}
+    result = {}
+    for channel in Channel:
+        consent = recorded.get(channel)
+        result[channel.value] = {
+            "reachable": contact.address(channel) is not None,
+            "state": consent.state.value if consent else "opted_in",
+            "changed_at": consent.changed_at if consent else None,
+            "source": consent.source if consent else None,
+        }
+    return result
+
+
+def timeline(contact: Contact, limit: int = 200) -> list[dict[str, Any]]:
+    """The contact's dispatches, responses and alerts, newest first."""
+    dispatches = db.session.scalars(
+        sa.select(Dispatch).where(Dispatch.contact_id == contact.id).order_by(Dispatch.id.desc()).limit(limit)
+    )
+    responses = db.session.scalars(
+        sa.select(Response).where(Response.contact_id == contact.id).order_by(Response.id.desc()).limit(limit)
+    )
+    alerts = db.session.scalars(
+        sa.select(Alert).where(Alert.contact_id == contact.id).order_by(Alert.id.desc()).limit(limit)
+    )
+    items = [
+        {"type": "dispatch", "id": d.id, "at": d.created_at, "survey_id": d.survey_id, "channel": d.channel.value,
+         "status": d.status.value, "reason": d.reason}
+        for d in dispatches
+    ] + [
+        {"type": "response", "id": r.id, "at": r.created_at, "survey_id": r.survey_id, "channel": r.channel.value,
+         "score": r.score, "completed": r.completed}
+        for r in responses
+    ] + [
+        {"type": "alert", "id": a.id, "at": a.created_at, "survey_id": a.survey_id, "status": a.status.value}
+        for a in alerts
+    ]
+    return sorted(items, key=lambda item: (item["at"], item["type"]), reverse=True)[:limit]

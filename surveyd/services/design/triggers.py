@@ -1,0 +1,62 @@
+"""Triggers: which survey a touchpoint sends, on which channels, when."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
+
+from surveyd.extensions import db
+from surveyd.models import Survey, SurveyVersion, Trigger
+from surveyd.services.design.surveys import get_survey
+from surveyd.services.design.touchpoints import ensure_touchpoint
+from surveyd.services.errors import NotFound
+
+
+def create_trigger(data: dict[str, Any]) -> Trigger:
+    """Store a trigger with every field the contract names, including those acted on later."""
+    survey = get_survey(data["survey_id"])
+    touchpoint = ensure_touchpoint(data["touchpoint"])
+    trigger = Trigger(
+        touchpoint=touchpoint,
+        survey=survey,
+        channels=list(data["channels"]),
+        delay_seconds=data.get("delay_seconds", 0),
+        quiet_hours=data.get("quiet_hours"),
+        throttle_days=data.get("throttle_days"),
+        sample_rate=data.get("sample_rate", 1.0),
+        conditions=data.get("conditions") or [],
+        reminder=data.get("reminder"),
+        expire_after_seconds=data.get("expire_after_seconds"),
+        enabled=data.get("enabled", True),
+    )
+    db.session.add(trigger)
+    db.session.commit()
+    return trigger
+
+
+def get_trigger(trigger_id: int) -> Trigger:
+    """One trigger, or NotFound."""
+    trigger = db.session.get(Trigger, trigger_id)
+    if trigger is None:
+        raise NotFound(f"trigger {trigger_id} does not exist")
+    return trigger
+
+
+def list_triggers() -> list[Trigger]:
+    """Every trigger, oldest first."""
+    return list(db.session.scalars(sa.select(Trigger).order_by(Trigger.id)))
+
+
+def triggers_for(touchpoint_id: int) -> list[tuple[Trigger, SurveyVersion]]:
+    """The enabled triggers of a touchpoint in creation order, each with its survey's current version (one query)."""
+    rows = db.session.execute(
+        sa.select(Trigger, SurveyVersion)
+        .join(Trigger.survey)
+        .join(SurveyVersion, sa.and_(SurveyVersion.survey_id == Survey.id,
+                                     SurveyVersion.number == Survey.current_version))
+        .options(contains_eager(Trigger.survey))
+        .where(Trigger.touchpoint_id == touchpoint_id, Trigger.enabled.is_(True))
+        .order_by(Trigger.id)
+    )
+    return [(trigger, version) for trigger, version in rows]

@@ -1,0 +1,210 @@
+"""The relay: a thread that leases due dispatches and hands their ids to tasks, in either mode.
+
+Embedded (no broker): tasks run on a thread pool in this process. Scaled: tasks are Celery
+messages run by `surveyd worker` processes on any machine. Relays in several processes are safe
+together: leases are taken with SKIP LOCKED on PostgreSQL, and a task only acts on a row it claims.
+Other capabilities' periodic work (chores, such as inbound recovery) rides on the same loop; whoever
+builds the relay hands them in, so this package imports none of them.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+from flask import Flask
+
+from surveyd.extensions import db
+
+log = logging.getLogger("surveyd.relay")
+
+
+@dataclass
+class Chore:
+    """Periodic work a relay does beside the outbox: run `work` (in an app context) every `every_seconds`."""
+
+    name: str
+    every_seconds: float
+    work: Callable[[], object]
+    next_run: float = field(default=0.0, compare=False)
+
+
+def owner_name() -> str:
+    """Who holds a lease: host and process, for people reading a stuck row."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_send(app: Flask, dispatch_id: int, owner: str) -> None:
+    """The body of the send task: one dispatch, inside an app context, never raising."""
+    from surveyd.services.dispatch.sending import send_one
+
+    with app.app_context():
+        try:
+            send_one(dispatch_id, owner)
+        except Exception:  # the row's lease lapses and the relay takes it up again
+            log.exception("dispatch %s: send task failed", dispatch_id)
+            db.session.rollback()
+
+
+class Submitter(Protocol):
+    """Where leased ids go."""
+
+    def capacity(self) -> int:
+        """How many more ids may be handed out now."""
+
+    def submit(self, dispatch_id: int) -> None:
+        """Hand one id to a task."""
+
+    def wait_for_capacity(self, timeout: float) -> None:
+        """Return when a task may have finished, or after timeout."""
+
+    def shutdown(self) -> None:
+        """Stop handing out; let what was started finish."""
+
+
+class ThreadSubmitter:
+    """Embedded mode: tasks run on a pool of threads in this process."""
+
+    def __init__(self, app: Flask, concurrency: int, owner: str):
+        self.app, self.owner = app, owner
+        self.limit = concurrency * 2
+        self.pending = 0
+        self.lock = threading.Lock()
+        self.freed = threading.Event()
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="surveyd-send")
+
+    def capacity(self) -> int:
+        """Keep the pool busy without leasing more than it can start soon."""
+        with self.lock:
+            return max(0, self.limit - self.pending)
+
+    def submit(self, dispatch_id: int) -> None:
+        """Run the send task on the pool."""
+        with self.lock:
+            self.pending += 1
+        self.pool.submit(self._run, dispatch_id)
+
+    def _run(self, dispatch_id: int) -> None:
+        try:
+            run_send(self.app, dispatch_id, self.owner)
+        finally:
+            with self.lock:
+                self.pending -= 1
+            self.freed.set()
+
+    def wait_for_capacity(self, timeout: float) -> None:
+        """Wake as soon as a send finishes, so the pool never idles while work is due."""
+        if self.capacity() == 0:
+            self.freed.wait(timeout)
+        self.freed.clear()
+
+    def shutdown(self) -> None:
+        """Finish the sends already started."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class CelerySubmitter:
+    """Scaled mode: each id becomes a Celery message; the database counts what is in flight."""
+
+    def __init__(self, app: Flask, max_in_flight: int):
+        self.app = app
+        self.celery = app.extensions["celery"]
+        self.queue = app.config["SURVEYD"].queue_name
+        self.max_in_flight = max_in_flight
+
+    def capacity(self) -> int:
+        """Leave no more queued than the workers can start within a lease."""
+        from surveyd.services.dispatch.outbox import in_flight
+
+        return max(0, self.max_in_flight - in_flight())
+
+    def submit(self, dispatch_id: int) -> None:
+        """Publish the send task; if the broker is down the lease lapses and the row is handed out again."""
+        self.celery.send_task("surveyd.send_dispatch", args=[dispatch_id], queue=self.queue)
+
+    def wait_for_capacity(self, timeout: float) -> None:
+        """The database says when workers caught up: look again shortly."""
+        threading.Event().wait(min(timeout, 0.1))
+
+    def shutdown(self) -> None:
+        """Nothing to wait for: the workers own the tasks."""
+
+
+class Relay(threading.Thread):
+    """Once a poll: recover stuck sends, lease what is due, hand it out, lapse unanswered links."""
+
+    def __init__(self, app: Flask, submitter, batch: int = 200, chores: Sequence[Chore] = ()):
+        super().__init__(name="surveyd-relay", daemon=True)
+        self.app, self.submitter, self.batch = app, submitter, batch
+        self.chores = list(chores)
+        self.settings = app.config["SURVEYD"]
+        self.owner = owner_name()
+        self.stopping = threading.Event()
+
+    def run_once(self) -> tuple[int, int]:
+        """One pass: the number of dispatches handed out, and how many there was room for."""
+        from surveyd.services.dispatch import outbox
+
+        with self.app.app_context():
+            self._do_chores()
+            try:
+                outbox.recover_stuck()
+                room = min(self.batch, self.submitter.capacity())
+                ids = outbox.lease_due(self.owner, room, self.settings.queue_lease_seconds)
+                for dispatch_id in ids:
+                    self.submitter.submit(dispatch_id)
+                outbox.expire_overdue()
+                return len(ids), room
+            except Exception:  # the loop must outlive a busy database or a broker hiccup
+                log.exception("relay pass failed")
+                db.session.rollback()
+                return 0, 0
+            finally:
+                db.session.remove()
+
+    def _do_chores(self) -> None:
+        """Run each chore whose time has come; one failing must not stop the dispatch pass that follows."""
+        for chore in self.chores:
+            if time.monotonic() < chore.next_run:
+                continue
+            chore.next_run = time.monotonic() + chore.every_seconds
+            try:
+                chore.work()
+            except Exception:
+                log.exception("relay chore %s failed", chore.name)
+                db.session.rollback()
+
+    def run(self) -> None:
+        """Poll until stopped; while work is waiting, go round again as soon as there is room for it."""
+        poll = self.settings.relay_poll_seconds
+        while not self.stopping.is_set():
+            handed, room = self.run_once()
+            if room and handed < room:
+                self.stopping.wait(poll)  # everything due is handed out: wait for more to fall due
+            elif handed:
+                self.submitter.wait_for_capacity(poll)  # the room was filled: go again once some frees
+            else:
+                self.stopping.wait(poll)  # no room at all, or the pass failed
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the loop and let started sends finish."""
+        self.stopping.set()
+        if self.is_alive():
+            self.join(timeout)
+        self.submitter.shutdown()
+
+
+def embedded_relay(app: Flask, chores: Sequence[Chore] = ()) -> Relay:
+    """The relay of `surveyd serve` with no broker: sends on threads of this process."""
+    settings = app.config["SURVEYD"]
+    return Relay(app, ThreadSubmitter(app, settings.dispatch_concurrency, owner_name()), chores=chores)
+
+
+def celery_relay(app: Flask, max_in_flight: int = 1000, chores: Sequence[Chore] = ()) -> Relay:
+    """The relay of `surveyd worker`: hands ids to Celery."""
+    return Relay(app, CelerySubmitter(app, max_in_flight), chores=chores)

@@ -1,0 +1,98 @@
+"""Event intake: record the touchpoint, plan its dispatches, answer once per idempotency key."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from surveyd.extensions import db
+from surveyd.models import Dispatch, Event, utcnow
+from surveyd.services.audience.contacts import apply_contact
+from surveyd.services.design.touchpoints import ensure_touchpoint
+from surveyd.services.dispatch.planning import plan_dispatches
+from surveyd.services.errors import Conflict, Invalid
+
+Presenter = Callable[[Event, list[Dispatch]], str]
+RETRYABLE_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
+ATTEMPTS = 3  # tries when a simultaneous request inserts the same key, contact or touchpoint first
+
+
+@dataclass(frozen=True)
+class Intake:
+    """The stored answer to an event request, and whether it is a replay."""
+
+    body: str
+    replayed: bool
+
+
+def request_hash(payload: Any) -> str:
+    """A digest of the request's meaning: key order and whitespace do not change it."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(key: str, digest: str) -> Intake | None:
+    stored = db.session.execute(
+        sa.select(Event.request_hash, Event.response_body).where(Event.idempotency_key == key)
+    ).one_or_none()
+    if stored is None:
+        return None
+    if stored.request_hash != digest:
+        raise Invalid(
+            "this Idempotency-Key was used with a different request body",
+            {"Idempotency-Key": ["Already used for another request; use a new key for a new event."]},
+        )
+    return Intake(body=stored.response_body, replayed=True)
+
+
+def record_event(data: dict[str, Any], digest: str, key: str | None, present: Presenter) -> Intake:
+    """Store an event and its dispatches and keep the answer for replays, all in one transaction."""
+    for _ in range(ATTEMPTS):
+        if key:
+            replay = _replay(key, digest)
+            if replay:
+                db.session.rollback()
+                return replay
+        try:
+            return _record(data, digest, key, present)
+        except IntegrityError:
+            # A simultaneous request inserted the same key, contact or touchpoint first. On
+            # PostgreSQL that surfaces at the flush that inserts the row, not only at commit.
+            # Start over: a replay when it was our key, otherwise the rows now exist.
+            db.session.rollback()
+        except OperationalError as error:
+            # PostgreSQL chose this transaction as a deadlock victim: nothing was stored, go again.
+            if getattr(error.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+                raise
+            db.session.rollback()
+    raise Conflict("a request with this Idempotency-Key is in progress; retry shortly")
+
+
+def _record(data: dict[str, Any], digest: str, key: str | None, present: Presenter) -> Intake:
+    now = utcnow()
+    contact_data = dict(data["contact"])
+    external_id = contact_data.pop("external_id")
+    touchpoint = ensure_touchpoint(data["touchpoint"])
+    contact, _ = apply_contact(external_id, contact_data, source="event")
+    event = Event(
+        touchpoint_id=touchpoint.id,
+        contact=contact,
+        occurred_at=data.get("occurred_at") or now,
+        received_at=now,
+        attributes=dict(data.get("attributes") or {}),
+        idempotency_key=key,
+        request_hash=digest if key else None,
+    )
+    db.session.add(event)
+    db.session.flush()  # the contact and the event get their ids: sampling and the dispatches use them
+    dispatches = plan_dispatches(event, contact, now)
+    db.session.flush()  # the dispatches get theirs: the answer lists them
+    body = present(event, dispatches)
+    # The answer is kept for replays with a plain UPDATE: the session has nothing left to flush.
+    db.session.execute(sa.update(Event.__table__).where(Event.__table__.c.id == event.id).values(response_body=body))
+    db.session.commit()
+    return Intake(body=body, replayed=False)
