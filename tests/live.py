@@ -12,7 +12,7 @@ from flask import Flask
 
 from surveyd.extensions import db
 from surveyd.server import relay_chores
-from surveyd.services.dispatch.relay import embedded_relay
+from surveyd.services.dispatch.relay import Relay, embedded_relay
 
 FINAL = {"sent", "delivered", "failed", "suppressed", "expired", "answered"}
 
@@ -55,8 +55,9 @@ class Outside:
 
 
 @contextlib.contextmanager
-def served(app: Flask, port: int, threads: int = 8) -> Iterator[None]:
-    """Serve the app on 127.0.0.1:port with waitress and run its relay, as `surveyd serve` does, until the block ends."""
+def served(app: Flask, port: int, threads: int = 8) -> Iterator[Relay]:
+    """Serve the app on 127.0.0.1:port with waitress and run its relay, as `surveyd serve` does, until the block
+    ends; yields the relay."""
     from waitress import create_server
 
     server = create_server(app, host="127.0.0.1", port=port, threads=threads)
@@ -65,7 +66,7 @@ def served(app: Flask, port: int, threads: int = 8) -> Iterator[None]:
     relay = embedded_relay(app, relay_chores())
     relay.start()
     try:
-        yield
+        yield relay
     finally:
         relay.stop()
         stop_waitress(server, serving)
@@ -74,6 +75,22 @@ def served(app: Flask, port: int, threads: int = 8) -> Iterator[None]:
             # these tests exhausts PostgreSQL's max_connections.
             db.session.remove()
             db.engine.dispose()
+
+
+def wait_until(check, timeout: float = 20.0, what: str = "the condition"):
+    """check()'s first truthy answer, looked at every 20 ms; fails the test after timeout."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"{what} did not come about within {timeout} s"
+        time.sleep(0.02)
+    return result
+
+
+def quiesced(relay: Relay) -> None:
+    """Return once the relay has made a whole pass since the call and every send it handed out has ended:
+    whatever the database held as due has been sent, so a duplicate would be in the provider's hands now."""
+    assert relay.wait_for_passes(2), "the relay made no pass in 30 s"
+    wait_until(lambda: relay.submitter.pending == 0, what="the send threads finishing")
 
 
 def relay_pass(app: Flask) -> None:
@@ -86,17 +103,29 @@ def relay_pass(app: Flask) -> None:
 
 
 def stop_waitress(server, serving: threading.Thread) -> None:
-    """Stop a waitress server run on a thread: its sockets are closed from its own loop thread (closing
-    them from here races the select() it is in: EBADF), then its task threads are shut down."""
+    """Stop a waitress server run on a thread, in an order that leaves no thread holding a closed descriptor.
+
+    First the task threads: each finishes the request it is on while the loop and its trigger are still
+    open, because a task's last act is to pull the trigger (wake the loop to flush). Closing the trigger
+    under a finishing task made it write to a closed pipe (EBADF) or, once the number was reused, into
+    whatever file had it next. Then the sockets, closed from the loop's own thread (closing them from
+    here races the select() it sits in).
+    """
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=10)
+    assert not server.task_dispatcher.threads, "a request was still running 10 s after the test ended"
+
     def close_everything() -> None:
         for channel in list(server._map.values()):
             if channel is not server and channel is not server.trigger:
                 channel.close()  # keep-alive client connections
         server.close()  # and the trigger with it: the map is empty, so the loop ends
 
-    server.trigger.pull_trigger(close_everything)
-    serving.join(timeout=5)
-    server.task_dispatcher.shutdown(timeout=5)
+    if serving.is_alive():
+        server.trigger.pull_trigger(close_everything)
+        serving.join(timeout=10)
+    else:
+        close_everything()
+    assert not serving.is_alive(), "the waitress loop did not end"
 
 
 def outside_client(app: Flask, base: str) -> Outside:

@@ -21,6 +21,7 @@ from surveyd.models import Dispatch, DispatchStatus, DispatchStatusChange, utcno
 from tests import factories
 from tests.conftest import make_env
 from tests.fakes.twilio_api import FakeTwilio
+from tests.live import wait_until
 
 REDIS_URL = os.environ.get("SURVEYD_TEST_REDIS", "redis://127.0.0.1:6379/14")
 
@@ -151,16 +152,17 @@ def test_two_workers_send_a_thousand_dispatches_each_exactly_once(ctx, twilio, w
 
 def test_a_provider_outage_then_recovery_delivers_everything_once(ctx, twilio, workers):
     planned = _outbox(ctx, 200)
-    twilio.fail_for(2.0, status=503)
     twilio.throttle_next(5, retry_after=1)
+    twilio.outage(503)
     group = workers()
     group.start()
     group.start()
+    wait_until(lambda: twilio.refused(503) >= 50, timeout=60, what="50 sends refused in the outage")
+    twilio.end_outage()
     counts = _wait_until_settled(200, group)
     assert counts == {"sent": 200}, (counts, group.report())
     assert set(_each_sent_once(twilio, planned).values()) == {1}
-    refused = [r for r in twilio.requests if r["status"] in (429, 503)]
-    assert len(refused) >= 5
+    assert twilio.refused(429) == 5 and twilio.refused(503) >= 50
     retried = db.session.scalar(sa.select(sa.func.count()).select_from(Dispatch).where(Dispatch.attempts > 1))
     assert retried > 0
 

@@ -75,23 +75,42 @@ def bot(live):
     outside.session.close()
 
 
+class PauseLog(threading.Event):
+    """The poller's stop event, which also notes every pause the poller takes between polls."""
+
+    def __init__(self):
+        super().__init__()
+        self.pauses: list[float] = []
+        self.pausing = threading.Event()
+
+    def wait(self, timeout=None):
+        self.pauses.append(timeout)
+        if timeout:
+            self.pausing.set()
+        return super().wait(timeout)
+
+
 @pytest.fixture
 def poller(live):
     """A Poller with a 1 s long poll and short pauses, not started; stopped after the test."""
     made = Poller(live, long_poll_seconds=LONG_POLL, backoff=BACKOFF)
+    made.stopping = PauseLog()
     yield made
     made.stop()
 
 
 @pytest.fixture
 def received(monkeypatch):
-    """The update_ids handed to telegram_updates.receive, in order (the real receive still runs)."""
+    """The update_ids telegram_updates.receive has finished with, in order (the real receive runs first, so
+    every effect of an update listed here, the chat's edits and answers included, has already happened)."""
     seen: list = []
     real = telegram_updates.receive
 
     def spy(update):
-        seen.append(update.get("update_id"))
-        return real(update)
+        try:
+            return real(update)
+        finally:
+            seen.append(update.get("update_id"))
 
     monkeypatch.setattr(telegram_updates, "receive", spy)
     return seen
@@ -159,7 +178,6 @@ def test_the_same_update_twice_has_one_effect(bot, telegram, poller, received, l
     telegram.push_update(update)  # Telegram redelivers after a crash: both arrive in one getUpdates
     poller.start()
     assert eventually(lambda: received.count(update["update_id"]) == 2 and telegram.pending_updates == [])
-    time.sleep(0.3)  # a second effect would be on its way by now
     assert len(telegram.edits) == 1 and len(telegram.callback_answers) == 1
     assert [r["score"] for r in responses(bot)] == [2]
     assert inbound(live) == [("tap", str(update["update_id"]), "score")]
@@ -281,16 +299,18 @@ def test_the_webhook_is_deleted_first_and_a_refused_getupdates_is_retried(bot, t
     assert names.index("deleteWebhook") < names.index("getUpdates")
     assert 409 not in {r["status"] for r in methods(telegram, "getUpdates")}  # None: the long poll in flight
 
-    # A webhook set again while polling: getUpdates answers 409 until it is gone, and the poller keeps asking.
+    # A webhook set again while polling: getUpdates answers 409 until it is gone, and the poller keeps asking,
+    # pausing twice as long after each refusal, up to the cap (BACKOFF), and not at all after a success.
     _, _, second = invited(bot, telegram)
     client.call("set_webhook", url="https://example.test/webhooks/telegram")
-    assert eventually(lambda: len([r for r in methods(telegram, "getUpdates") if r["status"] == 409]) >= 3)
+    assert eventually(lambda: len([r for r in methods(telegram, "getUpdates") if r["status"] == 409]) >= 4)
     telegram.push_update(score_tap(second, "3"))  # after the poll in flight ended: only a refused one gets it
-    started = time.monotonic()
-    time.sleep(1.0)
-    refused = [r for r in methods(telegram, "getUpdates") if r["status"] == 409]
-    in_window = [r for r in refused if r["received_at"] >= started]
-    assert 2 <= len(in_window) <= 15, f"{len(in_window)} refused polls in 1 s: no backoff"
+    pauses = poller.stopping.pauses
+    assert eventually(lambda: len([p for p in pauses if p]) >= 4)
+    backing_off = next(i for i, pause in enumerate(pauses) if pause)
+    first, cap = BACKOFF
+    assert set(pauses[:backing_off]) == {0.0}  # no pause while polls succeeded
+    assert pauses[backing_off:backing_off + 4] == [first, first * 2, cap, cap], pauses
     assert len(responses(bot)) == 1 and poller.is_alive()
     client.call("delete_webhook")
     assert eventually(lambda: len(responses(bot)) == 2), "the poller did not recover after the 409s"
@@ -302,15 +322,20 @@ def test_stop_ends_the_thread_promptly(live, telegram, webhook):
     if webhook:
         with live.app_context():
             adapters()[Channel.TELEGRAM].client.call("set_webhook", url="https://example.test/webhooks/telegram")
-    poller = Poller(live, long_poll_seconds=LONG_POLL, backoff=(30.0, 60.0))
+    poller = Poller(live, long_poll_seconds=LONG_POLL, backoff=(3600.0, 3600.0))
+    poller.stopping = PauseLog()
     poller.webhook_deleted = webhook  # keep the webhook, so every getUpdates is refused
     poller.start()
-    assert eventually(lambda: methods(telegram, "getUpdates"))
-    time.sleep(0.2)
-    started = time.monotonic()
-    poller.stop()
+    if webhook:
+        assert poller.stopping.pausing.wait(30), "the poller never paused after a refused getUpdates"
+    else:
+        assert eventually(lambda: methods(telegram, "getUpdates"))  # the long poll is in flight
+    # An hour's pause, or a poll after the one in flight, would outlast this join: the thread ended because
+    # stop() cut the pause short, or because the loop looked at it as soon as the long poll came back.
+    poller.stop(timeout=30)
     assert not poller.is_alive()
-    assert time.monotonic() - started < LONG_POLL + 1.5
+    if webhook:
+        assert len(methods(telegram, "getUpdates")) == 1  # refused once, then paused until stopped
 
 
 def test_serve_starts_the_poller_in_polling_mode_without_a_webhook_secret(database_url, tmp_path, telegram,

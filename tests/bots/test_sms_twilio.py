@@ -91,7 +91,7 @@ def test_every_request_goes_to_api_base(fake, make_channel, monkeypatch):
 
 
 @pytest.mark.parametrize("inject", [lambda f: f.fail_next(1), lambda f: f.fail_next(1, status=503),
-                                    lambda f: f.fail_for(5, status=502)])
+                                    lambda f: f.outage(status=502)])
 def test_server_errors_are_transient(fake, make_channel, inject):
     inject(fake)
     with pytest.raises(TransientChannelError) as caught:

@@ -97,17 +97,26 @@ class FakeTwilio(LocalServer):
         with self._lock:
             self._failures.extend([(429, retry_after)] * n)
 
-    def fail_for(self, seconds: float, status: int = 500) -> None:
-        """Every POST in the next seconds fails with that status."""
+    def outage(self, status: int = 500) -> None:
+        """Every POST fails with that status until end_outage(): the test, not the clock, decides how long."""
         with self._lock:
-            self._fail_until, self._fail_status = time.monotonic() + seconds, status
+            self._outage = status
 
+    def end_outage(self) -> None:
+        """POSTs succeed again (injected one-off faults still apply)."""
+        with self._lock:
+            self._outage = None
+
+    def refused(self, status: int) -> int:
+        """How many POSTs were answered with that status so far."""
+        with self._lock:
+            return sum(r["status"] == status for r in self._requests)
 
     def reset_faults(self) -> None:
         """Answer every request normally from now on."""
         with self._lock:
             self._failures: list[tuple[int, float | None]] = []
-            self._fail_until, self._fail_status = 0.0, 500
+            self._outage: int | None = None
             self._delay, self._delays_left = 0.0, None
 
     def _refuse(self, path: str, authorization: str | None) -> tuple[int, dict[str, Any]] | None:
@@ -125,8 +134,8 @@ class FakeTwilio(LocalServer):
         with self._lock:
             if self._failures:
                 return self._failures.pop(0)
-            if time.monotonic() < self._fail_until:
-                return self._fail_status, None
+            if self._outage is not None:
+                return self._outage, None
         return None
 
 

@@ -87,19 +87,29 @@ class MemoryLimiter:
         self._paused_until = {k: v for k, v in self._paused_until.items() if v > now}
 
 
-# KEYS come in pairs (bucket hash, pause key) per limit; ARGV in pairs (per_second, burst).
-# Every bucket is read before any is written, so an empty one leaves the others untouched.
-# Redis's own TIME is the clock so workers on machines with skewed clocks agree; a bucket's hash
-# expires once it would have refilled, because a missing bucket reads as full.
-_ACQUIRE_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+# KEYS come in pairs (bucket hash, pause key) per limit; ARGV in pairs (per_second, burst), then the
+# float slack, then the time in ms ('' = Redis's own TIME, so workers on machines with skewed clocks
+# agree; tests pass a clock they move by hand). Every bucket is read before any is written, so an
+# empty one leaves the others untouched. A pause key holds the time it ends. Keys expire a minute after
+# they stop mattering (a missing bucket reads as full, a missing pause as none): expiry only tidies up,
+# and never decides a wait, which is always computed from the stored times.
+_NOW_LUA = """
+local function now_ms(arg)
+  if arg ~= '' then return tonumber(arg) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+"""
+
+_ACQUIRE_LUA = _NOW_LUA + """
+local now = now_ms(ARGV[#ARGV])
+local slack = tonumber(ARGV[#ARGV - 1])
 local n = #KEYS / 2
 local wait = 0
 local levels = {}
 for i = 1, n do
-  local pause = redis.call('PTTL', KEYS[2 * i])
-  if pause > wait then wait = pause end
+  local paused = redis.call('GET', KEYS[2 * i])
+  if paused and tonumber(paused) - now > wait then wait = tonumber(paused) - now end
   local rate = tonumber(ARGV[2 * i - 1]) / 1000
   if rate > 0 then
     local capacity = math.max(tonumber(ARGV[2 * i]), 1)
@@ -108,7 +118,7 @@ for i = 1, n do
     if state[1] then
       tokens = math.min(capacity, tonumber(state[1]) + math.max(0, now - tonumber(state[2])) * rate)
     end
-    if tokens < 1 - tonumber(ARGV[#ARGV]) then
+    if tokens < 1 - slack then
       wait = math.max(wait, (1 - tokens) / rate)
     end
     levels[i] = {rate, capacity, tokens}
@@ -118,15 +128,17 @@ if wait > 0 then return string.format('%.17g', wait) end
 for i, level in pairs(levels) do
   local left = math.max(0, level[3] - 1)
   redis.call('HSET', KEYS[2 * i - 1], 'tokens', string.format('%.17g', left), 'at', string.format('%.17g', now))
-  redis.call('PEXPIRE', KEYS[2 * i - 1], math.ceil((level[2] - left) / level[1]) + 1)
+  redis.call('PEXPIRE', KEYS[2 * i - 1], math.ceil((level[2] - left) / level[1]) + 60000)
 end
 return '0'
 """
 
 # A pause only ever extends: the provider's longest Retry-After wins.
-_PAUSE_LUA = """
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+_PAUSE_LUA = _NOW_LUA + """
+local ends = now_ms(ARGV[2]) + tonumber(ARGV[1])
+local current = redis.call('GET', KEYS[1])
+if not current or tonumber(current) < ends then
+  redis.call('SET', KEYS[1], string.format('%.17g', ends), 'PX', tonumber(ARGV[1]) + 60000)
 end
 """
 
@@ -134,7 +146,8 @@ end
 class RedisLimiter:
     """Token buckets in Redis, shared by every worker process; each acquire is one atomic script."""
 
-    def __init__(self, url_or_client: str | redis.Redis, prefix: str = "surveyd:rl:"):
+    def __init__(self, url_or_client: str | redis.Redis, prefix: str = "surveyd:rl:",
+                 clock: Callable[[], float] | None = None):
         if isinstance(url_or_client, str):
             # redis-py's default retries back off for up to ~14 s; a dispatch worker should hear
             # quickly that Redis is gone and decide for itself.
@@ -146,6 +159,7 @@ class RedisLimiter:
             )
         self.client = url_or_client
         self.prefix = prefix
+        self._clock = clock  # seconds; None = Redis's TIME, the one clock every worker shares
         self._acquire = url_or_client.register_script(_ACQUIRE_LUA)
         self._pause = url_or_client.register_script(_PAUSE_LUA)
 
@@ -159,7 +173,7 @@ class RedisLimiter:
         for limit in limits:
             keys += [f"{self.prefix}b:{limit.key}", f"{self.prefix}p:{limit.key}"]
             args += [repr(float(max(limit.per_second, 0))), str(int(limit.burst))]
-        args.append(repr(_EPSILON))
+        args += [repr(_EPSILON), self._now_ms()]
         wait_ms = float(self._acquire(keys=keys, args=args))
         return wait_ms / 1000 if wait_ms > 0 else 0.0
 
@@ -167,7 +181,10 @@ class RedisLimiter:
         """The provider said back off (429 Retry-After): every acquire on that bucket waits at least that long."""
         ms = int(seconds * 1000 + 0.999)
         if ms > 0:
-            self._pause(keys=[f"{self.prefix}p:{key}"], args=[ms])
+            self._pause(keys=[f"{self.prefix}p:{key}"], args=[ms, self._now_ms()])
+
+    def _now_ms(self) -> str:
+        return "" if self._clock is None else repr(self._clock() * 1000)
 
 
 def build_limiter(redis_url: str | None) -> Limiter:

@@ -145,6 +145,8 @@ class Relay(threading.Thread):
         self.settings = app.config["SURVEYD"]
         self.owner = owner_name()
         self.stopping = threading.Event()
+        self.passes = 0  # passes ended so far; wait_for_passes() watches it
+        self._pass_ended = threading.Condition()
 
     def run_once(self) -> tuple[int, int]:
         """One pass: the number of dispatches handed out, and how many there was room for."""
@@ -184,12 +186,22 @@ class Relay(threading.Thread):
         poll = self.settings.relay_poll_seconds
         while not self.stopping.is_set():
             handed, room = self.run_once()
+            with self._pass_ended:
+                self.passes += 1
+                self._pass_ended.notify_all()
             if room and handed < room:
                 self.stopping.wait(poll)  # everything due is handed out: wait for more to fall due
             elif handed:
                 self.submitter.wait_for_capacity(poll)  # the room was filled: go again once some frees
             else:
                 self.stopping.wait(poll)  # no room at all, or the pass failed
+
+    def wait_for_passes(self, count: int = 2, timeout: float = 30.0) -> bool:
+        """Block until `count` more passes have ended; False on timeout. Two ends take in one whole pass
+        that began after the call, so whatever was due then has been leased and handed out."""
+        with self._pass_ended:
+            target = self.passes + count
+            return self._pass_ended.wait_for(lambda: self.passes >= target, timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """End the loop and let started sends finish."""

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 import uuid
 
 import pytest
@@ -167,43 +166,62 @@ def prefix(redis_client):
 
 
 @pytest.fixture
-def limiter(redis_client, prefix) -> RedisLimiter:
-    return RedisLimiter(redis_client, prefix=prefix)
+def limiter(redis_client, prefix, clock) -> RedisLimiter:
+    """Buckets in real Redis, on a clock the test moves by hand (the script takes it instead of TIME)."""
+    return RedisLimiter(redis_client, prefix=prefix, clock=clock)
 
 
-def test_redis_burst_then_refill(limiter, redis_client, prefix):
+def test_redis_burst_then_refill(limiter, redis_client, prefix, clock):
     bucket = [RateLimit("sms:+15550001", per_second=10, burst=3)]
     assert [limiter.acquire(bucket) for _ in range(3)] == [0.0, 0.0, 0.0]
     wait = limiter.acquire(bucket)
-    assert 0.05 < wait <= 0.1
-    time.sleep(wait)
+    assert wait == pytest.approx(0.1)
+    clock.now += 0.05
+    assert limiter.acquire(bucket) == pytest.approx(0.05)
+    clock.now += 0.05
     assert limiter.acquire(bucket) == 0.0
-    assert 0.05 < limiter.acquire(bucket) <= 0.1
-    # Idle buckets vanish: the hash expires once it would have refilled (3 tokens at 10/s).
-    assert 0 < redis_client.pttl(prefix + "b:sms:+15550001") <= 301
+    assert limiter.acquire(bucket) == pytest.approx(0.1)
+    # Idle buckets vanish a minute after they would have refilled (3 tokens at 10/s); until then the
+    # stored time, not the expiry, decides.
+    assert 60_000 < redis_client.pttl(prefix + "b:sms:+15550001") <= 60_301
+    clock.now += 60
+    assert [limiter.acquire(bucket) for _ in range(4)][:3] == [0.0, 0.0, 0.0]
 
 
 def test_redis_all_or_nothing_across_buckets(limiter):
     overall = RateLimit("tg:all", per_second=1, burst=3)
     assert limiter.acquire([overall, RateLimit("tg:chat:1", per_second=1, burst=1)]) == 0.0
-    assert 0.9 < limiter.acquire([overall, RateLimit("tg:chat:1", per_second=1, burst=1)]) <= 1.0
+    assert limiter.acquire([overall, RateLimit("tg:chat:1", per_second=1, burst=1)]) == pytest.approx(1.0)
+    # The refusal took nothing from the overall bucket: two tokens remain for other chats.
     assert limiter.acquire([overall, RateLimit("tg:chat:2", per_second=1, burst=1)]) == 0.0
     assert limiter.acquire([overall, RateLimit("tg:chat:3", per_second=1, burst=1)]) == 0.0
-    assert 0.9 < limiter.acquire([overall, RateLimit("tg:chat:4", per_second=1, burst=1)]) <= 1.0
+    assert limiter.acquire([overall, RateLimit("tg:chat:4", per_second=1, burst=1)]) == pytest.approx(1.0)
 
 
-def test_redis_pause_honoured_and_only_extends(limiter):
+def test_redis_pause_honoured_and_only_extends(limiter, redis_client, prefix, clock):
     bucket = [RateLimit("twilio:+1555", per_second=100, burst=10)]
-    limiter.pause("twilio:+1555", 0.3)
-    assert 0.2 < limiter.acquire(bucket) <= 0.3
-    limiter.pause("twilio:+1555", 0.01)
-    assert 0.2 < limiter.acquire(bucket) <= 0.3
-    limiter.pause("twilio:+1555", 0.6)
-    wait = limiter.acquire(bucket)
-    assert 0.5 < wait <= 0.6
+    limiter.pause("twilio:+1555", 5)
+    assert limiter.acquire(bucket) == pytest.approx(5)
+    limiter.pause("twilio:+1555", 1)
+    assert limiter.acquire(bucket) == pytest.approx(5)
+    clock.now += 2
+    limiter.pause("twilio:+1555", 8)
+    assert limiter.acquire(bucket) == pytest.approx(8)
     assert limiter.acquire([RateLimit("other", per_second=1, burst=1)]) == 0.0
-    time.sleep(wait)
+    assert 60_000 < redis_client.pttl(prefix + "p:twilio:+1555") <= 68_000
+    clock.now += 7.5
+    assert limiter.acquire(bucket) == pytest.approx(0.5)
+    clock.now += 0.5
     assert limiter.acquire(bucket) == 0.0
+
+
+def test_redis_uses_its_own_clock_when_given_none(redis_client, prefix):
+    limiter = RedisLimiter(redis_client, prefix=prefix)
+    bucket = [RateLimit("tg:all", per_second=0.001, burst=1)]  # one token per 1,000 s
+    assert limiter.acquire(bucket) == 0.0
+    assert 900 < limiter.acquire(bucket) <= 1000  # 1,000 s less the time since the first, on Redis's TIME
+    limiter.pause("tg:paused", 3600)
+    assert 3500 < limiter.acquire([RateLimit("tg:paused", per_second=1, burst=1)]) <= 3600
 
 
 def test_redis_zero_rate_ignored_and_empty_acquire(limiter, redis_client, prefix):
@@ -212,43 +230,49 @@ def test_redis_zero_rate_ignored_and_empty_acquire(limiter, redis_client, prefix
     assert list(redis_client.scan_iter(match=prefix + "*")) == []
 
 
-def test_two_workers_share_the_bucket(redis_client, prefix):
-    worker_a = RedisLimiter(redis_client, prefix=prefix)
-    worker_b = RedisLimiter(REDIS_URL, prefix=prefix)
+def test_two_workers_share_the_bucket(redis_client, prefix, clock):
+    worker_a = RedisLimiter(redis_client, prefix=prefix, clock=clock)
+    worker_b = RedisLimiter(REDIS_URL, prefix=prefix, clock=clock)
     bucket = [RateLimit("tg:all", per_second=1, burst=2)]
     assert worker_a.acquire(bucket) == 0.0
     assert worker_b.acquire(bucket) == 0.0
-    assert worker_a.acquire(bucket) > 0.9
-    assert worker_b.acquire(bucket) > 0.9
+    assert worker_a.acquire(bucket) == pytest.approx(1.0)
+    assert worker_b.acquire(bucket) == pytest.approx(1.0)
     worker_a.pause("tg:other", 0.5)
-    assert worker_b.acquire([RateLimit("tg:other", per_second=1, burst=1)]) > 0.4
+    assert worker_b.acquire([RateLimit("tg:other", per_second=1, burst=1)]) == pytest.approx(0.5)
+    clock.now += 1
+    assert worker_b.acquire(bucket) == 0.0
+    assert worker_a.acquire(bucket) == pytest.approx(1.0)
 
 
-def test_threads_hammering_one_bucket_stay_within_rate(redis_client, prefix):
+def test_threads_hammering_one_bucket_get_exactly_the_tokens_there_are(redis_client, prefix, clock):
     rate, burst, threads = 50, 10, 8
     bucket = [RateLimit("hot", per_second=rate, burst=burst)]
-    granted = [0] * threads
-    start = time.monotonic()
-    stop_at = start + 1.0
 
-    def worker(i: int) -> None:
-        limiter = RedisLimiter(REDIS_URL, prefix=prefix)
-        while time.monotonic() < stop_at:
-            wait = limiter.acquire(bucket)
-            if wait == 0.0:
-                granted[i] += 1
-            else:
-                time.sleep(min(wait, max(0.0, stop_at - time.monotonic())))
+    def hammer(tries: int) -> int:
+        """Eight workers, each with its own connection, all asking at once; how many tokens they got."""
+        start = threading.Barrier(threads)
+        granted = [0] * threads
 
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    elapsed = time.monotonic() - start
-    total = sum(granted)
-    assert total <= burst + rate * elapsed + 1
-    assert total >= burst + rate * 0.5
+        def worker(i: int) -> None:
+            limiter = RedisLimiter(REDIS_URL, prefix=prefix, clock=clock)
+            start.wait()
+            granted[i] = sum(limiter.acquire(bucket) == 0.0 for _ in range(tries))
+
+        pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        return sum(granted)
+
+    # The clock stands still while they race, so the script's atomicity is all that stands between
+    # 8 x 20 asks and the burst: exactly burst tokens, then exactly what 0.1 s refills.
+    assert hammer(20) == burst
+    clock.now += 0.1
+    assert hammer(20) == rate * 0.1
+    clock.now += 60
+    assert hammer(20) == burst
 
 
 def test_unreachable_redis_raises():

@@ -1,0 +1,53 @@
+"""The live-server harness itself: a waitress server stops without pulling a closed trigger under a request."""
+from __future__ import annotations
+
+import logging
+import threading
+
+import requests
+from waitress import create_server
+
+from tests.live import stop_waitress, wait_until
+
+
+def test_stop_waitress_lets_the_request_in_flight_finish_before_it_closes_anything(caplog):
+    entered, release = threading.Event(), threading.Event()
+    seen: dict = {}
+
+    def app(environ, start_response):
+        entered.set()
+        release.wait(30)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    client = threading.Thread(target=lambda: seen.update(
+        response=requests.get(f"http://127.0.0.1:{server.effective_port}/", timeout=30)))
+    client.start()
+    assert entered.wait(30)
+    caplog.set_level(logging.WARNING, logger="waitress")
+    stopping = threading.Thread(target=stop_waitress, args=(server, serving))
+    stopping.start()
+    # Let the request finish only once the stop is under way: the task threads are told to end, or (the
+    # order this test guards against) the loop has already closed the sockets and the trigger.
+    wait_until(lambda: server.task_dispatcher.stop_count > 0 or server.trigger._closed, what="the stop")
+    seen["trigger_open"] = not server.trigger._closed
+    release.set()
+    stopping.join(30)
+    client.join(30)
+    assert seen["trigger_open"], "the trigger was closed while a request was still being served"
+    assert seen["response"].status_code == 200 and seen["response"].text == "ok"
+    assert not stopping.is_alive() and not serving.is_alive()
+    assert server.trigger._closed and not server.task_dispatcher.threads
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_stop_waitress_stops_a_server_whose_loop_already_ended():
+    server = create_server(lambda environ, start_response: [], host="127.0.0.1", port=0, threads=1)
+    serving = threading.Thread(target=lambda: None)
+    serving.start()
+    serving.join()
+    stop_waitress(server, serving)
+    assert server.trigger._closed and not server.task_dispatcher.threads
