@@ -5,8 +5,15 @@ import hmac
 import warnings
 from typing import Any, Mapping, Sequence
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.warnings import PTBDeprecationWarning
 
 from bots.channel import (
@@ -85,8 +92,11 @@ class TelegramChannel(ChannelAdapter):
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Post the message (and its buttons) to the chat; the result names chat and message."""
+        # A link that needs a sign-in (an agent's alert) would only preview a login page.
+        previews = None if message.extra.get("link_preview", True) else LinkPreviewOptions(is_disabled=True)
         sent = self._call("send_message", chat_id=int(message.to), text=message.text,
-                          reply_markup=keyboard(message.extra.get("buttons")))
+                          reply_markup=keyboard(message.extra.get("buttons")),
+                          parse_mode=message.extra.get("parse_mode"), link_preview_options=previews)
         return SendResult(provider_message_id=f"{sent.chat_id}:{sent.message_id}")
 
     def rate_limits(self, message: OutboundMessage) -> list[RateLimit]:

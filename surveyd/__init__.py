@@ -37,6 +37,11 @@ def register_extensions(app: Flask) -> None:
         "apiKey": {"type": "http", "scheme": "bearer", "description": "An API key from `surveyd api-key create`."}
     }}, "security": [{"apiKey": []}]})
     init_database(app, db)
+    from surveyd.database import on_transaction_end
+    from surveyd.services.alerts import notifying
+
+    # Agent notifications written by a transaction go to this process's sender the moment it commits.
+    on_transaction_end(db, notifying.after_commit, notifying.after_rollback)
     from surveyd.tasks import celery_init_app
 
     celery_init_app(app)

@@ -62,7 +62,8 @@ def worker(concurrency: int | None, relay: bool, loglevel: str) -> None:
     """Run a Celery dispatch worker (and its relay) for the scaled setup."""
     import socket
 
-    from surveyd.server import relay_chores
+    from surveyd.server import relay_chores, start_notifier
+    from surveyd.services.alerts.notifier import alerts_queue
     from surveyd.services.dispatch.relay import celery_relay
 
     _configure_logging()
@@ -77,12 +78,13 @@ def worker(concurrency: int | None, relay: bool, loglevel: str) -> None:
             "workers on SQLite share one file lock: fine on one machine for trying things out, "
             "slow with several workers; use PostgreSQL for the scaled setup")
     threads = concurrency or settings.dispatch_concurrency
+    start_notifier(app)  # the relay's sweep hands due notifications to Celery, like the web processes do
     relay_thread = celery_relay(app, max_in_flight=max(100, threads * 50), chores=relay_chores()) if relay else None
     if relay_thread:
         relay_thread.start()
     # Threads, not forked processes: sends wait on providers, and a fork would copy the relay's
     # thread and the database pool in a broken state.
-    argv = ["worker", "--pool=threads", f"--concurrency={threads}", f"--queues={settings.queue_name}",
+    argv = ["worker", "--pool=threads", f"--concurrency={threads}", f"--queues={alerts_queue(settings.queue_name)},{settings.queue_name}",
             f"--hostname=surveyd-{os.getpid()}@{socket.gethostname()}", f"--loglevel={loglevel}",
             "--without-gossip", "--without-mingle"]
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,22 @@ def _sandbox(env: Mapping[str, str], default: bool) -> frozenset[str]:
 TELEGRAM_OFFERABLE = ("email", "sms")
 
 
+DEFAULT_ROOT_CAUSES = ("delivery", "product_quality", "wrong_item", "staff", "billing", "website_app",
+                       "communication", "policy", "other")
+
+
+def _root_causes(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The root causes agents choose from: lower-case words with underscores, each once."""
+    raw = env.get("SURVEYD_ROOT_CAUSES")
+    if raw is None or not raw.strip():
+        return DEFAULT_ROOT_CAUSES
+    causes = tuple(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
+    bad = [c for c in causes if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", c)]
+    if bad:
+        raise ConfigError(f"SURVEYD_ROOT_CAUSES: {bad[0]!r} is not a name (letters, digits and _ only, up to 64)")
+    return causes
+
+
 def _telegram_offer(env: Mapping[str, str]) -> frozenset[str]:
     """SURVEYD_TELEGRAM_OFFER: the channels whose invitations carry the bot's deep link ("email" by default;
     "email,sms" adds it to SMS, where it costs a segment; "none" turns it off)."""
@@ -137,6 +154,10 @@ class Settings:
     smtp_rate_per_second: float
     mail_from: str | None
     mail_unsubscribe: str | None  # the mailbox of the List-Unsubscribe mailto: address
+    # Webhook and Slack URLs may reach loopback and private addresses (tests, intranets); refused otherwise.
+    outbound_allow_private: bool = False
+    # What an agent may name as the root cause when closing an alert (SURVEYD_ROOT_CAUSES, comma-separated).
+    root_causes: tuple[str, ...] = DEFAULT_ROOT_CAUSES
 
     @property
     def sandbox(self) -> bool:
@@ -267,4 +288,6 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         smtp_rate_per_second=_float(env, "SURVEYD_SMTP_RATE", 10.0),
         mail_from=mail_from,
         mail_unsubscribe=env.get("SURVEYD_MAIL_UNSUBSCRIBE") or None,
+        outbound_allow_private=_flag(env, "SURVEYD_OUTBOUND_ALLOW_PRIVATE", False),
+        root_causes=_root_causes(env),
     )

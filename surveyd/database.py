@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from typing import Callable
 
 import sqlalchemy as sa
 from flask import Flask
@@ -70,3 +71,11 @@ def init_database(app: Flask, db) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+
+
+def on_transaction_end(db, after_commit: Callable, after_rollback: Callable) -> None:
+    """Call after_commit(session) once a session's transaction is committed (and after_rollback when it is
+    not); registered once per process, however many apps are created."""
+    for name, hook in (("after_commit", after_commit), ("after_soft_rollback", after_rollback)):
+        if not sa.event.contains(db.session, name, hook):
+            sa.event.listen(db.session, name, hook)

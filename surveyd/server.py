@@ -21,10 +21,24 @@ def apply_migrations(app: Flask, quiet: bool = False) -> None:
 
 
 def relay_chores() -> list[Chore]:
-    """What every relay does now and then beside the outbox: act on kept webhook deliveries nothing acted on."""
+    """What every relay does now and then beside the outbox: act on kept webhook deliveries nothing acted on,
+    hand out agent notifications that are due (retries, and any whose hand-off on commit was lost), and
+    escalate alerts past their SLA."""
+    from surveyd.services.alerts import escalation, notifying
     from surveyd.services.answers import inbound_recovery
 
-    return [Chore("inbound recovery", inbound_recovery.EVERY_SECONDS, inbound_recovery.recover)]
+    return [Chore("inbound recovery", inbound_recovery.EVERY_SECONDS, inbound_recovery.recover),
+            Chore("alert notifications", notifying.SWEEP_EVERY_SECONDS, notifying.sweep),
+            Chore("alert escalation", escalation.EVERY_SECONDS, escalation.escalate_overdue)]
+
+
+def start_notifier(app: Flask):
+    """The sender agent notifications are handed to on commit: threads here, or Celery with a broker."""
+    from surveyd.services.alerts.notifier import CeleryNotifier, ThreadNotifier
+
+    notifier = CeleryNotifier(app) if app.config["SURVEYD"].broker_url else ThreadNotifier(app)
+    app.extensions["surveyd.notifier"] = notifier
+    return notifier
 
 
 def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
@@ -51,9 +65,10 @@ def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
 
 
 def start_background(app: Flask) -> list:
-    """Start the threads that run beside the web server (each has stop()): the relay, the Telegram poller."""
+    """Start what runs beside the web server (each has stop()): the notification sender, the relay, the
+    Telegram poller."""
     settings = app.config["SURVEYD"]
-    started: list = []
+    started: list = [start_notifier(app)]
     if settings.broker_url:
         log.info("SURVEYD_BROKER_URL is set: dispatching is left to `surveyd worker` processes")
     else:

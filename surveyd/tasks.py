@@ -45,3 +45,13 @@ def send_dispatch(dispatch_id: int) -> None:
     from flask import current_app
 
     run_send(current_app._get_current_object(), dispatch_id, owner_name())
+
+
+@shared_task(name="surveyd.send_notification", ignore_result=True)
+def send_notification(notification_id: int) -> None:
+    """Send one agent notification by id."""
+    from flask import current_app
+
+    from surveyd.services.alerts.notifier import run_notification
+
+    run_notification(current_app._get_current_object(), notification_id, owner_name())

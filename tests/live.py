@@ -11,7 +11,7 @@ import requests
 from flask import Flask
 
 from surveyd.extensions import db
-from surveyd.server import relay_chores
+from surveyd.server import relay_chores, start_notifier
 from surveyd.services.dispatch.relay import Relay, embedded_relay
 
 FINAL = {"sent", "delivered", "failed", "suppressed", "expired", "answered"}
@@ -63,12 +63,14 @@ def served(app: Flask, port: int, threads: int = 8) -> Iterator[Relay]:
     server = create_server(app, host="127.0.0.1", port=port, threads=threads)
     serving = threading.Thread(target=server.run, daemon=True)
     serving.start()
+    notifier = start_notifier(app)
     relay = embedded_relay(app, relay_chores())
     relay.start()
     try:
         yield relay
     finally:
         relay.stop()
+        notifier.stop()
         stop_waitress(server, serving)
         with app.app_context():
             # Each live app has its own engine: give its pooled connections back, or a long run of
@@ -87,10 +89,13 @@ def wait_until(check, timeout: float = 20.0, what: str = "the condition"):
 
 
 def quiesced(relay: Relay) -> None:
-    """Return once the relay has made a whole pass since the call and every send it handed out has ended:
-    whatever the database held as due has been sent, so a duplicate would be in the provider's hands now."""
+    """Return once the relay has made a whole pass since the call and every send and agent notification it
+    handed out has ended: whatever the database held as due has been sent, so a duplicate would be in the
+    provider's hands now."""
     assert relay.wait_for_passes(2), "the relay made no pass in 30 s"
-    wait_until(lambda: relay.submitter.pending == 0, what="the send threads finishing")
+    notifier = relay.app.extensions.get("surveyd.notifier")
+    wait_until(lambda: relay.submitter.pending == 0 and getattr(notifier, "pending", 0) == 0,
+               what="the send and notification threads finishing")
 
 
 def relay_pass(app: Flask) -> None:

@@ -1,14 +1,15 @@
 """Alerts for support agents."""
 from __future__ import annotations
 
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from surveyd.schemas.alert import (
+    AlertDetailSchema,
     AlertPageSchema,
     AlertPatchSchema,
     AlertQuerySchema,
-    AlertSchema,
 )
 from surveyd.schemas.common import ErrorEnvelopeSchema
 from surveyd.services.alerts import handling
@@ -30,15 +31,15 @@ def alert_list(query):
 class AlertItem(MethodView):
     """One alert."""
 
-    @blp.response(200, AlertSchema)
+    @blp.response(200, AlertDetailSchema)
     @blp.alt_response(404, schema=ErrorEnvelopeSchema)
     def get(self, alert_id: int):
         """Read an alert."""
         return handling.get_alert(alert_id)
 
     @blp.arguments(AlertPatchSchema)
-    @blp.response(200, AlertSchema)
+    @blp.response(200, AlertDetailSchema)
     @blp.alt_response(404, schema=ErrorEnvelopeSchema)
     def patch(self, data, alert_id: int):
-        """Claim, mark contacted, resolve or reopen; set assignee and note."""
-        return handling.update_alert(alert_id, data)
+        """Claim, mark contacted, resolve or reopen; set assignee, note, root cause and resolution."""
+        return handling.update_alert(alert_id, data, actor=f"api_key:{g.api_key_id}")

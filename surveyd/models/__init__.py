@@ -1,11 +1,23 @@
 """The models, one module per noun; imported here so metadata knows every table."""
-from surveyd.models.alert import Alert, AlertStatus
+from surveyd.models.alert import (
+    Alert,
+    AlertActivity,
+    AlertStatus,
+    Notification,
+    NotificationAttempt,
+    NotificationStatus,
+)
 from surveyd.models.api_key import ApiKey
 from surveyd.models.base import Base, utcnow
 from surveyd.models.channel import Channel
 from surveyd.models.chat_link import ChatLink
 from surveyd.models.contact import Consent, ConsentState, Contact
-from surveyd.models.dispatch import Dispatch, DispatchPurpose, DispatchStatus, DispatchStatusChange
+from surveyd.models.dispatch import (
+    Dispatch,
+    DispatchPurpose,
+    DispatchStatus,
+    DispatchStatusChange,
+)
 from surveyd.models.event import Event
 from surveyd.models.inbound import Conversation, InboundMessage
 from surveyd.models.response import Answer, Response
@@ -16,7 +28,7 @@ from surveyd.models.trigger import Trigger
 from surveyd.models.user import Role, User
 
 __all__ = [
-    "Alert", "AlertStatus", "Answer", "ApiKey", "Base", "Channel", "ChatLink", "Consent", "ConsentState", "Contact",
+    "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "Base", "Channel", "ChatLink", "Consent", "ConsentState", "Contact",
     "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "InboundMessage", "Response", "Role",
     "SandboxMessage", "Stage", "Survey", "SurveyKind", "SurveyVersion", "Touchpoint", "Trigger", "User",
     "utcnow",

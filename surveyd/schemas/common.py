@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import timezone
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -48,3 +49,13 @@ class PageQuerySchema(Schema):
 
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
     cursor = fields.Integer(validate=validate.Range(min=1), metadata={"description": "next_cursor of the previous page"})
+
+
+def mask_url(url: str) -> str:
+    """A URL as staff may see it again: scheme, host and port, the rest hidden (Slack's path is its secret)."""
+    parts = urlsplit(url or "")
+    if not parts.scheme or not parts.hostname:
+        return "…"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}/…"

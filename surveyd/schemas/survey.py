@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from surveyd.schemas.common import Timestamp
+from surveyd.schemas.common import Timestamp, mask_url
 from surveyd.services.design.survey_definitions import scale_of
 from surveyd.services.dispatch.messages import sms_segments
 
@@ -30,27 +30,46 @@ class QuestionSchema(Schema):
     options = fields.List(fields.Nested(OptionSchema))
 
 
-class NotifySchema(Schema):
-    """Where an alert of this survey goes (delivery arrives with the notifications issue)."""
+class WhenSchema(Schema):
+    """Which alerts a target hears of: every condition given must hold."""
 
-    channel = fields.String(required=True, validate=validate.OneOf(["email", "telegram", "webhook"]))
+    score_max = fields.Integer(strict=True)
+    score_min = fields.Integer(strict=True)
+    keywords = fields.List(fields.String(validate=validate.Length(1, 100)), validate=validate.Length(max=50))
+    touchpoints = fields.List(fields.String(validate=validate.Length(1, 100)), validate=validate.Length(max=50))
+    channels = fields.List(fields.String(validate=validate.OneOf(["sms", "email", "telegram", "web"])))
+    locales = fields.List(fields.String(validate=validate.Length(2, 16)), validate=validate.Length(max=20))
+    attributes = fields.Dict(keys=fields.String(validate=validate.Length(1, 100)), metadata={
+        "description": "Contact or event attribute -> value, or a list of values; the event's attribute wins."})
+
+
+class NotifySchema(Schema):
+    """Where an alert of this survey goes; an optional `when` narrows which alerts."""
+
+    channel = fields.String(required=True, validate=validate.OneOf(["email", "telegram", "slack", "webhook"]))
     to = fields.Email()
     chat_id = fields.String(validate=validate.Regexp(r"^-?\d{1,20}$"))
-    url = fields.Url(schemes={"https", "http"})
+    url = fields.Url(schemes={"https", "http"}, require_tld=False, validate=validate.Length(max=2000))
+    locale = fields.String(validate=validate.Length(2, 16), metadata={
+        "description": "The language the agents read the notification in (default en)."})
+    when = fields.Nested(WhenSchema)
 
     @validates_schema
     def _target(self, data, **_):
-        needed = {"email": "to", "telegram": "chat_id", "webhook": "url"}[data["channel"]]
+        needed = {"email": "to", "telegram": "chat_id", "slack": "url", "webhook": "url"}[data["channel"]]
         if not data.get(needed):
             raise ValidationError(f"Required for {data['channel']}.", needed)
 
 
 class AlertRuleSchema(Schema):
-    """When an answer raises an alert: score at or below threshold, or a keyword in a comment."""
+    """When an answer raises an alert (score at or below threshold, or a keyword), who hears, and the SLA."""
 
     threshold = fields.Integer(strict=True)  # 5.5 is refused, not read as 5
     keywords = fields.List(fields.String(validate=validate.Length(1, 100)), validate=validate.Length(max=100))
     notify = fields.List(fields.Nested(NotifySchema), validate=validate.Length(max=20))
+    sla_minutes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 525600), metadata={
+        "description": "An alert not resolved this long after it was raised is escalated once."})
+    escalate = fields.List(fields.Nested(NotifySchema), validate=validate.Length(max=20))
 
 
 class EmailTextsSchema(Schema):
@@ -100,7 +119,7 @@ class SurveySchema(Schema):
     locales = fields.Function(lambda s: s.latest.locales)
     scale = fields.Function(lambda s: scale_of(s.kind.value))
     questions = fields.Function(lambda s: s.latest.questions)
-    alert = fields.Function(lambda s: s.latest.alert)
+    alert = fields.Function(lambda s: shown_alert_rule(s.latest.alert))
     email = fields.Function(lambda s: s.latest.email or {})
     sms_segments = fields.Function(
         lambda s: sms_segments(s.kind, s.latest),
@@ -109,6 +128,20 @@ class SurveySchema(Schema):
     )
     created_at = Timestamp()
     updated_at = Timestamp()
+
+
+def shown_alert_rule(rule: dict) -> dict:
+    """The alert rule as it may be read back: a Slack URL is the credential, so only its host shows; a webhook
+    URL shows without its query string, where tokens tend to travel (its deliveries are signed instead)."""
+    def shown(target: dict) -> dict:
+        if target.get("channel") == "slack":
+            return {**target, "url": mask_url(target["url"])}
+        if target.get("url") and ("?" in target["url"] or "#" in target["url"]):
+            return {**target, "url": target["url"].split("?")[0].split("#")[0] + "?…"}
+        return target
+
+    return {**rule, "notify": [shown(t) for t in rule.get("notify") or []],
+            "escalate": [shown(t) for t in rule.get("escalate") or []]}
 
 
 class SurveyListSchema(Schema):

@@ -1,5 +1,6 @@
-"""Alerts: a negative answer raised as an alert in the same transaction as its response, and agents
-working it (claim, contact, resolve).
+"""Alerts: a negative answer raised as an alert in the same transaction as its response, the notification
+outbox that tells agents on their targets (email, Telegram, Slack), escalation past the SLA, and agents
+working the alert (claim, contact, resolve), each step kept in its activity log.
 
-Uses: nothing but the shared modules.
+Uses: design, dispatch.
 """

@@ -6,8 +6,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from surveyd.extensions import db
-from surveyd.models import Alert, AlertStatus, utcnow
+from surveyd.models import Alert, AlertStatus, User, utcnow
+from surveyd.services.alerts import activity
 from surveyd.services.errors import Invalid, NotFound
+from surveyd.services.runtime import settings
 
 # Agents move forward through these; reopening is allowed so a wrongly closed alert is not lost.
 TRANSITIONS = {
@@ -38,23 +40,51 @@ def list_alerts(status: str | None = None, survey_id: int | None = None, limit: 
     return list(db.session.scalars(query))
 
 
-def update_alert(alert_id: int, changes: dict[str, Any]) -> Alert:
-    """Change an alert's status, assignee or note, refusing moves the workflow does not allow."""
+def _status_action(source: AlertStatus, target: AlertStatus) -> str:
+    if source == AlertStatus.RESOLVED:
+        return "reopened"
+    return {AlertStatus.OPEN: "released", AlertStatus.CLAIMED: "claimed", AlertStatus.CONTACTED: "contacted",
+            AlertStatus.RESOLVED: "resolved"}[target]
+
+
+def _check_root_cause(value: str | None) -> None:
+    causes = settings().root_causes
+    if value is not None and value not in causes:
+        raise Invalid("unknown root cause", {"root_cause": [f"One of: {', '.join(causes)}."]})
+
+
+def _assign(alert: Alert, assignee: str | None) -> None:
+    """Set the assignee, linking the staff user whose email it is, where there is one."""
+    alert.assignee = assignee
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == assignee.lower())) if assignee else None
+    alert.assignee_user_id = user.id if user else None
+
+
+def update_alert(alert_id: int, changes: dict[str, Any], actor: str = activity.SYSTEM) -> Alert:
+    """Change an alert's status, assignee, note, root cause or resolution, refusing moves the workflow does not
+    allow; every change lands in the activity log under the actor."""
     alert = get_alert(alert_id)
+    _check_root_cause(changes.get("root_cause"))
+    if "assignee" in changes and changes["assignee"] != alert.assignee:
+        _assign(alert, changes["assignee"])
+        activity.record(alert, actor, "assigned", {"assignee": alert.assignee})
     if "status" in changes:
         target = AlertStatus(changes["status"])
-        if target != alert.status and target not in TRANSITIONS[alert.status]:
-            raise Invalid(
-                f"an alert cannot go from {alert.status.value} to {target.value}",
-                {"status": [f"From {alert.status.value}: {', '.join(sorted(s.value for s in TRANSITIONS[alert.status]))}."]},
-            )
-        if target == AlertStatus.CLAIMED and not (changes.get("assignee") or alert.assignee):
-            raise Invalid("claiming needs an assignee", {"assignee": ["Required to claim an alert."]})
-        alert.status = target
-        alert.resolved_at = utcnow() if target == AlertStatus.RESOLVED else None
-    if "assignee" in changes:
-        alert.assignee = changes["assignee"]
-    if "note" in changes:
-        alert.note = changes["note"]
+        if target != alert.status:
+            if target not in TRANSITIONS[alert.status]:
+                raise Invalid(
+                    f"an alert cannot go from {alert.status.value} to {target.value}",
+                    {"status": [f"From {alert.status.value}: "
+                                f"{', '.join(sorted(s.value for s in TRANSITIONS[alert.status]))}."]},
+                )
+            if target == AlertStatus.CLAIMED and not alert.assignee:
+                raise Invalid("claiming needs an assignee", {"assignee": ["Required to claim an alert."]})
+            activity.record(alert, actor, _status_action(alert.status, target), {"from": alert.status.value})
+            alert.status = target
+            alert.resolved_at = utcnow() if target == AlertStatus.RESOLVED else None
+    for field in ("note", "root_cause", "resolution"):
+        if field in changes and changes[field] != getattr(alert, field):
+            setattr(alert, field, changes[field])
+            activity.record(alert, actor, field, {field: changes[field]})
     db.session.commit()
     return alert

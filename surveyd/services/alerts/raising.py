@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from surveyd.extensions import db
-from surveyd.models import Alert, Response
+from surveyd.models import Alert, Event, Response, Touchpoint, utcnow
+from surveyd.services.alerts import activity, notifying
+from surveyd.services.alerts.targets import Answered
 
 
 def alert_reasons(rule: dict[str, Any], score: int | None, texts: list[str]) -> list[str]:
@@ -22,21 +25,45 @@ def alert_reasons(rule: dict[str, Any], score: int | None, texts: list[str]) -> 
     return reasons
 
 
+def answered(response: Response, texts: list[str]) -> Answered:
+    """What the notify filters look at, from a response and its comments."""
+    event = db.session.get(Event, response.event_id) if response.event_id else None
+    touchpoint = db.session.get(Touchpoint, response.touchpoint_id) if response.touchpoint_id else None
+    attributes = {**(response.contact.attributes or {}), **((event.attributes or {}) if event else {})}
+    return Answered(score=response.score, comments=tuple(texts), channel=response.channel.value,
+                    touchpoint=touchpoint.key if touchpoint else None, locale=response.locale,
+                    attributes=attributes)
+
+
 def raise_alert_if_negative(response: Response) -> Alert | None:
-    """Open or extend the response's alert when its answers are negative (flushes, never commits)."""
+    """Open or extend the response's alert when its answers are negative, with its notifications (flushes only).
+
+    Raising and the notification rows share the answer's transaction: an answer is never stored without the
+    notifications it owes, and a redelivered answer finds them there (one row per alert, event and target).
+    """
     texts = [a.value_text for a in response.answers if a.value_text]
-    reasons = alert_reasons(response.survey_version.alert, response.score, texts)
+    rule = response.survey_version.alert
+    reasons = alert_reasons(rule, response.score, texts)
     if not reasons:
         return None
     alert = db.session.scalar(sa.select(Alert).where(Alert.response_id == response.id))
     if alert is None:
+        now = utcnow()
+        sla = rule.get("sla_minutes")
         alert = Alert(
-            response_id=response.id, survey_id=response.survey_id, contact_id=response.contact_id, reasons=reasons
+            response_id=response.id, survey_id=response.survey_id, contact_id=response.contact_id, reasons=reasons,
+            created_at=now, due_at=now + timedelta(minutes=sla) if sla else None,
         )
         db.session.add(alert)
+        db.session.flush()
+        activity.record(alert, activity.SYSTEM, "raised", {"reasons": reasons, "score": response.score})
     else:
         added = [reason for reason in reasons if reason not in alert.reasons]
         if added:
             alert.reasons = [*alert.reasons, *added]
+            activity.record(alert, activity.SYSTEM, "reasons_added", {"reasons": added})
+    # A comment that arrives after the score may bring a target's keyword filter into play: plan again,
+    # and the targets already planned are left as they are.
+    notifying.plan(alert, "created", rule.get("notify") or [], answered(response, texts))
     db.session.flush()
     return alert

@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 import survey_templates
+from bots.outbound_http import OutboundRefused, check_url
 from surveyd.services.design import placeholders
 from surveyd.services.design.scales import SCALES
 from surveyd.services.errors import Invalid
@@ -67,8 +68,10 @@ def check_questions(questions: list[dict[str, Any]], locales: list[str]) -> None
         raise Invalid("the questions are not valid", errors)
 
 
-def check_alert(kind: str, alert: dict[str, Any] | None) -> dict[str, Any]:
-    """The alert rule with defaults filled in; Invalid if the threshold is off the scale."""
+def check_alert(kind: str, alert: dict[str, Any] | None, allow_private: bool = False,
+                locales: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The alert rule with defaults filled in; Invalid if the threshold or a filter is off the scale, or a
+    target's URL is one surveyd would refuse to call."""
     alert = dict(alert or {})
     low, high = SCALES[kind]
     threshold = alert.get("threshold")
@@ -77,7 +80,50 @@ def check_alert(kind: str, alert: dict[str, Any] | None) -> dict[str, Any]:
     if not low <= threshold < high:
         raise Invalid("alert threshold off the scale", {"alert.threshold": [f"Must be from {low} to {high - 1}."]})
     keywords = [k.strip().lower() for k in alert.get("keywords") or [] if k.strip()]
-    return {"threshold": threshold, "keywords": keywords, "notify": list(alert.get("notify") or [])}
+    errors: dict[str, list[str]] = {}
+    targets = {part: _check_targets(alert.get(part) or [], part, (low, high), allow_private, locales, errors)
+               for part in ("notify", "escalate")}
+    if errors:
+        raise Invalid("the alert targets are not valid", errors)
+    rule = {"threshold": threshold, "keywords": keywords, **targets}
+    if alert.get("sla_minutes"):
+        rule["sla_minutes"] = alert["sla_minutes"]
+    return rule
+
+
+def _check_targets(targets: list[dict[str, Any]], part: str, scale: tuple[int, int], allow_private: bool,
+                   locales: tuple[str, ...], errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The targets as kept; each problem noted under alert.<part>.<index>.<field>."""
+    low, high = scale
+    for index, target in enumerate(targets):
+        where = f"alert.{part}.{index}"
+        if target.get("url"):
+            try:
+                check_url(target["url"], allow_private)
+            except OutboundRefused as refused:
+                errors[f"{where}.url"] = [_REFUSALS.get(refused.code, str(refused))]
+        if target.get("locale") and locales and target["locale"] not in locales:
+            errors[f"{where}.locale"] = [f"One of: {', '.join(locales)}."]
+        when = target.get("when") or {}
+        for bound in ("score_min", "score_max"):
+            if bound in when and not low <= when[bound] <= high:
+                errors[f"{where}.when.{bound}"] = [f"Must be from {low} to {high}."]
+        if when.get("keywords"):
+            when["keywords"] = [k.strip().lower() for k in when["keywords"] if k.strip()]
+    return [dict(target) for target in targets]
+
+
+_REFUSALS = {
+    "scheme": "Use an https:// URL.",
+    "https_required": "Use an https:// URL (plain http only with SURVEYD_OUTBOUND_ALLOW_PRIVATE=1).",
+    "credentials": "Leave user and password out of the URL; the endpoint's secret signs each delivery.",
+    "loopback": "This address is this machine; surveyd does not call it (SURVEYD_OUTBOUND_ALLOW_PRIVATE=1 allows it).",
+    "private": "This is a private address; surveyd does not call it (SURVEYD_OUTBOUND_ALLOW_PRIVATE=1 allows it).",
+    "link_local": "Link-local addresses are refused.",
+    "metadata": "Cloud metadata addresses are refused.",
+    "multicast": "Multicast addresses are refused.",
+    "reserved": "Reserved addresses are refused.",
+}
 
 
 EMAIL_TEXTS = {"subject": 150, "intro": 500}  # what a survey may word itself, and how long per locale

@@ -5,10 +5,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+import survey_templates
 from surveyd.extensions import db
 from surveyd.models import Survey, SurveyKind, SurveyVersion
 from surveyd.services.design import survey_definitions as definitions
 from surveyd.services.errors import Invalid, NotFound
+from surveyd.services.runtime import settings
 
 CONTENT = ("locales", "questions", "alert", "email")
 
@@ -41,13 +43,18 @@ def create_survey(data: dict[str, Any]) -> Survey:
         locales, questions, default_name = definitions.from_template(template, kind, data.get("locales"))
         name = name or default_name
     definitions.check_questions(questions, locales)
-    alert = definitions.check_alert(kind, data.get("alert"))
+    alert = definitions.check_alert(kind, data.get("alert"), *_target_rules())
     email = definitions.check_email(data.get("email"), locales)
     survey = Survey(name=name, kind=SurveyKind(kind), template=template, current_version=1)
     survey.versions.append(SurveyVersion(number=1, locales=locales, questions=questions, alert=alert, email=email))
     db.session.add(survey)
     db.session.commit()
     return survey
+
+
+def _target_rules() -> tuple[bool, tuple[str, ...]]:
+    """What alert targets may name: private URLs (when this install allows them), the locales there are."""
+    return settings().outbound_allow_private, survey_templates.available_locales()
 
 
 def update_survey(survey_id: int, data: dict[str, Any]) -> Survey:
@@ -66,7 +73,8 @@ def update_survey(survey_id: int, data: dict[str, Any]) -> Survey:
         _, template_questions, _ = definitions.from_template(survey.template, survey.kind.value, locales)
         questions = _merge_texts(questions, template_questions)
     definitions.check_questions(questions, locales)
-    alert = definitions.check_alert(survey.kind.value, {**latest.alert, **(data.get("alert") or {})})
+    alert = definitions.check_alert(survey.kind.value, {**latest.alert, **(data.get("alert") or {})},
+                                    *_target_rules())
     # The email texts are replaced as a whole when given ({} or null removes them), else kept for the locales kept.
     given = data["email"] if "email" in data else _for_locales(latest.email, locales)
     email = definitions.check_email(given, locales)

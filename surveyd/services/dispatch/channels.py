@@ -158,3 +158,20 @@ def limiter() -> Limiter:
 def adapter(channel: Channel) -> ChannelAdapter | None:
     """The adapter for one channel, or None when the channel is off here."""
     return adapters().get(channel)
+
+
+def notification_adapter(channel: str) -> ChannelAdapter | None:
+    """The adapter an agent notification goes out through: the customer channels' own for email and Telegram
+    (sandboxed with them), an SSRF-guarded HTTP client for Slack; None when that channel is off here."""
+    if channel in (Channel.EMAIL.value, Channel.TELEGRAM.value):
+        return adapters().get(Channel(channel))
+    cache = current_app.extensions.setdefault("surveyd.channels", {})
+    if channel == "slack":
+        if "slack" not in cache:
+            from bots.slack_webhook import SlackWebhookChannel
+
+            config = current_app.config["SURVEYD"]
+            cache["slack"] = SlackWebhookChannel(timeout=config.send_timeout_seconds,
+                                                 allow_private=config.outbound_allow_private)
+        return cache["slack"]
+    return None

@@ -1,0 +1,227 @@
+"""The notification outbox: one row per alert event and target, sent once, retried with backoff, logged.
+
+Rows are written in the answer's transaction (raising.py). The moment that transaction commits, the
+new ids are handed to this process's notifier (a thread pool in `serve`, a Celery task at scale), so an
+agent hears within a second instead of at the next poll; the relay's sweep is the safety net for a
+hand-off that was lost. A task claims its row under a lease and commits before calling the provider;
+the unique (alert, event, target) row and the claim make a redelivered answer, a double submit or two
+workers send one message. A send whose worker died mid-call is sent again, flagged possible_duplicate:
+an agent told twice is better than an agent never told.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+
+from bots.channel import PermanentChannelError, SendResult, TransientChannelError
+from surveyd.extensions import db
+from surveyd.models import (
+    Alert,
+    Notification,
+    NotificationAttempt,
+    NotificationStatus,
+    utcnow,
+)
+from surveyd.services.alerts import activity, rendering
+from surveyd.services.alerts.targets import Answered, matching, target_key
+from surveyd.services.dispatch import channels
+from surveyd.services.dispatch.sending import retry_delay
+from surveyd.services.runtime import settings
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 10  # with the default backoff (10 s doubling, capped at an hour) about 45 minutes of trying
+SEND_LEASE = timedelta(seconds=120)  # a send not finished by then is presumed crashed
+HANDOUT_LEASE = timedelta(seconds=30)  # a handed-out row no task claimed by then is handed out again
+SWEEP_EVERY_SECONDS = 1.0
+SENDABLE = ("email", "telegram", "slack")  # webhook targets are delivered by the webhook endpoints' own outbox
+_PENDING = "surveyd.notifications"  # session.info key: rows written in the open transaction
+
+
+class Notifier(Protocol):
+    """Where notification ids go to be sent: a thread pool here, or Celery workers."""
+
+    def submit(self, notification_id: int) -> None:
+        """Send one notification soon."""
+
+
+def plan(alert: Alert, event: str, targets: list[dict[str, Any]], answered: Answered | None) -> list[Notification]:
+    """Write a row for each target that should hear of this alert event and has not yet (flushes)."""
+    chosen = matching(targets, answered) if answered is not None else list(targets)
+    have = {n.target_key for n in alert.notifications if n.event == event}
+    planned = []
+    for target in chosen:
+        key = target_key(target)
+        if key in have or target["channel"] not in SENDABLE:
+            continue
+        row = Notification(alert=alert, event=event, channel=target["channel"], target_key=key, target=target,
+                           due_at=utcnow())
+        db.session.add(row)
+        planned.append(row)
+    if planned:
+        db.session.flush()
+        db.session.info.setdefault(_PENDING, []).extend(row.id for row in planned)
+    return planned
+
+
+def after_commit(session) -> None:
+    """Hand the rows a transaction wrote to the notifier, now that they are visible to other connections."""
+    ids = session.info.pop(_PENDING, None)
+    if not ids or not has_app_context():
+        return
+    notifier = current_app.extensions.get("surveyd.notifier")
+    if notifier is None:
+        return  # no sender in this process: the relay's sweep will find the rows
+    for notification_id in ids:
+        try:
+            notifier.submit(notification_id)
+        except Exception:  # the broker is down: the sweep hands it out later
+            log.exception("notification %s: could not hand it to a sender", notification_id)
+
+
+def after_rollback(session, *_) -> None:
+    """Rows of a rolled-back transaction do not exist: forget them."""
+    session.info.pop(_PENDING, None)
+
+
+def sweep(now: datetime | None = None, limit: int = 200) -> int:
+    """The relay's chore: recover sends that died, hand out due rows nobody holds; the number handed out."""
+    now = now or utcnow()
+    _recover_stuck(now)
+    query = (sa.select(Notification.id)
+             .where(Notification.status == NotificationStatus.SCHEDULED, Notification.due_at <= now,
+                    sa.or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now))
+             .order_by(Notification.due_at, Notification.id).limit(limit))
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(query))
+    if ids:
+        db.session.execute(sa.update(Notification).where(Notification.id.in_(ids))
+                           .values(lease_expires_at=now + HANDOUT_LEASE)
+                           .execution_options(synchronize_session=False))
+    db.session.commit()
+    notifier = current_app.extensions.get("surveyd.notifier")
+    for notification_id in ids:
+        if notifier is not None:
+            notifier.submit(notification_id)
+        else:
+            send_one(notification_id)
+    return len(ids)
+
+
+def _recover_stuck(now: datetime) -> None:
+    stuck = list(db.session.scalars(sa.select(Notification).where(
+        Notification.status == NotificationStatus.SENDING, Notification.lease_expires_at < now).limit(200)))
+    for row in stuck:
+        # The provider may have it: send again rather than leave the agent uninformed, and say so.
+        _log(row, "lease_expired", {"owner": row.lease_owner})
+        row.status, row.possible_duplicate, row.due_at = NotificationStatus.SCHEDULED, True, now
+        row.lease_owner = row.lease_expires_at = None
+    db.session.commit()
+
+
+def _claim(notification_id: int, owner: str | None, now: datetime) -> Notification | None:
+    claimed = db.session.execute(
+        sa.update(Notification)
+        .where(Notification.id == notification_id, Notification.status == NotificationStatus.SCHEDULED,
+               Notification.due_at <= now)
+        .values(status=NotificationStatus.SENDING, lease_owner=owner, lease_expires_at=now + SEND_LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        return None
+    return db.session.get(Notification, notification_id, populate_existing=True)
+
+
+def send_one(notification_id: int, owner: str | None = None) -> NotificationStatus | None:
+    """Claim, render and send one notification; None when it is not due or another task has it."""
+    now = utcnow()
+    row = _claim(notification_id, owner, now)
+    if row is None:
+        return None
+    adapter = channels.notification_adapter(row.channel)
+    if adapter is None:
+        return _finish(row, PermanentChannelError(f"the {row.channel} channel is not configured here", "no_channel"))
+    message = rendering.message_for(row)
+    wait = _rate_wait(adapter.rate_limits(message))
+    if wait > 0:
+        row.status, row.due_at, row.lease_owner, row.lease_expires_at = (
+            NotificationStatus.SCHEDULED, now + timedelta(seconds=wait), None, None)
+        db.session.commit()
+        return row.status
+    row.attempts += 1
+    db.session.commit()  # release the transaction before talking to a provider
+    try:
+        outcome: SendResult | Exception = adapter.send(message)
+    except Exception as error:  # every failure is recorded below
+        outcome = error
+    row = db.session.get(Notification, notification_id, populate_existing=True)
+    return _finish(row, outcome, adapter.rate_limits(message))
+
+
+def _rate_wait(limits) -> float:
+    try:
+        return channels.limiter().acquire(limits)
+    except Exception:  # the shared limiter is down: wait rather than exceed a provider's limit
+        log.exception("rate limiter unavailable")
+        return 1.0
+
+
+def _finish(row: Notification, outcome: SendResult | Exception, limits=()) -> NotificationStatus:
+    now = utcnow()
+    row.lease_owner = row.lease_expires_at = None
+    if isinstance(outcome, SendResult):
+        row.status, row.sent_at, row.last_error = NotificationStatus.SENT, now, None
+        row.provider_message_id = outcome.provider_message_id
+        _log(row, "sent", {"provider_message_id": outcome.provider_message_id, **dict(outcome.detail)})
+        activity.record(row.alert, activity.SYSTEM, "notified",
+                        {"channel": row.channel, "event": row.event, "notification_id": row.id})
+    elif isinstance(outcome, PermanentChannelError):
+        row.status, row.last_error = NotificationStatus.FAILED, _text(outcome)
+        _log(row, "failed", {"error": row.last_error, "code": outcome.code})
+        activity.record(row.alert, activity.SYSTEM, "notification_failed",
+                        {"channel": row.channel, "event": row.event, "error": row.last_error})
+        log.warning("notification %s (%s) failed for good: %s", row.id, row.channel, row.last_error)
+    elif row.attempts >= MAX_ATTEMPTS:
+        row.status, row.last_error = NotificationStatus.FAILED, _text(outcome)
+        _log(row, "failed", {"error": row.last_error, "code": "retries_exhausted"})
+        activity.record(row.alert, activity.SYSTEM, "notification_failed",
+                        {"channel": row.channel, "event": row.event, "error": row.last_error})
+        log.error("notification %s (%s) given up after %s tries: %s", row.id, row.channel, row.attempts,
+                  row.last_error)
+    else:
+        _retry_later(row, outcome, limits, now)
+    db.session.commit()
+    return row.status
+
+
+def _retry_later(row: Notification, outcome: Exception, limits, now: datetime) -> None:
+    config = settings()
+    delay = retry_delay(row.attempts, config.retry_base_seconds, config.retry_max_seconds)
+    retry_after = getattr(outcome, "retry_after", None)
+    if retry_after:
+        delay = max(delay, retry_after)
+        for limit in limits:  # the provider asked every sender to slow down
+            try:
+                channels.limiter().pause(limit.key, retry_after)
+            except Exception:
+                log.exception("could not pause rate limit %s", limit.key)
+    if not isinstance(outcome, TransientChannelError):
+        # A lost answer or an error we do not understand: the provider may have it; the resend says so.
+        row.possible_duplicate = True
+    row.status, row.due_at, row.last_error = NotificationStatus.SCHEDULED, now + timedelta(seconds=delay), _text(outcome)
+    _log(row, "retrying", {"error": row.last_error, "retry_in": round(delay, 1), "retry_after": retry_after})
+    log.info("notification %s (%s): retry in %.1fs: %s", row.id, row.channel, delay, row.last_error)
+
+
+def _log(row: Notification, outcome: str, detail: dict[str, Any]) -> None:
+    db.session.add(NotificationAttempt(notification_id=row.id, at=utcnow(), outcome=outcome,
+                                       detail={"attempt": row.attempts, **detail}))
+
+
+def _text(error: Exception) -> str:
+    return (str(error) or type(error).__name__)[:300]

@@ -1,0 +1,65 @@
+"""From a notification row to the message its target receives: the facts gathered once, rendered per channel."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from bots.channel import OutboundMessage
+from surveyd.extensions import db
+from surveyd.models import Alert, Event, Notification, Response, Touchpoint
+from surveyd.services.alerts import messages
+from surveyd.services.alerts.facts import AlertFacts, PastAnswer
+from surveyd.services.design.scales import SCALES
+from surveyd.services.runtime import public_url
+
+HISTORY = 5  # earlier answers of the customer shown with an alert
+
+
+def alert_url(alert_id: int) -> str:
+    """Where an agent opens the alert."""
+    return f"{public_url()}/console/alerts/{alert_id}"
+
+
+def gather(alert: Alert, event: str, locale: str = "en") -> AlertFacts:
+    """Everything a notification about this alert may say, read once."""
+    response = alert.response
+    version = response.survey_version
+    event_row = db.session.get(Event, response.event_id) if response.event_id else None
+    touchpoint = db.session.get(Touchpoint, response.touchpoint_id) if response.touchpoint_id else None
+    earlier = db.session.scalars(
+        sa.select(Response).where(Response.contact_id == alert.contact_id, Response.id != response.id)
+        .order_by(Response.id.desc()).limit(HISTORY))
+    contact = alert.contact
+    return AlertFacts(
+        alert_id=alert.id, url=alert_url(alert.id), event=event,
+        survey_name=version.survey.name, kind=version.survey.kind.value, score=response.score,
+        scale=SCALES[version.survey.kind.value], reasons=tuple(alert.reasons),
+        comments=tuple(a.value_text for a in response.answers if a.value_text),
+        customer_name=contact.name, customer_ref=contact.external_id, answered_on=response.channel.value,
+        customer_locale=response.locale,
+        touchpoint=touchpoint.key if touchpoint else None,
+        attributes=dict(event_row.attributes or {}) if event_row else {},
+        raised_at=alert.created_at, status=alert.status.value, assignee=alert.assignee, due_at=alert.due_at,
+        history=tuple(PastAnswer(at=r.created_at, survey_name=r.survey_version.survey.name,
+                                 kind=r.survey_version.survey.kind.value, score=r.score, channel=r.channel.value)
+                      for r in earlier),
+        locale=locale,
+    )
+
+
+def message_for(row: Notification) -> OutboundMessage:
+    """The rendered message for one notification row."""
+    target = row.target
+    facts = gather(row.alert, row.event, target.get("locale") or "en")
+    extra = {"audience": "agent", "alert_id": row.alert_id, "notification_id": row.id}
+    if row.channel == "email":
+        subject, text, html = messages.email_parts(facts)
+        return OutboundMessage(channel="email", to=target["to"], subject=subject, text=text, html=html,
+                               locale=facts.locale, extra=extra)
+    if row.channel == "telegram":
+        return OutboundMessage(channel="telegram", to=str(target["chat_id"]), text=messages.telegram_text(facts),
+                               locale=facts.locale, extra={**extra, "parse_mode": "HTML", "link_preview": False})
+    if row.channel == "slack":
+        body = messages.slack_message(facts)
+        return OutboundMessage(channel="slack", to=target["url"], text=body["text"], locale=facts.locale,
+                               extra={**extra, "blocks": body["blocks"]})
+    raise ValueError(f"no message for a {row.channel} notification")

@@ -1,0 +1,289 @@
+"""The notification outbox: planned with the answer, handed over on commit, sent once, retried, logged."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from bots.channel import PermanentChannelError, SendResult, TransientChannelError
+from surveyd.extensions import db
+from surveyd.models import (
+    Alert,
+    AlertActivity,
+    Notification,
+    NotificationAttempt,
+    NotificationStatus,
+    SandboxMessage,
+    utcnow,
+)
+from surveyd.services.alerts import escalation, notifying
+from surveyd.services.dispatch import channels
+from tests.api.helpers import (
+    create_survey,
+    create_trigger,
+    fire,
+    page_path,
+    web_dispatch,
+)
+
+TARGETS = [{"channel": "email", "to": "agents@example.com"},
+           {"channel": "telegram", "chat_id": "-100200300", "locale": "tr"},
+           {"channel": "email", "to": "vip-desk@example.com", "when": {"attributes": {"tier": "gold"}}}]
+
+
+class Recorder:
+    """A notifier that only notes what it was handed."""
+
+    def __init__(self):
+        self.ids: list[int] = []
+
+    def submit(self, notification_id: int) -> None:
+        self.ids.append(notification_id)
+
+
+@pytest.fixture
+def handed(app):
+    recorder = Recorder()
+    app.extensions["surveyd.notifier"] = recorder
+    yield recorder
+    app.extensions.pop("surveyd.notifier", None)
+
+
+@pytest.fixture
+def survey(api):
+    survey = create_survey(api, kind="nps", locales=["en"], alert={"notify": TARGETS})
+    create_trigger(api, survey["id"])
+    return survey
+
+
+def answer(api, client, score: int, external_id: str = "cust-1", **attributes) -> str:
+    """Fire an event and answer its web survey with a score; the page's path."""
+    path = page_path(web_dispatch(fire(api, external_id=external_id, attributes=attributes))["url"])
+    assert client.post(path, data={"score": str(score)}).status_code == 200
+    return path
+
+
+def rows() -> list[Notification]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(Notification).order_by(Notification.id)))
+
+
+def test_a_detractor_plans_one_row_per_matching_target_and_hands_them_over_on_commit(api, client, survey, handed,
+                                                                                   app):
+    answer(api, client, 2)
+    with app.app_context():
+        planned = rows()
+        assert [(n.channel, n.target_key, n.status) for n in planned] == [
+            ("email", "email:agents@example.com", NotificationStatus.SCHEDULED),
+            ("telegram", "telegram:-100200300", NotificationStatus.SCHEDULED)]  # the gold-tier filter left one out
+        assert handed.ids == [n.id for n in planned]
+
+
+def test_a_promoter_and_a_passive_plan_nothing(api, client, survey, handed, app):
+    answer(api, client, 10, external_id="happy")
+    answer(api, client, 7, external_id="passive")
+    with app.app_context():
+        assert rows() == [] and handed.ids == []
+
+
+def test_the_filter_lets_a_gold_customer_reach_the_vip_desk(api, client, survey, handed, app):
+    answer(api, client, 1, tier="gold")
+    with app.app_context():
+        assert {n.target_key for n in rows()} == {"email:agents@example.com", "telegram:-100200300",
+                                                  "email:vip-desk@example.com"}
+
+
+def test_a_repeated_answer_and_a_later_comment_plan_nothing_more(api, client, survey, handed, app):
+    path = answer(api, client, 2)
+    assert client.post(path, data={"score": "2"}).status_code == 200  # a double submit
+    client.post(path, data={"improve": "It arrived broken"})
+    with app.app_context():
+        assert len(rows()) == 2 and len(handed.ids) == 2
+
+
+def test_a_keyword_in_a_later_comment_brings_in_the_targets_that_wait_for_it(api, client, handed, app):
+    survey = create_survey(api, kind="nps", locales=["en"], alert={"keywords": ["refund"], "notify": [
+        {"channel": "email", "to": "agents@example.com"},
+        {"channel": "email", "to": "billing@example.com", "when": {"keywords": ["refund"]}}]})
+    create_trigger(api, survey["id"])
+    path = answer(api, client, 3)
+    with app.app_context():
+        assert [n.target_key for n in rows()] == ["email:agents@example.com"]
+    client.post(path, data={"improve": "I want a refund"})
+    with app.app_context():
+        assert [n.target_key for n in rows()] == ["email:agents@example.com", "email:billing@example.com"]
+    assert len(handed.ids) == 2
+
+
+def test_a_comment_brings_in_a_target_whose_words_are_not_alert_keywords(api, client, handed, app):
+    survey = create_survey(api, kind="nps", locales=["en"], alert={"notify": [
+        {"channel": "email", "to": "logistics@example.com", "when": {"keywords": ["late"]}}]})
+    create_trigger(api, survey["id"])
+    path = answer(api, client, 4)
+    with app.app_context():
+        assert rows() == []
+    client.post(path, data={"improve": "It came two days late"})
+    with app.app_context():
+        assert [n.target_key for n in rows()] == ["email:logistics@example.com"]
+
+
+def test_nothing_is_handed_over_from_a_transaction_that_rolled_back(app, handed, api, client, survey):
+    answer(api, client, 2)
+    handed.ids.clear()
+    with app.app_context():
+        alert = db.session.scalar(sa.select(Alert))
+        notifying.plan(alert, "escalated", [{"channel": "email", "to": "boss@example.com"}], None)
+        db.session.rollback()
+        db.session.commit()
+        assert handed.ids == [] and len(rows()) == 2
+
+
+def test_sending_delivers_each_row_once_to_the_sandbox(api, client, survey, handed, app):
+    answer(api, client, 2)
+    with app.app_context():
+        for notification_id in handed.ids:
+            assert notifying.send_one(notification_id, "test") == NotificationStatus.SENT
+            assert notifying.send_one(notification_id, "test") is None  # already sent: nothing to claim
+        assert notifying.sweep() == 0
+        emails = list(db.session.scalars(sa.select(SandboxMessage).where(SandboxMessage.recipient ==
+                                                                          "agents@example.com")))
+        assert len(emails) == 1 and emails[0].extra["audience"] == "agent"
+        assert "2/10" in emails[0].subject
+        (chat,) = db.session.scalars(sa.select(SandboxMessage).where(SandboxMessage.recipient == "-100200300"))
+        assert chat.extra["parse_mode"] == "HTML"
+        actions = [a.action for a in db.session.scalars(sa.select(AlertActivity).order_by(AlertActivity.id))]
+        assert actions == ["raised", "notified", "notified"]
+        assert {n.status for n in rows()} == {NotificationStatus.SENT}
+
+
+class Flaky:
+    """A target that answers with the given outcomes in turn, then succeeds."""
+
+    name = "email"
+
+    def __init__(self, *outcomes):
+        self.outcomes, self.sent = list(outcomes), []
+
+    def rate_limits(self, message):
+        return []
+
+    def send(self, message):
+        if self.outcomes:
+            raise self.outcomes.pop(0)
+        self.sent.append(message)
+        return SendResult(provider_message_id=f"m{len(self.sent)}")
+
+
+@pytest.fixture
+def flaky(monkeypatch):
+    def install(*outcomes) -> Flaky:
+        adapter = Flaky(*outcomes)
+        monkeypatch.setattr(channels, "notification_adapter", lambda channel: adapter)
+        return adapter
+    return install
+
+
+def one_email(api, client, app) -> int:
+    create = create_survey(api, kind="nps", locales=["en"], alert={"notify": [TARGETS[0]]})
+    create_trigger(api, create["id"])
+    answer(api, client, 2)
+    with app.app_context():
+        (row,) = rows()
+        return row.id
+
+
+def test_a_target_down_for_a_while_gets_exactly_one_message(api, client, app, flaky):
+    adapter = flaky(TransientChannelError("421 try later"), TransientChannelError("connection refused"))
+    notification_id = one_email(api, client, app)
+    with app.app_context():
+        assert notifying.send_one(notification_id) == NotificationStatus.SCHEDULED
+        later = rows()[0].due_at
+        assert later > utcnow()
+        assert notifying.send_one(notification_id) is None  # not due yet: nobody may claim it
+        for _ in range(2):
+            db.session.execute(sa.update(Notification).values(due_at=utcnow() - timedelta(seconds=1)))
+            db.session.commit()
+            notifying.sweep()
+        (row,) = rows()
+        assert row.status == NotificationStatus.SENT and row.attempts == 3 and len(adapter.sent) == 1
+        outcomes = [a.outcome for a in db.session.scalars(sa.select(NotificationAttempt).order_by(NotificationAttempt.id))]
+        assert outcomes == ["retrying", "retrying", "sent"]
+
+
+def test_a_refused_target_fails_for_good_and_says_so_in_the_activity(api, client, app, flaky):
+    flaky(PermanentChannelError("550 no such mailbox", "undeliverable"))
+    notification_id = one_email(api, client, app)
+    with app.app_context():
+        assert notifying.send_one(notification_id) == NotificationStatus.FAILED
+        (row,) = rows()
+        assert "550" in row.last_error
+        assert "notification_failed" in [a.action for a in row.alert.activity]
+
+
+def test_retries_run_out(api, client, app, flaky):
+    flaky(*[TransientChannelError("down")] * notifying.MAX_ATTEMPTS)
+    notification_id = one_email(api, client, app)
+    with app.app_context():
+        for _ in range(notifying.MAX_ATTEMPTS):
+            db.session.execute(sa.update(Notification).values(due_at=utcnow() - timedelta(seconds=1)))
+            db.session.commit()
+            notifying.send_one(notification_id)
+        (row,) = rows()
+        assert row.status == NotificationStatus.FAILED and row.attempts == notifying.MAX_ATTEMPTS
+
+
+def test_a_lost_answer_is_sent_again_and_flagged(api, client, app, flaky):
+    adapter = flaky(TimeoutError("read timed out after the body went out"))
+    notification_id = one_email(api, client, app)
+    with app.app_context():
+        assert notifying.send_one(notification_id) == NotificationStatus.SCHEDULED
+        db.session.execute(sa.update(Notification).values(due_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert notifying.send_one(notification_id) == NotificationStatus.SENT
+        (row,) = rows()
+        assert row.possible_duplicate is True and len(adapter.sent) == 1
+
+
+def test_a_send_whose_worker_died_is_handed_out_again_flagged(api, client, app, flaky, handed):
+    adapter = flaky()
+    notification_id = one_email(api, client, app)
+    with app.app_context():
+        db.session.execute(sa.update(Notification).values(
+            status=NotificationStatus.SENDING, lease_owner="gone", lease_expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        handed.ids.clear()
+        assert notifying.sweep() == 1 and handed.ids == [notification_id]
+        assert notifying.sweep() == 0  # handed out: not again while its hand-out lease runs
+        assert notifying.send_one(notification_id) == NotificationStatus.SENT
+        (row,) = rows()
+        assert row.possible_duplicate and len(adapter.sent) == 1
+        assert [a.outcome for a in row.log] == ["lease_expired", "sent"]
+
+
+def test_an_overdue_alert_is_escalated_exactly_once(api, client, app, handed):
+    survey = create_survey(api, kind="nps", locales=["en"], alert={
+        "sla_minutes": 30, "notify": [TARGETS[0]], "escalate": [{"channel": "email", "to": "lead@example.com"}]})
+    create_trigger(api, survey["id"])
+    answer(api, client, 2)
+    answer(api, client, 1, external_id="resolved-one")
+    answer(api, client, 10, external_id="happy")
+    with app.app_context():
+        first, second = db.session.scalars(sa.select(Alert).order_by(Alert.id))
+        assert first.due_at == first.created_at + timedelta(minutes=30)
+        second.status = second.status.RESOLVED
+        db.session.commit()
+        assert escalation.escalate_overdue(utcnow() + timedelta(minutes=29)) == 0
+        assert escalation.escalate_overdue(utcnow() + timedelta(minutes=31)) == 1
+        assert escalation.escalate_overdue(utcnow() + timedelta(minutes=60)) == 0
+        escalated = [n for n in rows() if n.event == "escalated"]
+        assert [(n.alert_id, n.target_key) for n in escalated] == [(first.id, "email:lead@example.com")]
+        db.session.refresh(first)
+        assert first.escalated_at is not None and "escalated" in [a.action for a in first.activity]
+
+
+def test_an_alert_without_an_sla_is_never_escalated(api, client, survey, app, handed):
+    answer(api, client, 2)
+    with app.app_context():
+        assert db.session.scalar(sa.select(Alert)).due_at is None
+        assert escalation.escalate_overdue(utcnow() + timedelta(days=365)) == 0
