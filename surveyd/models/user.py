@@ -27,4 +27,6 @@ class User(Base):
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     role: Mapped[Role] = mapped_column(enum_column(Role))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
+    # The Telegram account whose taps on alert buttons act as this user (linked by a one-time deep link).
+    telegram_user_id: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
