@@ -114,6 +114,13 @@ class TelegramChannel(ChannelAdapter):
         """Edit a survey message to show what was chosen, without its buttons."""
         self._call("edit_message_text", chat_id=int(chat_id), message_id=message_id, text=text, reply_markup=None)
 
+    def edit(self, chat_id: str, message_id: int, text: str, buttons: Buttons | None = None,
+             parse_mode: str | None = None) -> None:
+        """Replace a message's text and buttons (an alert's, once someone holds it)."""
+        self._call("edit_message_text", chat_id=int(chat_id), message_id=message_id, text=text,
+                   reply_markup=keyboard(buttons), parse_mode=parse_mode,
+                   link_preview_options=LinkPreviewOptions(is_disabled=True))
+
     def acknowledge(self, callback_query_id: str, text: str | None = None) -> None:
         """Answer a button tap so the customer's app stops its spinner."""
         self._call("answer_callback_query", callback_query_id=callback_query_id, text=text)
@@ -141,7 +148,8 @@ def parse_update(update: Any) -> InboundEvent:
             kind="tap", channel="telegram", sender=str(chat) if chat is not None else None,
             provider_event_id=event_id, text=str(tap.get("data") or ""),
             answers={"callback_query_id": str(tap.get("id") or ""), "message_id": str(message.get("message_id") or ""),
-                     "language_code": str((tap.get("from") or {}).get("language_code") or "")},
+                     "language_code": str((tap.get("from") or {}).get("language_code") or ""),
+                     "from_id": str((tap.get("from") or {}).get("id") or "")},
         )
     message = update.get("message")
     if isinstance(message, dict) and isinstance(message.get("text"), str):
@@ -151,6 +159,7 @@ def parse_update(update: Any) -> InboundEvent:
         return InboundEvent(
             kind=kind, channel="telegram", sender=str(chat) if chat is not None else None,
             provider_event_id=event_id, text=text,
-            answers={"language_code": str((message.get("from") or {}).get("language_code") or "")},
+            answers={"language_code": str((message.get("from") or {}).get("language_code") or ""),
+                     "from_id": str((message.get("from") or {}).get("id") or "")},
         )
     return InboundEvent(kind="other", channel="telegram", provider_event_id=event_id)

@@ -1,4 +1,4 @@
-"""The `surveyd` command: serve, worker, api-key create, user create, migrate, telegram set-webhook/delete-webhook."""
+"""The `surveyd` command: serve, worker, api-key create, user create/telegram-link, migrate, telegram set-webhook/delete-webhook."""
 from __future__ import annotations
 
 import logging
@@ -150,6 +150,26 @@ def user_create(email: str, role: str) -> None:
             click.echo(f"surveyd: {error.message}", err=True)
             sys.exit(1)
         click.echo(f"Created {created.role.value} {created.email} (id {created.id}).")
+
+
+@user.command("telegram-link")
+@click.option("--email", required=True)
+def user_telegram_link(email: str) -> None:
+    """Print a one-time link (valid a day) that links the Telegram account opening it to this staff user."""
+    from surveyd.server import apply_migrations
+    from surveyd.services.access.staff_links import create_link
+    from surveyd.services.errors import ServiceError
+
+    app = _app()
+    apply_migrations(app, quiet=True)
+    with app.app_context():
+        try:
+            link = create_link(email)
+        except ServiceError as error:
+            click.echo(f"surveyd: {error.message}", err=True)
+            sys.exit(1)
+    click.echo("Open this link in Telegram and press Start; your taps on alert buttons will then act as you:")
+    click.echo(link)
 
 
 @main.group()

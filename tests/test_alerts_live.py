@@ -13,7 +13,7 @@ from surveyd.services.dispatch.channels import adapters
 from tests.conftest import free_port, make_env
 from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.smtp_server import FakeSmtp
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import FakeTelegram, callback_update, message_update
 from tests.live import outside_client, quiesced, served, wait_until
 from tests.web.pages import parse
 
@@ -152,3 +152,85 @@ def test_the_agent_email_is_html_with_a_link_to_the_alert(live, smtp):
     (alert,) = outside.get("/alerts")["items"]
     assert any(a.attrs.get("href", "").endswith(f"/console/alerts/{alert['id']}") for a in page.all("a"))
     assert "Ayşe &lt;b&gt;Y&lt;/b&gt;" in html and "<b>Y</b>" not in html  # the customer's markup is escaped
+
+
+def post_update(outside, update: dict, secret: str = "s" * 20) -> requests.Response:
+    """Telegram delivering an update to the webhook, with the secret token set at setWebhook."""
+    return requests.post(outside.base + "/webhooks/telegram", json=update, timeout=10,
+                         headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+
+
+def group_tap(message: dict, label: str, user_id: int, chat_id: int = AGENTS_CHAT) -> dict:
+    """Telegram's update for a tap on the button with this label under an alert message, by one group member."""
+    (data,) = [button["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for button in row
+               if button["text"] == label]
+    update = callback_update(chat_id, message["message_id"], data)
+    update["callback_query"]["from"] = {"id": user_id, "is_bot": False, "first_name": "Agent", "language_code": "tr"}
+    update["callback_query"]["message"]["chat"] = {"id": chat_id, "type": "supergroup", "title": "Agents"}
+    return update
+
+
+def link_agent(outside, app, telegram, email: str, user_id: int) -> None:
+    """A staff user, and their Telegram account linked through a one-time deep link (`surveyd user telegram-link`)."""
+    from surveyd.services.access.staff_links import create_link
+    from surveyd.services.access.users import create_user
+
+    with app.app_context():
+        create_user(email, "agent", "a long enough password")
+        link = create_link(email)
+    assert link.startswith(f"https://t.me/{telegram.username}?start=")
+    code = link.rsplit("=", 1)[1]
+    assert post_update(outside, message_update(user_id, f"/start {code}", first_name="Agent")).status_code == 200
+    assert email in telegram.messages_to(user_id)[-1]
+    # The code is spent: someone else who gets hold of it links nothing.
+    assert post_update(outside, message_update(user_id + 1, f"/start {code}")).status_code == 200
+    assert email not in telegram.messages_to(user_id + 1)[-1]
+
+
+def test_a_linked_agent_claims_and_resolves_from_the_group_chat(live, telegram):
+    outside, app, relay = live
+    link_agent(outside, app, telegram, "deniz@acme.example", 5001)
+    answer_on_the_web(outside, 2, "ayse")
+    (message,) = wait_until(lambda: agent_telegrams(telegram), what="the alert in the agents' group")
+    markup = message["params"]["reply_markup"]
+    stored = {"message_id": message["message_id"], "reply_markup": json.loads(markup) if isinstance(markup, str)
+              else markup}
+    assert [b["text"] for b in stored["reply_markup"]["inline_keyboard"][0]] == ["Üstlen", "Çözüldü"]
+
+    assert post_update(outside, group_tap(stored, "Üstlen", 5001)).status_code == 200
+    (alert,) = outside.get("/alerts")["items"]
+    assert (alert["status"], alert["assignee"]) == ("claimed", "deniz@acme.example")
+    (edit,) = telegram.edits
+    assert "deniz@acme.example" in edit["text"]
+    assert [b["text"] for row in (edit.get("reply_markup") or {}).get("inline_keyboard", []) for b in row] == ["Çözüldü"]
+    assert telegram.callback_answers[-1]["text"] == "Bu uyarı artık sizde."
+
+    assert post_update(outside, group_tap(stored, "Çözüldü", 5001)).status_code == 200
+    detail = outside.get(f"/alerts/{alert['id']}")
+    assert detail["status"] == "resolved"
+    assert [(a["action"], a["actor"]) for a in detail["activity"] if a["actor"].startswith("user:")] == [
+        ("assigned", "user:deniz@acme.example"), ("claimed", "user:deniz@acme.example"),
+        ("resolved", "user:deniz@acme.example")]
+    assert not (telegram.edits[-1].get("reply_markup") or {}).get("inline_keyboard")
+
+
+def test_a_tap_by_someone_not_linked_or_forged_or_copied_changes_nothing(live, telegram):
+    outside, app, relay = live
+    link_agent(outside, app, telegram, "deniz@acme.example", 5001)
+    answer_on_the_web(outside, 1, "ayse")
+    (message,) = wait_until(lambda: agent_telegrams(telegram), what="the alert in the agents' group")
+    markup = message["params"]["reply_markup"]
+    stored = {"message_id": message["message_id"], "reply_markup": json.loads(markup) if isinstance(markup, str)
+              else markup}
+
+    assert post_update(outside, group_tap(stored, "Üstlen", 6666)).status_code == 200  # a stranger in the group
+    assert "telegram-link" in telegram.callback_answers[-1]["text"]
+    forged = group_tap(stored, "Üstlen", 5001)
+    forged["callback_query"]["data"] = forged["callback_query"]["data"][:-4] + "AAAA"
+    assert post_update(outside, forged).status_code == 200
+    copied = group_tap(stored, "Üstlen", 5001, chat_id=-100999)  # the button's data pasted into another chat
+    assert post_update(outside, copied).status_code == 200
+    (alert,) = outside.get("/alerts")["items"]
+    assert (alert["status"], alert["assignee"]) == ("open", None)
+    assert telegram.edits == []
+    assert len(telegram.callback_answers) == 3

@@ -131,3 +131,18 @@ def test_telegram_delete_webhook(database_url, telegram):
                      extra_env=_telegram_env(telegram, SURVEYD_TELEGRAM_BOT_TOKEN="123:not-the-token"))
     assert wrong.returncode == 1 and wrong.stderr.startswith("surveyd: telegram delete_webhook failed: ")
     assert "not-the-token" not in wrong.stderr  # a rejected token is still a secret
+
+
+def test_user_telegram_link_prints_a_one_time_deep_link_last(app, database_url):
+    created = _surveyd(database_url, "user", "create", "--email", "lead@example.com", "--role", "agent",
+                       extra_env={"SURVEYD_NEW_PASSWORD": "correct horse battery"})
+    assert created.returncode == 0, created.stderr
+    bot = {"SURVEYD_TELEGRAM_BOT_USERNAME": "acme_cx_bot"}
+    result = _surveyd(database_url, "user", "telegram-link", "--email", "Lead@Example.com", extra_env=bot)
+    assert result.returncode == 0, result.stderr
+    link = result.stdout.strip().splitlines()[-1]
+    assert link.startswith("https://t.me/acme_cx_bot?start=") and len(link.rsplit("=", 1)[1]) == 16
+    unknown = _surveyd(database_url, "user", "telegram-link", "--email", "nobody@example.com", extra_env=bot)
+    assert unknown.returncode == 1 and "nobody@example.com" in unknown.stderr
+    no_bot = _surveyd(database_url, "user", "telegram-link", "--email", "lead@example.com")
+    assert no_bot.returncode == 1 and "SURVEYD_TELEGRAM_BOT_USERNAME" in no_bot.stderr

@@ -84,3 +84,30 @@ def verify_unsubscribe(token: str, channel: str, secret_key: str) -> int | None:
     if not hmac.compare_digest(mac, _unsubscribe_mac(contact_id, channel, secret_key)):
         return None
     return contact_id
+
+
+ALERT_ACTIONS = {"c": "claim", "r": "resolve"}
+
+
+def _alert_mac(alert_id: int, action: str, locale: str, audience: str, secret_key: str) -> str:
+    message = f"alert-action:{alert_id}:{action}:{locale}:{audience}".encode()
+    digest = hmac.new(secret_key.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:CHOICE_MAC_BYTES]).rstrip(b"=").decode()
+
+
+def sign_alert_action(alert_id: int, action: str, locale: str, audience: str, secret_key: str) -> str:
+    """Button data for Claim ("c") or Resolve ("r") on one alert's message in one language, valid in one chat."""
+    return f"k:{alert_id}:{action}:{locale}:{_alert_mac(alert_id, action, locale, audience, secret_key)}"
+
+
+def verify_alert_action(data: str, audience: str, secret_key: str) -> tuple[int, str, str] | None:
+    """(alert id, "claim" or "resolve", locale) of genuine button data tapped in its own chat; None otherwise."""
+    parts = (data or "").split(":")
+    if len(parts) != 5 or parts[0] != "k" or not data.isascii():
+        return None
+    _, alert_id, action, locale, mac = parts
+    if not alert_id.isdigit() or len(alert_id) > 18 or action not in ALERT_ACTIONS or not 2 <= len(locale) <= 8:
+        return None
+    if not hmac.compare_digest(mac, _alert_mac(int(alert_id), action, locale, audience, secret_key)):
+        return None
+    return int(alert_id), ALERT_ACTIONS[action], locale

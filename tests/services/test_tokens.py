@@ -48,3 +48,14 @@ def test_any_choice_round_trips_and_fits_telegram(dispatch_id, value, chat):
     data = sign_choice(dispatch_id, value, str(chat), "s" * 32)
     assert len(data.encode()) <= 64
     assert verify_choice(data, str(chat), "s" * 32) == (dispatch_id, value)
+
+
+def test_alert_buttons_are_bound_to_alert_action_language_and_chat():
+    data = tokens.sign_alert_action(42, "c", "tr", "-1001", "k" * 32)
+    assert len(data.encode()) <= 64
+    assert tokens.verify_alert_action(data, "-1001", "k" * 32) == (42, "claim", "tr")
+    assert tokens.verify_alert_action(data, "-1002", "k" * 32) is None  # pasted into another chat
+    assert tokens.verify_alert_action(data, "-1001", "x" * 32) is None  # another install's key
+    for forged in (data.replace(":c:", ":r:"), data.replace(":tr:", ":fa:"), data.replace("k:42", "k:43"),
+                   "k:42:c:tr", "a:42:c:tr:xx", "k:42:z:tr:" + data.rsplit(":", 1)[1]):
+        assert tokens.verify_alert_action(forged, "-1001", "k" * 32) is None

@@ -62,8 +62,14 @@ def _assign(alert: Alert, assignee: str | None) -> None:
 
 def update_alert(alert_id: int, changes: dict[str, Any], actor: str = activity.SYSTEM) -> Alert:
     """Change an alert's status, assignee, note, root cause or resolution, refusing moves the workflow does not
-    allow; every change lands in the activity log under the actor."""
-    alert = get_alert(alert_id)
+    allow; every change lands in the activity log under the actor (commits)."""
+    alert = apply_changes(get_alert(alert_id), changes, actor)
+    db.session.commit()
+    return alert
+
+
+def apply_changes(alert: Alert, changes: dict[str, Any], actor: str) -> Alert:
+    """update_alert's work inside the caller's transaction (flushes only)."""
     _check_root_cause(changes.get("root_cause"))
     if "assignee" in changes and changes["assignee"] != alert.assignee:
         _assign(alert, changes["assignee"])
@@ -86,5 +92,5 @@ def update_alert(alert_id: int, changes: dict[str, Any], actor: str = activity.S
         if field in changes and changes[field] != getattr(alert, field):
             setattr(alert, field, changes[field])
             activity.record(alert, actor, field, {field: changes[field]})
-    db.session.commit()
+    db.session.flush()
     return alert

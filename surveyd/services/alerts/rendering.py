@@ -4,12 +4,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from bots.channel import OutboundMessage
+from survey_templates import translate
 from surveyd.extensions import db
-from surveyd.models import Alert, Event, Notification, Response, Touchpoint
+from surveyd.models import Alert, AlertStatus, Event, Notification, Response, Touchpoint
+from surveyd.services import tokens
 from surveyd.services.alerts import messages
 from surveyd.services.alerts.facts import AlertFacts, PastAnswer
 from surveyd.services.design.scales import SCALES
-from surveyd.services.runtime import public_url
+from surveyd.services.runtime import public_url, settings
 
 HISTORY = 5  # earlier answers of the customer shown with an alert
 
@@ -46,6 +48,15 @@ def gather(alert: Alert, event: str, locale: str = "en") -> AlertFacts:
     )
 
 
+def telegram_buttons(alert: Alert, chat_id: str, locale: str) -> list[list[tuple[str, str]]]:
+    """Claim and Resolve under an alert's Telegram message, as far as its status still allows; signed per chat."""
+    secret = settings().secret_key
+    labels = {"c": translate(locale, "alert.claim_button"), "r": translate(locale, "alert.resolve_button")}
+    actions = {AlertStatus.OPEN: "cr", AlertStatus.CLAIMED: "r", AlertStatus.CONTACTED: "r"}.get(alert.status, "")
+    row = [(labels[action], tokens.sign_alert_action(alert.id, action, locale, chat_id, secret)) for action in actions]
+    return [row] if row else []
+
+
 def message_for(row: Notification) -> OutboundMessage:
     """The rendered message for one notification row."""
     target = row.target
@@ -56,8 +67,10 @@ def message_for(row: Notification) -> OutboundMessage:
         return OutboundMessage(channel="email", to=target["to"], subject=subject, text=text, html=html,
                                locale=facts.locale, extra=extra)
     if row.channel == "telegram":
-        return OutboundMessage(channel="telegram", to=str(target["chat_id"]), text=messages.telegram_text(facts),
-                               locale=facts.locale, extra={**extra, "parse_mode": "HTML", "link_preview": False})
+        chat = str(target["chat_id"])
+        return OutboundMessage(channel="telegram", to=chat, text=messages.telegram_text(facts), locale=facts.locale,
+                               extra={**extra, "parse_mode": "HTML", "link_preview": False,
+                                      "buttons": telegram_buttons(row.alert, chat, facts.locale)})
     if row.channel == "slack":
         body = messages.slack_message(facts)
         return OutboundMessage(channel="slack", to=target["url"], text=body["text"], locale=facts.locale,

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
 import survey_templates
 from bots.channel import InboundEvent
 from bots.telegram_bot import parse_update
+from survey_templates import translate
 from surveyd.extensions import db
 from surveyd.models import Channel, ConsentState, Contact, Dispatch, utcnow
 from surveyd.services import tokens
-from surveyd.services.answers import conversations, inbound
+from surveyd.services.access import staff_links
+from surveyd.services.answers import alert_taps, conversations, inbound
+from surveyd.services.answers.chat_effects import ChatEffects
 from surveyd.services.answers.conversations import (
     chat_question,
     contacts_with_address,
@@ -26,15 +28,6 @@ from surveyd.services.runtime import settings
 
 log = logging.getLogger(__name__)
 TELEGRAM = Channel.TELEGRAM
-
-
-@dataclass
-class ChatEffects:
-    """What to tell Telegram once an update's effect is committed."""
-
-    replies: list[str] = field(default_factory=list)
-    acknowledge: str | None = None  # the answer to a button tap ("" just stops the spinner)
-    show_choice: str | None = None  # the tapped survey message's new text, without its buttons
 
 
 def _locale(contacts: list[Contact], event: InboundEvent) -> str:
@@ -84,6 +77,8 @@ def _command(event: InboundEvent) -> tuple[ChatEffects, str, int | None]:
         return ChatEffects(replies=[say(TELEGRAM, locale, "opted_out")]), "opt_out", None
     if name == "/start" and argument:
         linked = chat_links.redeem(argument, chat, event.answers.get("language_code") or None)
+        if linked is None and (staff := staff_links.redeem(argument, event.answers.get("from_id") or "")):
+            return ChatEffects(replies=[translate(locale, "alert.staff_linked", email=staff.email)]), "staff_linked", None
         if linked is None:
             return ChatEffects(replies=[say(TELEGRAM, locale, "link_invalid")]), "link_invalid", None
         locale = _locale([linked], event)
@@ -107,7 +102,9 @@ def take_update(inbound_id: int, event: InboundEvent) -> ChatEffects:
             db.session.rollback()
             return ChatEffects()  # an earlier delivery of this update_id acted already
         try:
-            if event.kind == "tap":
+            if event.kind == "tap" and alert_taps.is_alert_tap(event):
+                (effects, outcome), dispatch_id = alert_taps.take(event), None
+            elif event.kind == "tap":
                 effects, outcome, dispatch_id = _tap(event)
             elif event.kind == "command":
                 effects, outcome, dispatch_id = _command(event)
@@ -130,6 +127,9 @@ def deliver(event: InboundEvent, effects: ChatEffects, adapter) -> None:
             adapter.acknowledge(event.answers["callback_query_id"], effects.acknowledge or None)
         if effects.show_choice and event.answers.get("message_id", "").isdigit():
             adapter.show_choice(chat, int(event.answers["message_id"]), effects.show_choice)
+        if effects.edit and event.answers.get("message_id", "").isdigit():
+            text, buttons = effects.edit
+            adapter.edit(chat, int(event.answers["message_id"]), text, buttons, parse_mode="HTML")
         for reply in effects.replies:
             adapter.reply(chat, reply)
     except Exception:  # the answer is stored; a reply that cannot be sent must not undo it

@@ -67,6 +67,14 @@ class SandboxChat:
             row.text, row.extra = text, {key: value for key, value in row.extra.items() if key != "buttons"}
             db.session.commit()
 
+    def edit(self, chat_id: str, message_id: int, text: str, buttons=None, parse_mode: str | None = None) -> None:
+        """A message's new text and buttons (an alert's, once someone holds it)."""
+        row = db.session.get(SandboxMessage, message_id)
+        if row is not None and row.recipient == chat_id:
+            extra = {key: value for key, value in row.extra.items() if key != "buttons"}
+            row.text, row.extra = text, {**extra, **({"buttons": buttons} if buttons else {})}
+            db.session.commit()
+
     def reply(self, chat_id: str, text: str, buttons=None) -> None:
         """A message from the bot in the chat."""
         keep_sandbox_message(Channel.TELEGRAM, chat_id, text, "reply")
