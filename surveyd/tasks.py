@@ -55,3 +55,13 @@ def send_notification(notification_id: int) -> None:
     from surveyd.services.alerts.notifier import run_notification
 
     run_notification(current_app._get_current_object(), notification_id, owner_name())
+
+
+@shared_task(name="surveyd.send_webhook", ignore_result=True)
+def send_webhook(delivery_id: int) -> None:
+    """Send one outgoing webhook delivery by id."""
+    from flask import current_app
+
+    from surveyd.services.integrations.delivering import run_delivery
+
+    run_delivery(current_app._get_current_object(), delivery_id, owner_name())

@@ -7,9 +7,9 @@ exactly as Twilio signs them.
 from __future__ import annotations
 
 import uuid
+import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-import xml.etree.ElementTree as ET
 
 import pytest
 import requests
@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from surveyd.extensions import db
 from surveyd.models import Dispatch, InboundMessage
+from tests.live import wait_until
 from tests.test_dispatch_live import _phone, _trigger, engine, twilio  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("engine")
@@ -281,3 +282,53 @@ def test_a_chat_asks_only_free_text_follow_ups(engine, twilio, phone_twilio):  #
     answers = {r["score"]: ([a["value"] for a in r["answers"]], r["completed"])
                for r in engine.get(f"/responses?survey_id={survey['id']}")["items"]}
     assert answers == {2: ([2, "Late again"], True), 5: ([5], False)}  # partial: the page can still take the choice
+
+
+def test_an_agent_answers_a_detractor_by_sms_and_the_reply_lands_in_the_alert(engine, twilio, phone_twilio):  # noqa: F811
+    _trigger(engine)
+    phone, _, _ = _invited(engine, twilio)
+    phone_twilio.text(phone, "3")
+    phone_twilio.text(phone, "The box was crushed")
+    (alert,) = engine.get("/alerts")["items"]
+    queued = engine.post(f"/alerts/{alert['id']}/messages", {"text": "Sorry Ada, a new one is on its way."},
+                         status=202)
+    assert queued["channel"] == "sms" and queued["status"] in ("scheduled", "sending", "sent")  # already on its way
+    wait_until(lambda: twilio.bodies_to(phone)[-1] == "Sorry Ada, a new one is on its way.",
+               what="the agent's SMS reaching Twilio")
+    assert len(twilio.bodies_to(phone)) == 2  # the invitation and the agent's words, nothing else
+
+    _, replies = phone_twilio.text(phone, "Thanks, that is kind")
+    assert replies == []  # no "you have already answered": an agent is waiting for this
+    detail = engine.get(f"/alerts/{alert['id']}")
+    assert detail["status"] == "contacted"
+    steps = [(a["action"], a["actor"].split(":")[0], a["detail"].get("text")) for a in detail["activity"]]
+    assert ("replied", "api_key", "Sorry Ada, a new one is on its way.") in steps
+    assert ("customer_replied", "customer", "Thanks, that is kind") in steps
+    assert [a for a, _, _ in steps].index("replied") < [a for a, _, _ in steps].index("customer_replied")
+    assert any(d["event"] == "reply" and d["status"] == "sent" for d in detail["deliveries"])
+    # A keyword still works as a keyword, not as a message to the agent.
+    phone_twilio.text(phone, "STOP")
+    actions = [a["action"] for a in engine.get(f"/alerts/{alert['id']}")["activity"]]
+    assert actions.count("customer_replied") == 1
+    assert engine.get(f"/contacts/cust-{phone}")["consent"]["sms"]["state"] == "opted_out"
+
+
+def test_an_agent_cannot_message_a_customer_who_opted_out(engine, twilio, phone_twilio):  # noqa: F811
+    _trigger(engine)
+    phone, _, _ = _invited(engine, twilio)
+    phone_twilio.text(phone, "1")
+    phone_twilio.text(phone, "STOP")
+    (alert,) = engine.get("/alerts")["items"]
+    refused = engine.session.post(engine.base + f"/api/v1/alerts/{alert['id']}/messages",
+                                  json={"text": "Can we call you?"}, timeout=10)
+    assert refused.status_code == 409 and "opted out" in refused.json()["error"]["message"]
+    bad = [engine.session.post(engine.base + f"/api/v1/alerts/{alert['id']}/messages", json=body, timeout=10)
+           for body in ({}, {"text": ""}, {"text": "x" * 1601})]
+    assert [r.status_code for r in bad] == [422, 422, 422]
+    assert engine.session.post(engine.base + "/api/v1/alerts/999999/messages", json={"text": "hi"},
+                               timeout=10).status_code == 404
+    assert engine.session.post(engine.base + f"/api/v1/alerts/{alert['id']}/messages", data="{nope",
+                               headers={"Content-Type": "application/json"}, timeout=10).status_code == 400
+    detail = engine.get(f"/alerts/{alert['id']}")
+    assert detail["status"] == "open" and "replied" not in [a["action"] for a in detail["activity"]]
+    assert len(twilio.bodies_to(phone)) == 1

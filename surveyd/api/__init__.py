@@ -11,16 +11,26 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def register_api(app: Flask) -> None:
     """Register every API blueprint with flask-smorest and map service errors to the envelope."""
-    from surveyd.api import alerts, contacts, dispatches, events, responses, surveys, triggers
+    from surveyd.api import (
+        alerts,
+        contacts,
+        dispatches,
+        events,
+        responses,
+        surveys,
+        triggers,
+        webhook_endpoints,
+    )
     from surveyd.api.auth import require_api_key
     from surveyd.extensions import api
 
     # Flask's defaults already hold MAX_CONTENT_LENGTH = None, so setdefault would never set the limit.
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    for module in (surveys, triggers, contacts, events, dispatches, responses, alerts):
+    modules = (surveys, triggers, contacts, events, dispatches, responses, alerts, webhook_endpoints)
+    for module in modules:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
-    api_blueprints = {module.blp.name for module in (surveys, triggers, contacts, events, dispatches, responses, alerts)}
+    api_blueprints = {module.blp.name for module in modules}
 
     @app.before_request
     def _authenticate():

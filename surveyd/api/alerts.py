@@ -7,12 +7,14 @@ from flask_smorest import Blueprint
 
 from surveyd.schemas.alert import (
     AlertDetailSchema,
+    AlertMessageQueuedSchema,
+    AlertMessageSchema,
     AlertPageSchema,
     AlertPatchSchema,
     AlertQuerySchema,
 )
 from surveyd.schemas.common import ErrorEnvelopeSchema
-from surveyd.services.alerts import handling
+from surveyd.services.alerts import handling, replies
 
 blp = Blueprint("alerts", __name__, description="Negative answers that need a person")
 
@@ -43,3 +45,13 @@ class AlertItem(MethodView):
     def patch(self, data, alert_id: int):
         """Claim, mark contacted, resolve or reopen; set assignee, note, root cause and resolution."""
         return handling.update_alert(alert_id, data, actor=f"api_key:{g.api_key_id}")
+
+
+@blp.route("/alerts/<int:alert_id>/messages", methods=["POST"])
+@blp.arguments(AlertMessageSchema)
+@blp.response(202, AlertMessageQueuedSchema)
+@blp.alt_response(404, schema=ErrorEnvelopeSchema)
+@blp.alt_response(409, schema=ErrorEnvelopeSchema)
+def alert_message(data, alert_id: int):
+    """Answer the customer on their channel; 409 when they opted out of it. Their replies join the activity."""
+    return replies.send_reply(alert_id, data["text"], actor=f"api_key:{g.api_key_id}")

@@ -105,3 +105,19 @@ class AlertPatchSchema(Schema):
         "description": "One of SURVEYD_ROOT_CAUSES (default: delivery, product_quality, wrong_item, staff, billing, "
                        "website_app, communication, policy, other)."})
     resolution = fields.String(allow_none=True, validate=validate.Length(max=10000))
+
+
+class AlertMessageSchema(Schema):
+    """POST /alerts/{id}/messages: the agent's words to the customer."""
+
+    text = fields.String(required=True, validate=validate.Length(1, 1600), metadata={
+        "description": "Sent as written on the channel the customer answered on (web answers: their first usable "
+                       "of Telegram, SMS, email)."})
+
+
+class AlertMessageQueuedSchema(Schema):
+    """202: the message is queued in the alert's outbox; its delivery shows in the alert's deliveries."""
+
+    id = fields.Integer()
+    channel = fields.String()
+    status = fields.Function(lambda n: n.status.value)

@@ -7,10 +7,12 @@ import sqlalchemy as sa
 
 from surveyd.extensions import db
 from surveyd.models import Alert, AlertStatus, User, utcnow
-from surveyd.services.alerts import activity
+from surveyd.services.alerts import activity, messages, rendering
 from surveyd.services.errors import Invalid, NotFound
+from surveyd.services.integrations import publishing
 from surveyd.services.runtime import settings
 
+WATCHED = ("status", "assignee", "note", "root_cause", "resolution")  # a change to any is an alert.updated
 # Agents move forward through these; reopening is allowed so a wrongly closed alert is not lost.
 TRANSITIONS = {
     AlertStatus.OPEN: {AlertStatus.CLAIMED, AlertStatus.CONTACTED, AlertStatus.RESOLVED},
@@ -70,6 +72,7 @@ def update_alert(alert_id: int, changes: dict[str, Any], actor: str = activity.S
 
 def apply_changes(alert: Alert, changes: dict[str, Any], actor: str) -> Alert:
     """update_alert's work inside the caller's transaction (flushes only)."""
+    before = {field: getattr(alert, field) for field in WATCHED}
     _check_root_cause(changes.get("root_cause"))
     if "assignee" in changes and changes["assignee"] != alert.assignee:
         _assign(alert, changes["assignee"])
@@ -93,4 +96,13 @@ def apply_changes(alert: Alert, changes: dict[str, Any], actor: str) -> Alert:
             setattr(alert, field, changes[field])
             activity.record(alert, actor, field, {field: changes[field]})
     db.session.flush()
+    changed = [field for field in WATCHED if getattr(alert, field) != before[field]]
+    if changed:
+        publishing.publish("alert.updated", lambda: _updated_data(alert, changed), alert.survey_id)
     return alert
+
+
+def _updated_data(alert: Alert, changed: list[str]) -> dict[str, Any]:
+    """What alert.updated tells integrators: the alert, what changed, and the agent's own fields."""
+    return {**messages.webhook_data(rendering.gather(alert, "updated")), "changed": changed,
+            "note": alert.note, "root_cause": alert.root_cause, "resolution": alert.resolution}

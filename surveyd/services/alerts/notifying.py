@@ -67,6 +67,16 @@ def plan(alert: Alert, event: str, targets: list[dict[str, Any]], answered: Answ
     return planned
 
 
+def enqueue(alert: Alert, event: str, target: dict[str, Any], key: str) -> Notification:
+    """One row for one target outside the alert rule (an agent's reply to the customer), handed over on commit."""
+    row = Notification(alert=alert, event=event, channel=target["channel"], target_key=key, target=target,
+                       due_at=utcnow())
+    db.session.add(row)
+    db.session.flush()
+    db.session.info.setdefault(_PENDING, []).append(row.id)
+    return row
+
+
 def after_commit(session) -> None:
     """Hand the rows a transaction wrote to the notifier, now that they are visible to other connections."""
     ids = session.info.pop(_PENDING, None)
@@ -178,7 +188,7 @@ def _finish(row: Notification, outcome: SendResult | Exception, limits=()) -> No
         row.status, row.sent_at, row.last_error = NotificationStatus.SENT, now, None
         row.provider_message_id = outcome.provider_message_id
         _log(row, "sent", {"provider_message_id": outcome.provider_message_id, **dict(outcome.detail)})
-        activity.record(row.alert, activity.SYSTEM, "notified",
+        activity.record(row.alert, activity.SYSTEM, "reply_delivered" if row.event == "reply" else "notified",
                         {"channel": row.channel, "event": row.event, "notification_id": row.id})
     elif isinstance(outcome, PermanentChannelError):
         row.status, row.last_error = NotificationStatus.FAILED, _text(outcome)

@@ -1,6 +1,7 @@
 """Raising alerts: the pure rule that decides whether an answer is negative, and the alert raised with its response."""
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 from typing import Any
@@ -9,8 +10,9 @@ import sqlalchemy as sa
 
 from surveyd.extensions import db
 from surveyd.models import Alert, Event, Response, Touchpoint, utcnow
-from surveyd.services.alerts import activity, notifying
-from surveyd.services.alerts.targets import Answered
+from surveyd.services.alerts import activity, messages, notifying, rendering
+from surveyd.services.alerts.targets import Answered, matching
+from surveyd.services.integrations import publishing
 
 
 def alert_reasons(rule: dict[str, Any], score: int | None, texts: list[str]) -> list[str]:
@@ -47,6 +49,7 @@ def raise_alert_if_negative(response: Response) -> Alert | None:
     if not reasons:
         return None
     alert = db.session.scalar(sa.select(Alert).where(Alert.response_id == response.id))
+    created = alert is None
     if alert is None:
         now = utcnow()
         sla = rule.get("sla_minutes")
@@ -64,6 +67,19 @@ def raise_alert_if_negative(response: Response) -> Alert | None:
             activity.record(alert, activity.SYSTEM, "reasons_added", {"reasons": added})
     # A comment that arrives after the score may bring a target's keyword filter into play: plan again,
     # and the targets already planned are left as they are.
-    notifying.plan(alert, "created", rule.get("notify") or [], answered(response, texts))
+    seen = answered(response, texts)
+    notifying.plan(alert, "created", rule.get("notify") or [], seen)
+    _tell_integrators(alert, created, rule.get("notify") or [], seen)
     db.session.flush()
     return alert
+
+
+def _tell_integrators(alert: Alert, created: bool, targets: list[dict[str, Any]], seen: Answered) -> None:
+    """alert.created to subscribed endpoints (when raised) and to each webhook target this answer passes."""
+    # Keyed by the alert: a later comment reaches only a target that waited for its keyword, never one twice.
+    data = functools.cache(lambda: messages.webhook_data(rendering.gather(alert, "created")))
+    key = f"alert:{alert.id}"
+    if created:
+        publishing.publish("alert.created", data, alert.survey_id, key=key)
+    urls = [target["url"] for target in matching(targets, seen) if target["channel"] == "webhook"]
+    publishing.deliver_to_urls(urls, "alert.created", data, key=key)

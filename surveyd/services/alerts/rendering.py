@@ -57,9 +57,23 @@ def telegram_buttons(alert: Alert, chat_id: str, locale: str) -> list[list[tuple
     return [row] if row else []
 
 
+def _reply(row: Notification) -> OutboundMessage:
+    """An agent's own words to the customer, as they typed them, on the customer's channel."""
+    target, locale = row.target, row.target.get("locale") or "en"
+    extra = {"audience": "customer", "alert_id": row.alert_id, "notification_id": row.id}
+    if row.channel == "email":
+        subject = translate(locale, "alert.reply_subject", survey=row.alert.response.survey_version.survey.name)
+        return OutboundMessage(channel="email", to=target["to"], subject=subject, text=target["text"], locale=locale,
+                               extra=extra)
+    to = target.get("chat_id") if row.channel == "telegram" else target.get("to")
+    return OutboundMessage(channel=row.channel, to=str(to), text=target["text"], locale=locale, extra=extra)
+
+
 def message_for(row: Notification) -> OutboundMessage:
     """The rendered message for one notification row."""
     target = row.target
+    if row.event == "reply":
+        return _reply(row)
     facts = gather(row.alert, row.event, target.get("locale") or "en")
     extra = {"audience": "agent", "alert_id": row.alert_id, "notification_id": row.id}
     if row.channel == "email":

@@ -25,6 +25,7 @@ from surveyd.models import (
     DispatchStatus,
     utcnow,
 )
+from surveyd.services.alerts import replies
 from surveyd.services.answers import inbound
 from surveyd.services.answers.responding import Stage, apply_answer, progress
 from surveyd.services.audience.contacts import set_consent
@@ -117,6 +118,9 @@ def _act(thread: Thread, decision: Decision, message: InboundEvent, channel: Cha
                 set_consent(contact, channel, state, f"{channel.value}_keyword")
         # The provider may have answered its own keyword already: one confirmation, not two.
         return [] if message.provider_confirms else [say(channel, locale, _KEYWORD_REPLIES[decision.action])]
+    if decision.action in (*_CLOSED_REPLIES, Action.UNKNOWN) and replies.customer_wrote(
+            thread.contacts, channel, message.text or ""):
+        return []  # an agent wrote to them from an alert: this is their answer, kept there, not a survey reply
     if decision.action in _CLOSED_REPLIES:
         return [say(channel, locale, _CLOSED_REPLIES[decision.action])]
     if decision.action == Action.UNKNOWN:

@@ -15,6 +15,7 @@ from surveyd.services import tokens
 from surveyd.services.alerts.raising import raise_alert_if_negative
 from surveyd.services.design.scales import SCALES, band
 from surveyd.services.dispatch.planning import record_status, settle_reminders
+from surveyd.services.integrations.events import publish_response
 from surveyd.services.runtime import settings
 
 MAX_TEXT = 4000
@@ -124,6 +125,7 @@ def apply_answer(dispatch: Dispatch | None, inbound: InboundEvent) -> Progress:
         current.response.completed = True
         raise_alert_if_negative(current.response)
         db.session.flush()
+        publish_response("response.completed", current.response)
         return Progress(Stage.COMPLETE, dispatch, current.response, changed=True)
     low, high = SCALES[dispatch.survey.kind.value]
     if inbound.score is None or not low <= inbound.score <= high:
@@ -134,6 +136,9 @@ def apply_answer(dispatch: Dispatch | None, inbound: InboundEvent) -> Progress:
     # Without follow-ups, or with them answered in the same post, the response is whole at once.
     response.completed = not questions or any(response.answer_to(q["id"]) for q in questions)
     db.session.flush()
+    publish_response("response.created", response)
+    if response.completed:
+        publish_response("response.completed", response)
     raise_alert_if_negative(response)
     db.session.flush()
     stage = Stage.COMPLETE if response.completed else Stage.FOLLOW_UP

@@ -1,7 +1,7 @@
 """Contacts: one record per customer, their consent per channel, and their timeline."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
@@ -20,6 +20,9 @@ from surveyd.services.errors import NotFound
 
 FIELDS = ("name", "email", "phone", "telegram_chat_id", "locale", "timezone", "attributes")
 ADDRESS_FIELDS = {"email": Channel.EMAIL, "phone": Channel.SMS, "telegram_chat_id": Channel.TELEGRAM}
+# Called with (contact, consent) when a consent changes, in its transaction. Capabilities later in the order may not
+# be imported here, so they add themselves from outside (integrations publishes contact.opted_out this way).
+CONSENT_LISTENERS: list[Callable[[Contact, Consent], None]] = []
 
 
 def find_contact(external_id: str) -> Contact | None:
@@ -82,11 +85,16 @@ def put_contact(external_id: str, data: dict[str, Any]) -> tuple[Contact, bool]:
 def set_consent(contact: Contact, channel: Channel, state: ConsentState, source: str) -> None:
     """Record a consent decision for one channel (flushes, never commits)."""
     consent = next((c for c in contact.consents if c.channel == channel), None)
+    changed = consent is None or consent.state != state
     if consent is None:
-        contact.consents.append(Consent(channel=channel, state=state, source=source))
-    elif consent.state != state:
+        consent = Consent(channel=channel, state=state, source=source)
+        contact.consents.append(consent)
+    elif changed:
         consent.state, consent.source, consent.changed_at = state, source, utcnow()
     db.session.flush()
+    if changed:
+        for listener in CONSENT_LISTENERS:
+            listener(contact, consent)
 
 
 def consent_by_channel(contact: Contact) -> dict[str, dict[str, Any]]:

@@ -101,7 +101,7 @@ def _check_targets(targets: list[dict[str, Any]], part: str, scale: tuple[int, i
             try:
                 check_url(target["url"], allow_private)
             except OutboundRefused as refused:
-                errors[f"{where}.url"] = [_REFUSALS.get(refused.code, str(refused))]
+                errors[f"{where}.url"] = [URL_REFUSALS.get(refused.code, str(refused))]
         if target.get("locale") and locales and target["locale"] not in locales:
             errors[f"{where}.locale"] = [f"One of: {', '.join(locales)}."]
         when = target.get("when") or {}
@@ -113,7 +113,8 @@ def _check_targets(targets: list[dict[str, Any]], part: str, scale: tuple[int, i
     return [dict(target) for target in targets]
 
 
-_REFUSALS = {
+# What the owner of a refused outgoing URL is told: for alert targets here, for webhook endpoints in integrations.
+URL_REFUSALS = {
     "scheme": "Use an https:// URL.",
     "https_required": "Use an https:// URL (plain http only with SURVEYD_OUTBOUND_ALLOW_PRIVATE=1).",
     "credentials": "Leave user and password out of the URL; the endpoint's secret signs each delivery.",

@@ -169,9 +169,9 @@ def adapter(channel: Channel) -> ChannelAdapter | None:
 
 
 def notification_adapter(channel: str) -> ChannelAdapter | None:
-    """The adapter an agent notification goes out through: the customer channels' own for email and Telegram
-    (sandboxed with them), an SSRF-guarded HTTP client for Slack; None when that channel is off here."""
-    if channel in (Channel.EMAIL.value, Channel.TELEGRAM.value):
+    """The adapter an alert's message goes out through: the customer channels' own for email, Telegram and SMS
+    (an agent's reply; sandboxed with them), an SSRF-guarded HTTP client for Slack; None when that channel is off."""
+    if channel in (Channel.EMAIL.value, Channel.TELEGRAM.value, Channel.SMS.value):
         return adapters().get(Channel(channel))
     cache = current_app.extensions.setdefault("surveyd.channels", {})
     if channel == "slack":

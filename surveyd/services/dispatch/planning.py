@@ -7,6 +7,7 @@ scheduled dispatch with its reason (delayed, quiet_hours). The API shows both.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Callable
 
 import sqlalchemy as sa
 
@@ -30,6 +31,9 @@ from surveyd.services.runtime import public_url, settings
 
 # Dispatches that count as "asked" for contact frequency: everything but what never went out.
 NOT_ASKED = (DispatchStatus.SUPPRESSED, DispatchStatus.FAILED)
+# Called with (dispatch, step) on every status change, in its transaction. Capabilities later in the order may not
+# be imported here, so they add themselves from outside (integrations publishes dispatch.failed this way).
+STATUS_LISTENERS: list[Callable[[Dispatch, DispatchStatusChange], None]] = []
 
 
 def unusable_reason(channel: Channel, contact: Contact) -> str | None:
@@ -80,6 +84,8 @@ def record_status(dispatch: Dispatch, status: DispatchStatus, reason: str | None
         db.session.add(step)
     else:
         dispatch.history.append(step)
+    for listener in STATUS_LISTENERS:
+        listener(dispatch, step)
 
 
 def settle_reminders(invitation: Dispatch) -> None:
