@@ -32,6 +32,7 @@ from bots.telegram_client import TelegramClient
 # Telegram's published limits: about 30 messages a second overall, one a second in one chat.
 OVERALL_PER_SECOND = 30.0
 PER_CHAT_PER_SECOND = 1.0
+PER_GROUP_PER_MINUTE = 20
 Buttons = Sequence[Sequence[tuple[str, str]]]  # rows of (label, callback data)
 
 
@@ -103,8 +104,11 @@ class TelegramChannel(ChannelAdapter):
         """The bot's overall bucket and the chat's own."""
         if self.per_second <= 0:
             return []
-        return [RateLimit("telegram:bot", self.per_second, burst=max(1, int(self.per_second))),
-                RateLimit(f"telegram:chat:{message.to}", self.per_chat, burst=1)]
+        limits = [RateLimit("telegram:bot", self.per_second, burst=max(1, int(self.per_second))),
+                  RateLimit(f"telegram:chat:{message.to}", self.per_chat, burst=1)]
+        if message.to.startswith("-"):  # a group or channel: about 20 messages a minute, whatever the pace
+            limits.append(RateLimit(f"telegram:group:{message.to}", PER_GROUP_PER_MINUTE / 60, PER_GROUP_PER_MINUTE))
+        return limits
 
     def reply(self, chat_id: str, text: str, buttons: Buttons | None = None) -> None:
         """A message in a conversation the customer is having with the bot right now."""

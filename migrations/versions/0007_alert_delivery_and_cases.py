@@ -53,7 +53,7 @@ def upgrade():
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('target_key', sa.String(length=300), nullable=False),
     sa.Column('target', JSON, nullable=False),
-    sa.Column('status', sa.Enum('scheduled', 'sending', 'sent', 'failed', name='notificationstatus',
+    sa.Column('status', sa.Enum('scheduled', 'sending', 'sent', 'failed', 'folded', name='notificationstatus',
                                 native_enum=False, length=24), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),

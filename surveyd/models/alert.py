@@ -82,6 +82,7 @@ class NotificationStatus(str, enum.Enum):
     SENDING = "sending"  # claimed by a task under a lease; the provider may be being called
     SENT = "sent"
     FAILED = "failed"  # permanently: the target refused it, or retries ran out
+    FOLDED = "folded"  # the target's limit was reached: carried by a digest notification instead
 
 
 class Notification(Base):

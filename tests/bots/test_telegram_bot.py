@@ -68,6 +68,12 @@ def test_limits_are_the_bots_and_the_chats():
     assert TelegramChannel(client=None, per_second=0).rate_limits(_message()) == []
 
 
+def test_a_group_also_has_its_twenty_a_minute():
+    group = OutboundMessage(channel="telegram", to="-1001234567890", text="alert")
+    assert TelegramChannel(client=None).rate_limits(group)[-1] == RateLimit("telegram:group:-1001234567890",
+                                                                            20 / 60, burst=20)
+
+
 def test_a_blocked_bot_is_an_opt_out_never_retried(channel, fake):
     fake.blocked.add(CHAT)
     with pytest.raises(PermanentChannelError) as refused:

@@ -37,7 +37,9 @@ MAX_ATTEMPTS = 10  # with the default backoff (10 s doubling, capped at an hour)
 SEND_LEASE = timedelta(seconds=120)  # a send not finished by then is presumed crashed
 HANDOUT_LEASE = timedelta(seconds=30)  # a handed-out row no task claimed by then is handed out again
 SWEEP_EVERY_SECONDS = 1.0
-SENDABLE = ("email", "telegram", "slack")  # webhook targets are delivered by the webhook endpoints' own outbox
+SENDABLE = ("email", "telegram", "slack")
+FOLDABLE = ("telegram", "slack")  # targets with a per-minute or per-second limit a burst can outrun
+FOLD_AFTER_SECONDS = 2.0  # a wait longer than this folds the alert into the target's digest  # webhook targets are delivered by the webhook endpoints' own outbox
 _PENDING = "surveyd.notifications"  # session.info key: rows written in the open transaction
 
 
@@ -156,8 +158,13 @@ def send_one(notification_id: int, owner: str | None = None) -> NotificationStat
     adapter = channels.notification_adapter(row.channel)
     if adapter is None:
         return _finish(row, PermanentChannelError(f"the {row.channel} channel is not configured here", "no_channel"))
+    foldable = row.channel in FOLDABLE and row.event in ("created", "escalated")
+    if foldable and (digest := _open_digest(row)) is not None:
+        return _fold(row, digest, now)  # one is already waiting for the limit: join it, keep the order
     message = rendering.message_for(row)
     wait = _rate_wait(adapter.rate_limits(message))
+    if foldable and wait > FOLD_AFTER_SECONDS:
+        return _fold(row, None, now, wait)
     if wait > 0:
         row.status, row.due_at, row.lease_owner, row.lease_expires_at = (
             NotificationStatus.SCHEDULED, now + timedelta(seconds=wait), None, None)
@@ -171,6 +178,29 @@ def send_one(notification_id: int, owner: str | None = None) -> NotificationStat
         outcome = error
     row = db.session.get(Notification, notification_id, populate_existing=True)
     return _finish(row, outcome, adapter.rate_limits(message))
+
+
+def _open_digest(row: Notification) -> Notification | None:
+    """The digest for this target that is still waiting to go out, if any."""
+    return db.session.scalar(sa.select(Notification).where(
+        Notification.event == "digest", Notification.status == NotificationStatus.SCHEDULED,
+        Notification.target_key.like(f"{row.target_key}#digest:%")).order_by(Notification.id).limit(1))
+
+
+def _fold(row: Notification, digest: Notification | None, now: datetime, wait: float = 0.0) -> NotificationStatus:
+    """Carry this alert in the target's digest (made now, due when the limit allows) instead of on its own."""
+    if digest is None:
+        target = {key: value for key, value in row.target.items() if key != "when"}
+        digest = Notification(alert_id=row.alert_id, event="digest", channel=row.channel, due_at=now + timedelta(
+            seconds=wait), target_key=f"{row.target_key}#digest:{row.id}", target={**target, "alert_ids": []})
+        db.session.add(digest)
+        db.session.flush()
+    digest.target = {**digest.target, "alert_ids": [*digest.target["alert_ids"], row.alert_id]}
+    row.status, row.lease_owner, row.lease_expires_at = NotificationStatus.FOLDED, None, None
+    row.provider_message_id = f"digest:{digest.id}"
+    _log(row, "folded", {"digest": digest.id, "wait": round(wait, 1)})
+    db.session.commit()
+    return row.status
 
 
 def _rate_wait(limits) -> float:
@@ -188,8 +218,10 @@ def _finish(row: Notification, outcome: SendResult | Exception, limits=()) -> No
         row.status, row.sent_at, row.last_error = NotificationStatus.SENT, now, None
         row.provider_message_id = outcome.provider_message_id
         _log(row, "sent", {"provider_message_id": outcome.provider_message_id, **dict(outcome.detail)})
-        activity.record(row.alert, activity.SYSTEM, "reply_delivered" if row.event == "reply" else "notified",
-                        {"channel": row.channel, "event": row.event, "notification_id": row.id})
+        told = [db.session.get(Alert, i) for i in row.target["alert_ids"]] if row.event == "digest" else [row.alert]
+        for alert in filter(None, told):  # a digest tells every alert folded into it
+            activity.record(alert, activity.SYSTEM, "reply_delivered" if row.event == "reply" else "notified",
+                            {"channel": row.channel, "event": row.event, "notification_id": row.id})
     elif isinstance(outcome, PermanentChannelError):
         row.status, row.last_error = NotificationStatus.FAILED, _text(outcome)
         _log(row, "failed", {"error": row.last_error, "code": outcome.code})

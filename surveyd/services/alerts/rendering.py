@@ -8,7 +8,7 @@ from survey_templates import translate
 from surveyd.extensions import db
 from surveyd.models import Alert, AlertStatus, Event, Notification, Response, Touchpoint
 from surveyd.services import tokens
-from surveyd.services.alerts import messages
+from surveyd.services.alerts import digest, messages
 from surveyd.services.alerts.facts import AlertFacts, PastAnswer
 from surveyd.services.design.scales import SCALES
 from surveyd.services.runtime import public_url, settings
@@ -69,11 +69,27 @@ def _reply(row: Notification) -> OutboundMessage:
     return OutboundMessage(channel=row.channel, to=str(to), text=target["text"], locale=locale, extra=extra)
 
 
+def _digest(row: Notification) -> OutboundMessage:
+    """Many alerts for one target in one message, each line linking to its alert."""
+    target, locale = row.target, row.target.get("locale") or "en"
+    alerts = [db.session.get(Alert, alert_id) for alert_id in target["alert_ids"]]
+    facts = [gather(alert, "created", locale) for alert in alerts if alert is not None]
+    extra = {"audience": "agent", "alert_id": row.alert_id, "notification_id": row.id, "alert_ids": target["alert_ids"]}
+    if row.channel == "telegram":
+        return OutboundMessage(channel="telegram", to=str(target["chat_id"]), text=digest.telegram_text(facts, locale),
+                               locale=locale, extra={**extra, "parse_mode": "HTML", "link_preview": False})
+    body = digest.slack_message(facts, locale)
+    return OutboundMessage(channel="slack", to=target["url"], text=body["text"], locale=locale,
+                           extra={**extra, "blocks": body["blocks"]})
+
+
 def message_for(row: Notification) -> OutboundMessage:
     """The rendered message for one notification row."""
     target = row.target
     if row.event == "reply":
         return _reply(row)
+    if row.event == "digest":
+        return _digest(row)
     facts = gather(row.alert, row.event, target.get("locale") or "en")
     extra = {"audience": "agent", "alert_id": row.alert_id, "notification_id": row.id}
     if row.channel == "email":

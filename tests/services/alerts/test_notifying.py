@@ -287,3 +287,64 @@ def test_an_alert_without_an_sla_is_never_escalated(api, client, survey, app, ha
     with app.app_context():
         assert db.session.scalar(sa.select(Alert)).due_at is None
         assert escalation.escalate_overdue(utcnow() + timedelta(days=365)) == 0
+
+
+class Limits:
+    """A rate limiter whose answer the test sets: 0 (take a token) or a wait in seconds."""
+
+    def __init__(self):
+        self.wait = 0.0
+
+    def acquire(self, limits):
+        return self.wait
+
+    def pause(self, key, seconds):
+        pass
+
+
+def test_a_burst_beyond_a_group_limit_is_folded_into_one_digest_never_dropped(api, client, app, monkeypatch):
+    survey = create_survey(api, kind="nps", locales=["en"], alert={"notify": [
+        {"channel": "telegram", "chat_id": "-100200300", "locale": "tr"}]})
+    create_trigger(api, survey["id"])
+    for n in range(4):
+        answer(api, client, n, external_id=f"burst-{n}")
+    adapter, limits = Flaky(), Limits()
+    monkeypatch.setattr(channels, "notification_adapter", lambda channel: adapter)
+    monkeypatch.setattr(channels, "limiter", lambda: limits)
+    with app.app_context():
+        first, second, third, fourth = rows()
+        assert notifying.send_one(first.id) == NotificationStatus.SENT
+        limits.wait = 3.0  # the group's 20 a minute are spent
+        assert notifying.send_one(second.id) == NotificationStatus.FOLDED
+        limits.wait = 0.0  # even with a token free, a later alert joins the waiting digest: the order holds
+        assert notifying.send_one(third.id) == NotificationStatus.FOLDED
+        assert notifying.send_one(fourth.id) == NotificationStatus.FOLDED
+        (digest,) = [n for n in rows() if n.event == "digest"]
+        assert digest.status == NotificationStatus.SCHEDULED and digest.due_at > utcnow()
+        assert digest.target["alert_ids"] == [second.alert_id, third.alert_id, fourth.alert_id]
+        assert notifying.sweep() == 0  # not due yet
+        db.session.execute(sa.update(Notification).where(Notification.id == digest.id)
+                           .values(due_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert notifying.sweep() == 1
+        assert [n.status for n in rows()] == [NotificationStatus.SENT, NotificationStatus.FOLDED,
+                                             NotificationStatus.FOLDED, NotificationStatus.FOLDED,
+                                             NotificationStatus.SENT]
+        assert len(adapter.sent) == 2
+        text = adapter.sent[1].text
+        assert text.startswith("<b>Aynı anda 3 olumsuz yanıt geldi</b>")
+        for alert_id in (second.alert_id, third.alert_id, fourth.alert_id):
+            assert f"/console/alerts/{alert_id}" in text
+            told = [a for a in db.session.get(Alert, alert_id).activity if a.action == "notified"]
+            assert [a.detail["event"] for a in told] == ["digest"]
+        assert [a.outcome for a in db.session.get(Notification, second.id).log] == ["folded"]
+
+
+def test_an_email_target_is_never_folded(api, client, app, monkeypatch):
+    notification_id = one_email(api, client, app)
+    limits = Limits()
+    limits.wait = 30.0
+    monkeypatch.setattr(channels, "limiter", lambda: limits)
+    with app.app_context():
+        assert notifying.send_one(notification_id) == NotificationStatus.SCHEDULED  # waits its turn instead
+        assert [n.event for n in rows()] == ["created"]
