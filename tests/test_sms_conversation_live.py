@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
 from surveyd.extensions import db
-from surveyd.models import Dispatch, InboundMessage
-from tests.live import wait_until
+from surveyd.models import Dispatch, InboundMessage, SandboxMessage
+from tests.live import quiesced, wait_until
 from tests.test_dispatch_live import _phone, _trigger, engine, twilio  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("engine")
@@ -332,3 +332,21 @@ def test_an_agent_cannot_message_a_customer_who_opted_out(engine, twilio, phone_
     detail = engine.get(f"/alerts/{alert['id']}")
     assert detail["status"] == "open" and "replied" not in [a["action"] for a in detail["activity"]]
     assert len(twilio.bodies_to(phone)) == 1
+
+
+def test_a_detractor_reply_delivered_ten_times_at_once_tells_the_agents_once(engine, twilio, phone_twilio, app):  # noqa: F811
+    engine.session.patch(engine.base + f"/api/v1/surveys/{engine.survey_id}", timeout=10, json={
+        "alert": {"notify": [{"channel": "email", "to": "agents@example.com"}]}}).raise_for_status()
+    _trigger(engine)
+    phone, _, _ = _invited(engine, twilio)
+    sid = "SM" + uuid.uuid4().hex
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(lambda _: phone_twilio.text(phone, "1", sid=sid), range(10)))
+    quiesced(engine.relay)
+    (alert,) = engine.get("/alerts")["items"]
+    (delivery,) = engine.get(f"/alerts/{alert['id']}")["deliveries"]
+    assert (delivery["channel"], delivery["status"], delivery["attempts"]) == ("email", "sent", 1)
+    with app.app_context():
+        emails = db.session.scalars(sa.select(SandboxMessage).where(SandboxMessage.recipient == "agents@example.com"))
+        assert len(list(emails)) == 1
+        db.session.remove()

@@ -1,6 +1,7 @@
 """The notification outbox: planned with the answer, handed over on commit, sent once, retried, logged."""
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -348,3 +349,33 @@ def test_an_email_target_is_never_folded(api, client, app, monkeypatch):
     with app.app_context():
         assert notifying.send_one(notification_id) == NotificationStatus.SCHEDULED  # waits its turn instead
         assert [n.event for n in rows()] == ["created"]
+
+
+def test_two_workers_handed_the_same_row_send_it_once(api, client, app, monkeypatch):
+    notification_id = one_email(api, client, app)
+    started, go = threading.Barrier(2), threading.Event()
+
+    class Slow(Flaky):
+        def send(self, message):
+            go.wait(10)  # both workers are past their claim attempt before anything is sent
+            return super().send(message)
+
+    adapter = Slow()
+    monkeypatch.setattr(channels, "notification_adapter", lambda channel: adapter)
+    outcomes: list = []
+
+    def worker():
+        with app.app_context():
+            started.wait(10)
+            outcomes.append(notifying.send_one(notification_id, threading.current_thread().name))
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    # One claims and waits in send(); the other finds nothing to claim and returns None.
+    wait_until(lambda: None in outcomes, what="the second worker giving up its claim")
+    go.set()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(outcomes, key=lambda o: o is None) == [NotificationStatus.SENT, None] and len(adapter.sent) == 1
