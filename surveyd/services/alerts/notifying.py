@@ -177,6 +177,9 @@ def send_one(notification_id: int, owner: str | None = None) -> NotificationStat
     except Exception as error:  # every failure is recorded below
         outcome = error
     row = db.session.get(Notification, notification_id, populate_existing=True)
+    if row is None:  # the alert was erased while we were sending
+        db.session.rollback()
+        return None
     return _finish(row, outcome, adapter.rate_limits(message))
 
 

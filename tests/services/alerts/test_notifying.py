@@ -27,6 +27,7 @@ from tests.api.helpers import (
     page_path,
     web_dispatch,
 )
+from tests.live import wait_until
 
 TARGETS = [{"channel": "email", "to": "agents@example.com"},
            {"channel": "telegram", "chat_id": "-100200300", "locale": "tr"},
