@@ -2,12 +2,11 @@
 
 Both stamp every message with time.time() the moment they hold all of it (the SMTP server before its
 250 reply to DATA, the Slack receiver before its 200), and keep the text that names the alert: the
-email's Subject ("Bench 0042 gave 2/10 on Bench NPS") and the Slack JSON's "text". They answer
+email's Subject ("Bench 0042 gave 2/10 on Bench NPS") and the Slack POST's JSON body. They answer
 "count", "received" and "stop" over a pipe (common.PipedProcess).
 """
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -18,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import common
 
 
-def _serve_pipe(pipe, received: list, lock: threading.Lock, extra=lambda: {}) -> None:
+def _serve_pipe(pipe, received: list, lock: threading.Lock, extra=dict) -> None:
     """Answer the parent's commands until "stop": the count so far, or every (time, text) and extra facts."""
     try:
         while (command := pipe.recv()) != "stop":
@@ -65,23 +64,19 @@ class _SlackHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-        """Record the time and the message's text, then answer."""
+    def do_POST(self) -> None:  # the stdlib's name
+        """Record the time and the whole body (a digest names its alerts in the blocks), then answer."""
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         at = time.time()
-        try:
-            text = json.loads(body)["text"]
-        except (ValueError, KeyError, TypeError):
-            text = body.decode("utf-8", "replace")
         with self.server.lock:  # type: ignore[attr-defined]
-            self.server.received.append((at, text))  # type: ignore[attr-defined]
+            self.server.received.append((at, body.decode("utf-8", "replace")))  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args) -> None:  # the stdlib's name
         """Quiet."""
 
 
@@ -107,11 +102,25 @@ class SmtpRecorder(common.PipedProcess):
 
 
 class SlackRecorder(common.PipedProcess):
-    """A Slack incoming-webhook stand-in in a child process, keeping each POST's receive time and text."""
+    """A Slack incoming-webhook stand-in in a child process, keeping each POST's receive time and body."""
 
     def __init__(self) -> None:
         super().__init__(_slack_main, "fake-slack")
         self.url = f"http://127.0.0.1:{self.ready}/services/bench"
+
+
+def wait_received(receivers: dict, target: int, timeout: float) -> bool:
+    """Wait until every receiver holds `target` messages, printing progress every 10 s; False after timeout."""
+    deadline, shown = time.monotonic() + timeout, time.monotonic()
+    while (counts := {name: r.ask("count") for name, r in receivers.items()}) and min(counts.values()) < target:
+        if time.monotonic() > deadline:
+            print(f"after {timeout:.0f} s the receivers hold {counts} of {target} messages", flush=True)
+            return False
+        if time.monotonic() - shown >= 10:
+            print(f"  received {counts} of {target} ...", flush=True)
+            shown = time.monotonic()
+        time.sleep(0.1)
+    return True
 
 
 def start(bench: common.Bench) -> tuple[SmtpRecorder, SlackRecorder]:

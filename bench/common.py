@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -154,6 +155,39 @@ def surveyd_env(database_url: str, port: int, **extra: str) -> dict:
                SURVEYD_PUBLIC_URL=f"http://127.0.0.1:{port}", SURVEYD_SANDBOX="1")
     env.update({k: str(v) for k, v in extra.items()})
     return env
+
+
+def parallel(base: str, threads: int, items: list, work) -> None:
+    """Run work(conn, item, stop) over items on `threads` threads, each with its own keep-alive connection."""
+    host, port = base.removeprefix("http://").split(":")
+    pending, lock, stop, failures = iter(items), threading.Lock(), threading.Event(), []
+
+    def run() -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            while not stop.is_set():
+                with lock:
+                    item = next(pending, None)
+                if item is None:
+                    return
+                work(conn, item, stop)
+        except Exception as error:  # noqa: BLE001 -- handed to the caller, which raises it
+            failures.append(error)
+            stop.set()
+        finally:
+            conn.close()
+
+    runners = [threading.Thread(target=run, daemon=True) for _ in range(threads)]
+    for runner in runners:
+        runner.start()
+    try:
+        for runner in runners:
+            while runner.is_alive():
+                runner.join(0.2)  # a short join keeps Ctrl-C responsive
+    finally:
+        stop.set()
+    if failures:
+        raise failures[0]
 
 
 def create_api_key(env: dict) -> str:

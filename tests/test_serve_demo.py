@@ -34,6 +34,16 @@ def test_serve_demo_migrates_seeds_dispatches_and_stops_cleanly(tmp_path):
                 pass
             time.sleep(0.3)
         assert page.count('data-channel="') >= 5, "the embedded dispatcher did not deliver the demo invitations"
+        agents = ""
+        while time.monotonic() < deadline:
+            agents = _get(base + "/sandbox?view=agents")[1]
+            if agents.count('data-audience="agent"') >= 8:
+                break
+            time.sleep(0.3)
+        # An email and a Telegram message for each of the three alerts, and again when one escalated; Claim under
+        # the open alert's message and both of the escalated one's, not under the claimed one's.
+        assert agents.count('data-audience="agent"') == 8, "the relay did not tell agents of the demo alerts"
+        assert agents.count('aria-label="Claim alert #') == 3 and "linked to <strong>agent@demo.test</strong>" in agents
         assert _get(base + "/readyz")[0] == 200
         links = re.findall(r'href="(http://localhost:%d/s/[^"]+)"' % port, page)
         assert links, "sandbox messages carry survey links on the public URL"
@@ -43,5 +53,7 @@ def test_serve_demo_migrates_seeds_dispatches_and_stops_cleanly(tmp_path):
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=20)
     assert "demo: API key for trying the API: sk_" in output
+    assert sorted(re.findall(r"demo: staff user (\S+) \((\w+)\), password: \S{16}", output)) == [
+        ("admin@demo.test", "admin"), ("agent@demo.test", "agent"), ("designer@demo.test", "designer")]
     assert re.search(r"INFO surveyd.request: GET /sandbox 200 [\d.]+ms", output)
     assert "/s/…" in output and not re.search(r"/s/[A-Za-z0-9_-]{10,}", output.split("Serving on")[-1])

@@ -10,6 +10,7 @@ from bots.sms_segments import count_segments
 from surveyd.models import Channel
 from surveyd.services.errors import ServiceError
 from surveyd.services.intake import events
+from surveyd.services.sandbox import agents as sandbox_agents
 from surveyd.services.sandbox import chats as sandbox_chats
 from surveyd.services.sandbox import inbox as sandbox_inbox
 
@@ -41,19 +42,16 @@ def one_click_url(message) -> str | None:
 
 @bp.get("/sandbox")
 def inbox():
-    """Every message the sandbox delivered, newest first."""
+    """Every message the sandbox delivered, newest first: the customers' side, or agents' with ?view=agents."""
+    view = "agents" if request.args.get("view") == "agents" else "customers"
+    shown = sandbox_agents.page() if view == "agents" else {
+        "messages": sandbox_inbox.inbox(), "threads": sandbox_chats.threads(Channel.SMS),
+        "telegram_threads": sandbox_chats.threads(Channel.TELEGRAM), "staff": sandbox_inbox.staff_view(),
+        "choices": sandbox_inbox.event_choices()}
     return render_template(
-        "sandbox/inbox.html",
-        messages=sandbox_inbox.inbox(),
-        threads=sandbox_chats.threads(Channel.SMS),
-        telegram_threads=sandbox_chats.threads(Channel.TELEGRAM),
-        segments=count_segments,
-        staff=sandbox_inbox.staff_view(),
-        choices=sandbox_inbox.event_choices(),
-        linkify=linkify,
-        one_click_url=one_click_url,
-        framed=framed,
-        error=request.args.get("error"),
+        "sandbox/inbox.html", view=view, agent_count=sandbox_agents.count(), segments=count_segments,
+        linkify=linkify, one_click_url=one_click_url, framed=framed, error=request.args.get("error"),
+        notice=request.args.get("notice"), tapped=request.args.get("tapped", type=int), **shown,
     )
 
 
@@ -82,6 +80,19 @@ def tap_telegram():
     message_id = request.form.get("message_id", type=int) or 0
     return _chat(lambda: sandbox_chats.tap_telegram(request.form.get("chat", ""), message_id,
                                                     request.form.get("data", "")), "telegram")
+
+
+@bp.post("/sandbox/agents/telegram/tap")
+def tap_as_agent():
+    """Tap Claim or Resolve under an alert's Telegram message as the sandbox's staff account (the webhook's path)."""
+    message_id = request.form.get("message_id", type=int) or 0
+    try:
+        toast = sandbox_chats.tap_as_staff(request.form.get("chat", ""), message_id, request.form.get("data", ""))
+    except ServiceError as error:
+        return redirect(url_for("sandbox.inbox", view="agents", error=error.message, _anchor="agents-heading"))
+    # Back to the tapped message, with the toast Telegram would have shown beside it.
+    return redirect(url_for("sandbox.inbox", view="agents", tapped=message_id, notice=toast or None,
+                            _anchor=f"message-{message_id}"))
 
 
 @bp.post("/sandbox/telegram/message")

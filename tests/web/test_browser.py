@@ -422,3 +422,103 @@ def test_the_email_fits_a_small_phone_with_score_targets_of_at_least_24_px(open_
     assert xs == (sorted(xs, reverse=True) if locale == "fa" else sorted(xs))  # 0 at the reading start
     assert len({round(box["y"]) for box in boxes}) == 1  # one row
     screenshot(page, tmp_path, f"email-{locale}-320")
+
+
+# --- (e) the sandbox's Agents view: WCAG 2.2 AA by axe-core, Claim by keyboard -------------------
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def axe_violations(page) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.0-2.2 A and AA violations on the page, each with the first nodes it names."""
+    from importlib.resources import files
+
+    try:
+        # axe-core as the axe-playwright-python package bundles it; we run it ourselves with our own tags.
+        script = (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
+    except ModuleNotFoundError:
+        pytest.fail("axe-core is missing: the browser tests need the axe-playwright-python package "
+                    "(pip install axe-playwright-python)", pytrace=False)
+    page.evaluate(script)
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, "
+                           "resultTypes: ['violations']})", AXE_TAGS)
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+             "nodes": [node["target"] for node in v["nodes"]][:5]} for v in result["violations"]]
+
+
+def painted_screenshot(page, tmp_path, name: str) -> None:
+    """A full-page screenshot taken through a viewport as tall as the page: Chromium does not paint the email
+    frames of a full-page capture that lie outside the viewport, and a blank email would hide the real page."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": page.evaluate("document.scrollingElement.scrollHeight")})
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    screenshot(page, tmp_path, name)
+    page.set_viewport_size(size)
+
+
+def _agents_setup() -> int:
+    """An alert told by email, Telegram and Slack and a webhook endpoint subscribed to it, all sent to the
+    sandbox; the sandbox's Telegram account linked to an agent. The alert's id."""
+    from surveyd.services.integrations import endpoints
+    from tests.web.agent_alerts import linked_agent, notify_agents, unhappy_answer
+
+    linked_agent()
+    endpoints.create_endpoint("https://hooks.example.com/surveyd", ["alert.created"])
+    alert_id = unhappy_answer([{"channel": "email", "to": "agents@example.com"},
+                               {"channel": "telegram", "chat_id": "-100200300"},
+                               {"channel": "slack", "url": "https://hooks.slack.com/services/T1/B2/sandbox"}],
+                              comment="The box was crushed & wet <again>")
+    assert notify_agents(alert_id) == ["sent", "sent", "sent", "delivered"]
+    return alert_id
+
+
+@pytest.mark.parametrize("view", ["/sandbox", "/sandbox?view=agents"])
+def test_the_sandbox_views_pass_axe_at_desktop_and_phone_widths(open_page, live_app, live_server, tmp_path, view):
+    in_live(live_app, _agents_setup)
+    in_live(live_app, _telegram_setup)  # and the customers' side: a Telegram survey and an email invitation
+    assert in_live(live_app, sending.send_due) == 1
+    in_live(live_app, _email_for_csat)
+    name = "agents" if "agents" in view else "customers"
+    for width in (1280, 375):
+        page = open_page(viewport={"width": width, "height": 900})
+        assert page.goto(live_server + view).status == 200
+        assert axe_violations(page) == [], f"{view} at {width} px"
+        no_horizontal_scroll(page)
+        painted_screenshot(page, tmp_path, f"sandbox-{name}-{width}")
+    if name == "agents":
+        assert [page.locator(f"article[data-channel={kind}]").count() for kind in ("email", "telegram", "slack",
+                                                                                   "webhook")] == [1, 1, 1, 1]
+        assert page.locator(".slack-header").inner_text() == "Ada Lovelace gave 2/10 on Delivery NPS"
+
+
+def test_claim_on_the_agents_view_by_keyboard_acts_as_the_linked_agent(open_page, live_app, live_server, tmp_path):
+    alert_id = in_live(live_app, _agents_setup)
+    page = open_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server + "/sandbox?view=agents")
+    claim = f"Claim alert #{alert_id}"
+    for _ in range(60):  # Tab from the top until the Claim button has focus (no pointer anywhere)
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('aria-label')") == claim:
+            break
+    else:
+        pytest.fail(f"Tab never reached the {claim} button")
+    assert page.evaluate("document.activeElement.tagName") == "BUTTON"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    telegram = page.locator("article[data-channel=telegram]")
+    assert page.url.split("#")[1] == telegram.get_attribute("id")  # back at the tapped message
+    assert telegram.get_by_role("status").inner_text() == "Telegram shows the tapper: “You hold this alert now.”"
+    assert "Assignee: agent@demo.test" in telegram.locator(".bubble").inner_text()
+    assert [telegram.locator("button.key").nth(i).inner_text() for i in range(telegram.locator("button.key").count())] \
+        == ["Resolve"]
+    assert axe_violations(page) == []
+    painted_screenshot(page, tmp_path, "sandbox-agents-claimed")
+
+    def held():
+        from surveyd.models import Alert
+
+        alert = db.session.get(Alert, alert_id)
+        return alert.status.value, alert.assignee, alert.activity[-1].actor
+
+    assert in_live(live_app, held)[:2] == ("claimed", "agent@demo.test")

@@ -39,7 +39,10 @@ HANDOUT_LEASE = timedelta(seconds=30)  # a handed-out row no task claimed by the
 SWEEP_EVERY_SECONDS = 1.0
 SENDABLE = ("email", "telegram", "slack")
 FOLDABLE = ("telegram", "slack")  # targets with a per-minute or per-second limit a burst can outrun
-FOLD_AFTER_SECONDS = 2.0  # a wait longer than this folds the alert into the target's digest  # webhook targets are delivered by the webhook endpoints' own outbox
+# A rate-limited alert is folded into the target's digest when others queue behind it for the same target, or
+# when its own wait (a provider's Retry-After) is longer than this: the limiter's next-token wait alone is at
+# most one token's time, so the backlog is what tells a burst from a lone alert.
+FOLD_AFTER_SECONDS = 2.0
 _PENDING = "surveyd.notifications"  # session.info key: rows written in the open transaction
 
 
@@ -163,7 +166,7 @@ def send_one(notification_id: int, owner: str | None = None) -> NotificationStat
         return _fold(row, digest, now)  # one is already waiting for the limit: join it, keep the order
     message = rendering.message_for(row)
     wait = _rate_wait(adapter.rate_limits(message))
-    if foldable and wait > FOLD_AFTER_SECONDS:
+    if foldable and wait > 0 and (wait > FOLD_AFTER_SECONDS or _queued_behind(row)):
         return _fold(row, None, now, wait)
     if wait > 0:
         row.status, row.due_at, row.lease_owner, row.lease_expires_at = (
@@ -181,6 +184,13 @@ def send_one(notification_id: int, owner: str | None = None) -> NotificationStat
         db.session.rollback()
         return None
     return _finish(row, outcome, adapter.rate_limits(message))
+
+
+def _queued_behind(row: Notification) -> bool:
+    """Whether other alerts wait for the same target: a burst, which one digest serves better than a queue."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Notification).where(
+        Notification.target_key == row.target_key, Notification.id != row.id,
+        Notification.status == NotificationStatus.SCHEDULED)) > 0
 
 
 def _open_digest(row: Notification) -> Notification | None:

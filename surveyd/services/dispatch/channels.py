@@ -1,12 +1,15 @@
 """The channel adapters this process can use, built once per app from its settings."""
 from __future__ import annotations
 
+import json
+from urllib.parse import urlsplit
+
 from flask import current_app
 
 from bots.channel import ChannelAdapter, OutboundMessage
 from bots.sandbox import SandboxChannel
 from bots.web_link import WebLinkChannel
-from surveyd.config import Settings
+from surveyd.config import SANDBOXABLE, Settings
 from surveyd.extensions import db
 from surveyd.models import Channel, SandboxMessage
 from surveyd.services.dispatch.rate_limits import Limiter, build_limiter
@@ -168,12 +171,51 @@ def adapter(channel: Channel) -> ChannelAdapter | None:
     return adapters().get(channel)
 
 
+def sandboxes_everything() -> bool:
+    """Whether every customer channel goes to the sandbox (SURVEYD_SANDBOX=1): then Slack and webhooks do too."""
+    return set(SANDBOXABLE) <= settings().sandbox_channels
+
+
+def _sandbox_http_sink(message: OutboundMessage) -> str:
+    """Keep the POST a Slack or webhook message would make, body and real headers, in the caller's transaction."""
+    from bots.standard_webhooks import signed_headers
+    from bots.webhook_http import USER_AGENT
+
+    extra = {key: value for key, value in message.extra.items() if key not in ("secret", "blocks")}
+    if message.channel == "webhook":
+        body, audience = message.text, "integrator"
+        # Signed with the endpoint's own secret, so what the sandbox shows verifies like the real request.
+        headers = {**signed_headers(message.extra["secret"], str(message.extra["webhook_id"]),
+                                    int(message.extra["timestamp"]), body.encode("utf-8")), "user-agent": USER_AGENT}
+    else:
+        blocks = message.extra.get("blocks")
+        body, audience = json.dumps({"text": message.text, **({"blocks": blocks} if blocks is not None else {})},
+                                    ensure_ascii=False), "agent"
+        headers = {"content-type": "application/json; charset=utf-8"}
+    parts = urlsplit(message.to)
+    host = parts.netloc.rpartition("@")[2]  # a path (a Slack URL is its own secret) or credentials are never kept
+    row = SandboxMessage(channel=message.channel, recipient=f"{parts.scheme}://{host}", text=body,
+                         extra={"audience": audience, **extra, "method": "POST",
+                                "http_headers": [["Host", host], *headers.items()]})
+    db.session.add(row)
+    db.session.flush()
+    return str(row.id)
+
+
+def sandbox_http_adapter(name: str) -> ChannelAdapter:
+    """Stands in for the Slack or webhook HTTP client: the request lands in the sandbox inbox, nothing leaves."""
+    return SandboxChannel(name, _sandbox_http_sink)
+
+
 def notification_adapter(channel: str) -> ChannelAdapter | None:
     """The adapter an alert's message goes out through: the customer channels' own for email, Telegram and SMS
-    (an agent's reply; sandboxed with them), an SSRF-guarded HTTP client for Slack; None when that channel is off."""
+    (an agent's reply; sandboxed with them), an SSRF-guarded HTTP client for Slack (the sandbox when everything
+    is sandboxed); None when that channel is off."""
     if channel in (Channel.EMAIL.value, Channel.TELEGRAM.value, Channel.SMS.value):
         return adapters().get(Channel(channel))
     cache = current_app.extensions.setdefault("surveyd.channels", {})
+    if channel == "slack" and sandboxes_everything():
+        return cache.setdefault("sandbox-slack", sandbox_http_adapter("slack"))
     if channel == "slack":
         if "slack" not in cache:
             from bots.slack_webhook import SlackWebhookChannel

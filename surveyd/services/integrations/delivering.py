@@ -16,7 +16,12 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from bots.channel import OutboundMessage, PermanentChannelError, SendResult
+from bots.channel import (
+    ChannelAdapter,
+    OutboundMessage,
+    PermanentChannelError,
+    SendResult,
+)
 from bots.webhook_http import SignedWebhookChannel
 from surveyd.extensions import db
 from surveyd.models import (
@@ -26,6 +31,7 @@ from surveyd.models import (
     WebhookEndpoint,
     utcnow,
 )
+from surveyd.services.dispatch import channels
 from surveyd.services.integrations.publishing import body_bytes
 from surveyd.services.runtime import settings
 
@@ -48,13 +54,13 @@ def retry_delay(failed_tries: int, retry_after: float | None = None) -> float | 
     return max(float(RETRY_SCHEDULE[failed_tries - 1]), retry_after or 0.0)
 
 
-def _channel() -> SignedWebhookChannel:
-    """The signing HTTP client of the app in context, built once."""
+def _channel() -> ChannelAdapter:
+    """The signing HTTP client of the app in context, built once; the sandbox when every channel is sandboxed."""
     cache = current_app.extensions.setdefault("surveyd.channels", {})
     if "webhook" not in cache:
         config = settings()
-        cache["webhook"] = SignedWebhookChannel(timeout=config.send_timeout_seconds,
-                                                allow_private=config.outbound_allow_private)
+        cache["webhook"] = channels.sandbox_http_adapter("webhook") if channels.sandboxes_everything() else (
+            SignedWebhookChannel(timeout=config.send_timeout_seconds, allow_private=config.outbound_allow_private))
     return cache["webhook"]
 
 
@@ -74,7 +80,7 @@ def _claim(delivery_id: int, owner: str | None, now: datetime) -> WebhookDeliver
 
 
 def send_one(delivery_id: int, owner: str | None = None, now: datetime | None = None,
-             channel: SignedWebhookChannel | None = None) -> DeliveryStatus | None:
+             channel: ChannelAdapter | None = None) -> DeliveryStatus | None:
     """Claim one delivery and POST it, signed for this try; None when it is not due or another task has it."""
     now = now or utcnow()
     row = _claim(delivery_id, owner, now)

@@ -1,5 +1,6 @@
 """Sandbox: trying the whole loop without provider accounts. The inbox every sandboxed channel delivers
-to, the customer's side of SMS and Telegram chats, and the demo data of `serve --demo`.
+to, customers' and agents' messages apart, the customer's side of SMS and Telegram chats, the staff side of
+an alert's Claim and Resolve buttons, and the demo data of `serve --demo`.
 
-Uses: access, answers, audience, design, dispatch, insight, intake.
+Uses: access, alerts, answers, audience, design, dispatch, insight, intake.
 """

@@ -16,14 +16,16 @@ from surveyd.models import Channel, SandboxMessage
 from surveyd.services.answers import conversations, inbound, telegram_updates
 from surveyd.services.dispatch.channels import SandboxChat, keep_sandbox_message
 from surveyd.services.errors import Invalid
+from surveyd.services.sandbox import agents
 
 MAX_TEXT = 1600  # Twilio's longest concatenated message; far inside Telegram's 4096
 
 
 def threads(channel: Channel, limit: int = 200) -> list[tuple[str, list[SandboxMessage]]]:
-    """A chat channel's traffic per address as the app shows it: oldest first, the busiest-lately thread on top."""
+    """A chat channel's traffic with customers per address as the app shows it: oldest first, the
+    busiest-lately thread on top (agents' alert messages are on the Agents view)."""
     rows = list(db.session.scalars(
-        sa.select(SandboxMessage).where(SandboxMessage.channel == channel)
+        sa.select(SandboxMessage).where(SandboxMessage.channel == channel, agents.audience() == "customer")
         .order_by(SandboxMessage.id.desc()).limit(limit)))
     grouped: dict[str, list[SandboxMessage]] = {}
     for row in rows:  # newest first, so the thread with the latest message comes first
@@ -62,16 +64,41 @@ def _sender(language_code: str = "en") -> dict:
     return {"id": 1, "is_bot": False, "first_name": "Sandbox", "language_code": language_code}
 
 
-def tap_telegram(chat_id: str, message_id: int, data: str) -> None:
-    """Tap a button under a sandbox Telegram message, as the Telegram app would report it."""
-    chat = {"id": int(chat_id), "type": "private"} if chat_id.lstrip("-").isdigit() else None
-    if chat is None or not data:
+# The staff member's Telegram account: the one alert taps on the Agents view come from.
+STAFF_SENDER = {"id": int(agents.STAFF_TELEGRAM_USER_ID), "is_bot": False, "first_name": "Sandbox agent",
+                "language_code": "en"}
+
+
+def tap_telegram(chat_id: str, message_id: int, data: str, sender: dict | None = None,
+                 chat: SandboxChat | None = None) -> None:
+    """Tap a button under a sandbox Telegram message, as the Telegram app would report it (by the customer
+    unless a sender is given)."""
+    if not chat_id.lstrip("-").isdigit() or not data:
         raise Invalid("Tap a button of a Telegram message.")
+    # Negative ids are groups, where agents' alerts go; positive ones are a person's private chat.
+    where = {"id": int(chat_id), "type": "supergroup" if chat_id.startswith("-") else "private"}
     update = {"update_id": _update_id(), "callback_query": {
-        "id": uuid.uuid4().hex, "from": _sender(), "chat_instance": chat_id, "data": data,
-        "message": {"message_id": message_id, "date": int(time.time()), "chat": chat, "text": ""},
+        "id": uuid.uuid4().hex, "from": sender or _sender(), "chat_instance": chat_id, "data": data,
+        "message": {"message_id": message_id, "date": int(time.time()), "chat": where, "text": ""},
     }}
-    telegram_updates.receive(update, SandboxChat())
+    telegram_updates.receive(update, chat or SandboxChat())
+
+
+class _ToastKeeper(SandboxChat):
+    """The sandbox chat, keeping the toast Telegram would show the tapper so the page can show it instead."""
+
+    toast: str | None = None
+
+    def acknowledge(self, callback_query_id: str, text: str | None = None) -> None:
+        """Keep the toast."""
+        self.toast = text
+
+
+def tap_as_staff(chat_id: str, message_id: int, data: str) -> str | None:
+    """Tap Claim or Resolve under an alert's Telegram message as the sandbox's staff account; the toast it got."""
+    keeper = _ToastKeeper()
+    tap_telegram(chat_id, message_id, data, sender=STAFF_SENDER, chat=keeper)
+    return keeper.toast
 
 
 def type_telegram(chat_id: str, text: str) -> None:

@@ -17,14 +17,15 @@ from surveyd.models import (
     Trigger,
 )
 from surveyd.services.insight import metrics
+from surveyd.services.sandbox import agents
 
-CHAT_CHANNELS = (Channel.SMS, Channel.TELEGRAM)  # shown as conversations (services/sandbox/chats.py)
+LISTED_CHANNELS = (Channel.EMAIL, Channel.WEB)  # SMS and Telegram are shown as conversations (chats.py)
 
 
 def inbox(limit: int = 50) -> list[SandboxMessage]:
-    """The newest sandbox deliveries on the channels that are not chats (email, web)."""
+    """The newest deliveries to customers on the channels that are not chats (email, web); agents' are apart."""
     return list(db.session.scalars(
-        sa.select(SandboxMessage).where(SandboxMessage.channel.not_in(CHAT_CHANNELS))
+        sa.select(SandboxMessage).where(SandboxMessage.channel.in_(LISTED_CHANNELS), agents.audience() == "customer")
         .order_by(SandboxMessage.id.desc()).limit(limit)))
 
 

@@ -380,3 +380,29 @@ def test_two_workers_handed_the_same_row_send_it_once(api, client, app, monkeypa
     for thread in threads:
         thread.join(10)
     assert sorted(outcomes, key=lambda o: o is None) == [NotificationStatus.SENT, None] and len(adapter.sent) == 1
+
+
+def test_a_short_wait_with_others_queued_behind_folds_but_a_lone_alert_just_waits(api, client, app, monkeypatch):
+    survey = create_survey(api, kind="nps", locales=["en"], alert={"notify": [
+        {"channel": "slack", "url": "https://hooks.slack.example/services/T/B/x"}]})
+    create_trigger(api, survey["id"])
+    for n in range(3):
+        answer(api, client, n, external_id=f"slack-{n}")
+    adapter, limits = Flaky(), Limits()
+    monkeypatch.setattr(channels, "notification_adapter", lambda channel: adapter)
+    monkeypatch.setattr(channels, "limiter", lambda: limits)
+    with app.app_context():
+        first, second, third = rows()
+        limits.wait = 0.6  # Slack's one a second: the next token is under a second away
+        assert notifying.send_one(first.id) == NotificationStatus.FOLDED  # two more wait behind it: a burst
+        assert notifying.send_one(second.id) == NotificationStatus.FOLDED
+        assert notifying.send_one(third.id) == NotificationStatus.FOLDED
+        (digest,) = [n for n in rows() if n.event == "digest"]
+        assert len(digest.target["alert_ids"]) == 3
+    answer(api, client, 1, external_id="lone")
+    with app.app_context():
+        (lone,) = [n for n in rows() if n.event == "created" and n.status == NotificationStatus.SCHEDULED]
+        db.session.execute(sa.update(Notification).where(Notification.id == digest.id)
+                           .values(status=NotificationStatus.SENT))
+        db.session.commit()
+        assert notifying.send_one(lone.id) == NotificationStatus.SCHEDULED  # nothing behind it: it waits its turn
