@@ -4,7 +4,13 @@ from __future__ import annotations
 from typing import Mapping
 from urllib.parse import parse_qs
 
-from bots.channel import ChannelAdapter, InboundEvent, OutboundMessage, SendResult, WebhookRejected
+from bots.channel import (
+    ChannelAdapter,
+    InboundEvent,
+    OutboundMessage,
+    SendResult,
+    WebhookRejected,
+)
 
 TOKEN_HEADER = "X-Surveyd-Token"
 MAX_TEXT = 4000

@@ -1,7 +1,6 @@
 """The channel adapters this process can use, built once per app from its settings."""
 from __future__ import annotations
 
-import json
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -178,20 +177,14 @@ def sandboxes_everything() -> bool:
 
 def _sandbox_http_sink(message: OutboundMessage) -> str:
     """Keep the POST a Slack or webhook message would make, body and real headers, in the caller's transaction."""
-    from bots.standard_webhooks import signed_headers
-    from bots.webhook_http import USER_AGENT
+    from bots.slack_webhook import SlackWebhookChannel
+    from bots.webhook_http import SignedWebhookChannel
 
     extra = {key: value for key, value in message.extra.items() if key not in ("secret", "blocks")}
-    if message.channel == "webhook":
-        body, audience = message.text, "integrator"
-        # Signed with the endpoint's own secret, so what the sandbox shows verifies like the real request.
-        headers = {**signed_headers(message.extra["secret"], str(message.extra["webhook_id"]),
-                                    int(message.extra["timestamp"]), body.encode("utf-8")), "user-agent": USER_AGENT}
-    else:
-        blocks = message.extra.get("blocks")
-        body, audience = json.dumps({"text": message.text, **({"blocks": blocks} if blocks is not None else {})},
-                                    ensure_ascii=False), "agent"
-        headers = {"content-type": "application/json; charset=utf-8"}
+    # The very request the real client would make: a webhook's signature verifies like the real one's.
+    client = SignedWebhookChannel() if message.channel == "webhook" else SlackWebhookChannel()
+    raw, headers = client.request(message)
+    body, audience = raw.decode("utf-8"), "integrator" if message.channel == "webhook" else "agent"
     parts = urlsplit(message.to)
     host = parts.netloc.rpartition("@")[2]  # a path (a Slack URL is its own secret) or credentials are never kept
     row = SandboxMessage(channel=message.channel, recipient=f"{parts.scheme}://{host}", text=body,
