@@ -283,6 +283,8 @@ def test_while_the_database_is_unavailable_the_update_is_fetched_again(bot, tele
     telegram.push_update(tap)
     poller.start()
     assert eventually(lambda: responses(bot)), "the update was dropped instead of fetched again"
+    # The offset moves on only once receive() is done, answers in the chat included: then count them.
+    assert eventually(lambda: telegram.pending_updates == [])
     assert calls == [tap["update_id"]] * 3
     assert [r["score"] for r in responses(bot)] == [6] and len(telegram.edits) == 1
 
