@@ -305,7 +305,8 @@ def test_an_agent_answers_a_detractor_by_sms_and_the_reply_lands_in_the_alert(en
     assert ("replied", "api_key", "Sorry Ada, a new one is on its way.") in steps
     assert ("customer_replied", "customer", "Thanks, that is kind") in steps
     assert [a for a, _, _ in steps].index("replied") < [a for a, _, _ in steps].index("customer_replied")
-    assert any(d["event"] == "reply" and d["status"] == "sent" for d in detail["deliveries"])
+    wait_until(lambda: any(d["event"] == "reply" and d["status"] == "sent"  # recorded just after Twilio took it
+                           for d in engine.get(f"/alerts/{alert['id']}")["deliveries"]), what="the reply marked sent")
     # A keyword still works as a keyword, not as a message to the agent.
     phone_twilio.text(phone, "STOP")
     actions = [a["action"] for a in engine.get(f"/alerts/{alert['id']}")["activity"]]
