@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from typing import Any, Iterator
 
 import pytest
@@ -160,16 +159,12 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def live_server(app, database_url, tmp_path_factory) -> Iterator[str]:
     """surveyd served by waitress on 127.0.0.1, sharing the test database; yields its base URL."""
-    from waitress import create_server
+    from tests.live import start_waitress, stop_waitress
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     live_app = create_app(make_env(database_url, SURVEYD_PUBLIC_URL=base),
                           instance_path=str(tmp_path_factory.mktemp("live")))
-    server = create_server(live_app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server, thread = start_waitress(live_app, port, threads=4)
     yield base
-    from tests.live import stop_waitress
-
     stop_waitress(server, thread)

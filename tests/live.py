@@ -58,11 +58,7 @@ class Outside:
 def served(app: Flask, port: int, threads: int = 8) -> Iterator[Relay]:
     """Serve the app on 127.0.0.1:port with waitress and run its relay, as `surveyd serve` does, until the block
     ends; yields the relay."""
-    from waitress import create_server
-
-    server = create_server(app, host="127.0.0.1", port=port, threads=threads)
-    serving = threading.Thread(target=server.run, daemon=True)
-    serving.start()
+    server, serving = start_waitress(app, port, threads)
     notifier = start_notifier(app)
     relay = embedded_relay(app, relay_chores())
     relay.start()
@@ -107,29 +103,51 @@ def relay_pass(app: Flask) -> None:
         relay.submitter.shutdown()
 
 
+def start_waitress(app, port: int, threads: int = 8):
+    """waitress serving the WSGI app on 127.0.0.1:port (0: any free port) from a thread; (server, thread).
+
+    The thread runs waitress's loop a pass at a time until the server's stop event is set, then closes the
+    server's sockets itself. Stopping so never writes to waitress's trigger pipe from another thread.
+    """
+    from waitress import create_server, wasyncore
+
+    server = create_server(app, host="127.0.0.1", port=port, threads=threads)
+    server.stop_event = threading.Event()
+
+    def run() -> None:
+        while not server.stop_event.is_set():
+            wasyncore.loop(timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+        _close_everything(server)
+
+    serving = threading.Thread(target=run, daemon=True, name=f"waitress-loop-{port}")
+    serving.start()
+    return server, serving
+
+
+def _close_everything(server) -> None:
+    """Close the kept-alive client connections, then the server and its trigger; only from the loop's thread
+    (or once it has ended): closing them elsewhere races the select() the loop sits in."""
+    for channel in list(server._map.values()):
+        if channel is not server and channel is not server.trigger:
+            channel.close()
+    server.close()
+
+
 def stop_waitress(server, serving: threading.Thread) -> None:
-    """Stop a waitress server run on a thread, in an order that leaves no thread holding a closed descriptor.
+    """Stop a server started by start_waitress, in an order that leaves no thread holding a closed descriptor.
 
     First the task threads: each finishes the request it is on while the loop and its trigger are still
     open, because a task's last act is to pull the trigger (wake the loop to flush). Closing the trigger
     under a finishing task made it write to a closed pipe (EBADF) or, once the number was reused, into
-    whatever file had it next. Then the sockets, closed from the loop's own thread (closing them from
-    here races the select() it sits in).
+    whatever file had it next. Then the loop is told to stop, and it closes its own sockets.
     """
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=10)
     assert not server.task_dispatcher.threads, "a request was still running 10 s after the test ended"
-
-    def close_everything() -> None:
-        for channel in list(server._map.values()):
-            if channel is not server and channel is not server.trigger:
-                channel.close()  # keep-alive client connections
-        server.close()  # and the trigger with it: the map is empty, so the loop ends
-
     if serving.is_alive():
-        server.trigger.pull_trigger(close_everything)
+        server.stop_event.set()
         serving.join(timeout=10)
     else:
-        close_everything()
+        _close_everything(server)
     assert not serving.is_alive(), "the waitress loop did not end"
 
 

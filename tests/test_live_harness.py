@@ -7,7 +7,7 @@ import threading
 import requests
 from waitress import create_server
 
-from tests.live import stop_waitress, wait_until
+from tests.live import start_waitress, stop_waitress, wait_until
 
 
 def test_stop_waitress_lets_the_request_in_flight_finish_before_it_closes_anything(caplog):
@@ -20,9 +20,7 @@ def test_stop_waitress_lets_the_request_in_flight_finish_before_it_closes_anythi
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
         return [b"ok"]
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=2)
-    serving = threading.Thread(target=server.run, daemon=True)
-    serving.start()
+    server, serving = start_waitress(app, 0, threads=2)
     client = threading.Thread(target=lambda: seen.update(
         response=requests.get(f"http://127.0.0.1:{server.effective_port}/", timeout=30)))
     client.start()
@@ -33,6 +31,7 @@ def test_stop_waitress_lets_the_request_in_flight_finish_before_it_closes_anythi
     # Let the request finish only once the stop is under way: the task threads are told to end, or (the
     # order this test guards against) the loop has already closed the sockets and the trigger.
     wait_until(lambda: server.task_dispatcher.stop_count > 0 or server.trigger._closed, what="the stop")
+    assert not server.stop_event.is_set()  # the loop is told to stop only once the tasks are done
     seen["trigger_open"] = not server.trigger._closed
     release.set()
     stopping.join(30)
@@ -46,6 +45,7 @@ def test_stop_waitress_lets_the_request_in_flight_finish_before_it_closes_anythi
 
 def test_stop_waitress_stops_a_server_whose_loop_already_ended():
     server = create_server(lambda environ, start_response: [], host="127.0.0.1", port=0, threads=1)
+    server.stop_event = threading.Event()
     serving = threading.Thread(target=lambda: None)
     serving.start()
     serving.join()
