@@ -12,24 +12,17 @@ from typing import Callable
 
 from flask import Flask
 
-from surveyd.extensions import db
+from surveyd.services.dispatch.relay import run_in_app
 
 log = logging.getLogger(__name__)
 TaskBody = Callable[[Flask, int, "str | None"], None]  # run(app, row_id, owner), like run_notification
 
 
 def run_notification(app: Flask, notification_id: int, owner: str | None = None) -> None:
-    """The body of the notification task: one row, inside an app context, never raising."""
+    """The body of the notification task: one row."""
     from surveyd.services.alerts.notifying import send_one
 
-    with app.app_context():
-        try:
-            send_one(notification_id, owner)
-        except Exception:  # the row stays due (or its lease lapses) and the sweep takes it up again
-            log.exception("notification %s: send task failed", notification_id)
-            db.session.rollback()
-        finally:
-            db.session.remove()
+    run_in_app(app, send_one, notification_id, owner, "notification")
 
 
 def alerts_queue(queue_name: str) -> str:

@@ -28,7 +28,7 @@ from surveyd.models import (
 )
 from surveyd.services.alerts import activity, rendering
 from surveyd.services.alerts.targets import Answered, matching, target_key
-from surveyd.services.dispatch import channels
+from surveyd.services.dispatch import channels, outbox
 from surveyd.services.dispatch.sending import retry_delay
 from surveyd.services.runtime import settings
 
@@ -106,18 +106,7 @@ def sweep(now: datetime | None = None, limit: int = 200) -> int:
     """The relay's chore: recover sends that died, hand out due rows nobody holds; the number handed out."""
     now = now or utcnow()
     _recover_stuck(now)
-    query = (sa.select(Notification.id)
-             .where(Notification.status == NotificationStatus.SCHEDULED, Notification.due_at <= now,
-                    sa.or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now))
-             .order_by(Notification.due_at, Notification.id).limit(limit))
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(query))
-    if ids:
-        db.session.execute(sa.update(Notification).where(Notification.id.in_(ids))
-                           .values(lease_expires_at=now + HANDOUT_LEASE)
-                           .execution_options(synchronize_session=False))
-    db.session.commit()
+    ids = outbox.hand_out_due(Notification, NotificationStatus.SCHEDULED, now, HANDOUT_LEASE, limit)
     notifier = current_app.extensions.get("surveyd.notifier")
     for notification_id in ids:
         if notifier is not None:

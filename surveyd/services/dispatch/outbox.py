@@ -97,3 +97,18 @@ def expire_overdue(now: datetime | None = None, limit: int = 500) -> int:
         record_status(dispatch, DispatchStatus.EXPIRED)
     db.session.commit()
     return len(overdue)
+
+
+def hand_out_due(model, scheduled, now: datetime, lease: timedelta, limit: int) -> list[int]:
+    """Ids of an outbox's due rows that nobody holds, each held for `lease` while it is handed to a sender
+    (commits); for the outboxes whose rows carry status, due_at and lease_expires_at (notifications, webhooks)."""
+    ids = list(db.session.scalars(_locked(
+        sa.select(model.id)
+        .where(model.status == scheduled, model.due_at <= now,
+               sa.or_(model.lease_expires_at.is_(None), model.lease_expires_at < now))
+        .order_by(model.due_at, model.id).limit(limit))))
+    if ids:
+        db.session.execute(sa.update(model).where(model.id.in_(ids)).values(lease_expires_at=now + lease)
+                           .execution_options(synchronize_session=False))
+    db.session.commit()
+    return ids

@@ -39,16 +39,24 @@ def owner_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_send(app: Flask, dispatch_id: int, owner: str) -> None:
-    """The body of the send task: one dispatch, inside an app context, never raising."""
-    from surveyd.services.dispatch.sending import send_one
-
+def run_in_app(app: Flask, send_one, row_id: int, owner: str | None, what: str) -> None:
+    """A send task's body, for any outbox: send_one(row_id, owner) inside an app context, never raising; a row
+    whose send failed keeps its due time or its lease lapses, and the next pass takes it up again."""
     with app.app_context():
         try:
-            send_one(dispatch_id, owner)
-        except Exception:  # the row's lease lapses and the relay takes it up again
-            log.exception("dispatch %s: send task failed", dispatch_id)
+            send_one(row_id, owner)
+        except Exception:
+            log.exception("%s %s: send task failed", what, row_id)
             db.session.rollback()
+        finally:
+            db.session.remove()
+
+
+def run_send(app: Flask, dispatch_id: int, owner: str) -> None:
+    """The body of the send task: one dispatch."""
+    from surveyd.services.dispatch.sending import send_one
+
+    run_in_app(app, send_one, dispatch_id, owner, "dispatch")
 
 
 class Submitter(Protocol):

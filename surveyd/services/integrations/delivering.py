@@ -31,7 +31,8 @@ from surveyd.models import (
     WebhookEndpoint,
     utcnow,
 )
-from surveyd.services.dispatch import channels
+from surveyd.services.dispatch import channels, outbox
+from surveyd.services.dispatch.relay import run_in_app
 from surveyd.services.integrations.publishing import body_bytes
 from surveyd.services.runtime import settings
 
@@ -173,18 +174,7 @@ def sweep(now: datetime | None = None, limit: int = 200) -> int:
     """The relay's chore: recover tries whose worker died, hand out due deliveries nobody holds; how many."""
     now = now or utcnow()
     _recover_stuck(now)
-    query = (sa.select(WebhookDelivery.id)
-             .where(WebhookDelivery.status == DeliveryStatus.SCHEDULED, WebhookDelivery.due_at <= now,
-                    sa.or_(WebhookDelivery.lease_expires_at.is_(None), WebhookDelivery.lease_expires_at < now))
-             .order_by(WebhookDelivery.due_at, WebhookDelivery.id).limit(limit))
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(query))
-    if ids:
-        db.session.execute(sa.update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
-                           .values(lease_expires_at=now + HANDOUT_LEASE)
-                           .execution_options(synchronize_session=False))
-    db.session.commit()
+    ids = outbox.hand_out_due(WebhookDelivery, DeliveryStatus.SCHEDULED, now, HANDOUT_LEASE, limit)
     submit = getattr(current_app.extensions.get("surveyd.notifier"), "submit_task", None)
     for delivery_id in ids:
         if submit is not None:
@@ -205,12 +195,5 @@ def _recover_stuck(now: datetime) -> None:
 
 
 def run_delivery(app: Flask, delivery_id: int, owner: str | None = None) -> None:
-    """The body of the send_webhook task: one delivery, inside an app context, never raising."""
-    with app.app_context():
-        try:
-            send_one(delivery_id, owner)
-        except Exception:  # the row stays due (or its lease lapses) and the sweep takes it up again
-            log.exception("webhook delivery %s: send task failed", delivery_id)
-            db.session.rollback()
-        finally:
-            db.session.remove()
+    """The body of the send_webhook task: one delivery."""
+    run_in_app(app, send_one, delivery_id, owner, "webhook delivery")
