@@ -109,20 +109,6 @@ class SlackRecorder(common.PipedProcess):
         self.url = f"http://127.0.0.1:{self.ready}/services/bench"
 
 
-def wait_received(receivers: dict, target: int, timeout: float) -> bool:
-    """Wait until every receiver holds `target` messages, printing progress every 10 s; False after timeout."""
-    deadline, shown = time.monotonic() + timeout, time.monotonic()
-    while (counts := {name: r.ask("count") for name, r in receivers.items()}) and min(counts.values()) < target:
-        if time.monotonic() > deadline:
-            print(f"after {timeout:.0f} s the receivers hold {counts} of {target} messages", flush=True)
-            return False
-        if time.monotonic() - shown >= 10:
-            print(f"  received {counts} of {target} ...", flush=True)
-            shown = time.monotonic()
-        time.sleep(0.1)
-    return True
-
-
 def start(bench: common.Bench) -> tuple[SmtpRecorder, SlackRecorder]:
     """Both receivers, stopped when the bench ends."""
     receivers = SmtpRecorder(), SlackRecorder()

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 
-from bots.channel import PermanentChannelError, SendResult, TransientChannelError
+from bots.channel import OutboundMessage, PermanentChannelError, SendResult, TransientChannelError
 from surveyd.extensions import db
 from surveyd.models import (
     Alert,
@@ -46,11 +46,14 @@ FOLD_AFTER_SECONDS = 2.0
 _PENDING = "surveyd.notifications"  # session.info key: rows written in the open transaction
 
 
+HAND_OFF_WITHIN_SECONDS = 10.0  # a row due sooner than this is handed to the sender for its due time; later, the sweep
+
+
 class Notifier(Protocol):
     """Where notification ids go to be sent: a thread pool here, or Celery workers."""
 
-    def submit(self, notification_id: int) -> None:
-        """Send one notification soon."""
+    def submit(self, notification_id: int, channel: str | None = None, delay: float = 0.0) -> None:
+        """Send one notification in `delay` seconds, on the sender of its channel (targets never wait on each other)."""
 
 
 def plan(alert: Alert, event: str, targets: list[dict[str, Any]], answered: Answered | None) -> list[Notification]:
@@ -68,7 +71,8 @@ def plan(alert: Alert, event: str, targets: list[dict[str, Any]], answered: Answ
         planned.append(row)
     if planned:
         db.session.flush()
-        db.session.info.setdefault(_PENDING, []).extend(row.id for row in planned)
+        for row in planned:
+            _hand_off(row)
     return planned
 
 
@@ -78,21 +82,27 @@ def enqueue(alert: Alert, event: str, target: dict[str, Any], key: str) -> Notif
                        due_at=utcnow())
     db.session.add(row)
     db.session.flush()
-    db.session.info.setdefault(_PENDING, []).append(row.id)
+    _hand_off(row)
     return row
+
+
+def _hand_off(row: Notification, delay: float = 0.0) -> None:
+    """Give this row to the sender once the open transaction commits, to be sent `delay` seconds later."""
+    if delay <= HAND_OFF_WITHIN_SECONDS:
+        db.session.info.setdefault(_PENDING, []).append((row.id, row.channel, max(0.0, delay)))
 
 
 def after_commit(session) -> None:
     """Hand the rows a transaction wrote to the notifier, now that they are visible to other connections."""
-    ids = session.info.pop(_PENDING, None)
-    if not ids or not has_app_context():
+    pending = session.info.pop(_PENDING, None)
+    if not pending or not has_app_context():
         return
     notifier = current_app.extensions.get("surveyd.notifier")
     if notifier is None:
         return  # no sender in this process: the relay's sweep will find the rows
-    for notification_id in ids:
+    for notification_id, channel, delay in pending:
         try:
-            notifier.submit(notification_id)
+            notifier.submit(notification_id, channel, delay)
         except Exception:  # the broker is down: the sweep hands it out later
             log.exception("notification %s: could not hand it to a sender", notification_id)
 
@@ -108,11 +118,15 @@ def sweep(now: datetime | None = None, limit: int = 200) -> int:
     _recover_stuck(now)
     ids = outbox.hand_out_due(Notification, NotificationStatus.SCHEDULED, now, HANDOUT_LEASE, limit)
     notifier = current_app.extensions.get("surveyd.notifier")
-    for notification_id in ids:
-        if notifier is not None:
-            notifier.submit(notification_id)
-        else:
+    if notifier is None:
+        for notification_id in ids:
             send_one(notification_id)
+        return len(ids)
+    channel_of = dict(db.session.execute(sa.select(Notification.id, Notification.channel)
+                                         .where(Notification.id.in_(ids))).all()) if ids else {}
+    db.session.rollback()
+    for notification_id in ids:
+        notifier.submit(notification_id, channel_of.get(notification_id))
     return len(ids)
 
 
@@ -153,15 +167,18 @@ def send_one(notification_id: int, owner: str | None = None) -> NotificationStat
     foldable = row.channel in FOLDABLE and row.event in ("created", "escalated")
     if foldable and (digest := _open_digest(row)) is not None:
         return _fold(row, digest, now)  # one is already waiting for the limit: join it, keep the order
-    message = rendering.message_for(row)
-    wait = _rate_wait(adapter.rate_limits(message))
+    # Pacing needs only the address: a row that must wait costs no rendering (the customer's history, buttons).
+    limits = adapter.rate_limits(OutboundMessage(channel=row.channel, to=rendering.address(row), text=""))
+    wait = _rate_wait(limits)
     if foldable and wait > 0 and (wait > FOLD_AFTER_SECONDS or _queued_behind(row)):
         return _fold(row, None, now, wait)
     if wait > 0:
         row.status, row.due_at, row.lease_owner, row.lease_expires_at = (
             NotificationStatus.SCHEDULED, now + timedelta(seconds=wait), None, None)
+        _hand_off(row, wait)  # back at the sender when the token is there, not at the next sweep
         db.session.commit()
         return row.status
+    message = rendering.message_for(row)
     row.attempts += 1
     db.session.commit()  # release the transaction before talking to a provider
     try:
@@ -172,7 +189,7 @@ def send_one(notification_id: int, owner: str | None = None) -> NotificationStat
     if row is None:  # the alert was erased while we were sending
         db.session.rollback()
         return None
-    return _finish(row, outcome, adapter.rate_limits(message))
+    return _finish(row, outcome, limits)
 
 
 def _queued_behind(row: Notification) -> bool:
@@ -191,18 +208,39 @@ def _open_digest(row: Notification) -> Notification | None:
 
 def _fold(row: Notification, digest: Notification | None, now: datetime, wait: float = 0.0) -> NotificationStatus:
     """Carry this alert in the target's digest (made now, due when the limit allows) instead of on its own."""
+    folding = [row]
     if digest is None:
         target = {key: value for key, value in row.target.items() if key != "when"}
         digest = Notification(alert_id=row.alert_id, event="digest", channel=row.channel, due_at=now + timedelta(
             seconds=wait), target_key=f"{row.target_key}#digest:{row.id}", target={**target, "alert_ids": []})
         db.session.add(digest)
         db.session.flush()
-    digest.target = {**digest.target, "alert_ids": [*digest.target["alert_ids"], row.alert_id]}
-    row.status, row.lease_owner, row.lease_expires_at = NotificationStatus.FOLDED, None, None
-    row.provider_message_id = f"digest:{digest.id}"
-    _log(row, "folded", {"digest": digest.id, "wait": round(wait, 1)})
+        _hand_off(digest, wait)  # out the moment the limit allows
+        # Alerts already waiting for this target's token ride along: one message, instead of each taking a turn.
+        folding = sorted([*_take_waiting(row), row], key=lambda r: r.id)
+    digest.target = {**digest.target, "alert_ids": [*digest.target["alert_ids"], *(r.alert_id for r in folding)]}
+    for each in folding:
+        each.status, each.lease_owner, each.lease_expires_at = NotificationStatus.FOLDED, None, None
+        each.provider_message_id = f"digest:{digest.id}"
+        _log(each, "folded", {"digest": digest.id, "wait": round(wait, 1)})
     db.session.commit()
     return row.status
+
+
+def _take_waiting(row: Notification) -> list[Notification]:
+    """The alerts scheduled for this row's target that no sender holds, taken from the queue (flushes)."""
+    ids = db.session.scalars(sa.select(Notification.id).where(
+        Notification.target_key == row.target_key, Notification.id != row.id,
+        Notification.event.in_(("created", "escalated")), Notification.status == NotificationStatus.SCHEDULED)
+        .order_by(Notification.id).limit(200)).all()
+    taken = []
+    for notification_id in ids:
+        # Conditional, so a sender claiming the same row at this moment keeps it and it is not folded too.
+        if db.session.execute(sa.update(Notification).where(
+                Notification.id == notification_id, Notification.status == NotificationStatus.SCHEDULED)
+                .values(status=NotificationStatus.FOLDED).execution_options(synchronize_session=False)).rowcount:
+            taken.append(db.session.get(Notification, notification_id, populate_existing=True))
+    return taken
 
 
 def _rate_wait(limits) -> float:

@@ -57,16 +57,23 @@ def telegram_buttons(alert: Alert, chat_id: str, locale: str) -> list[list[tuple
     return [row] if row else []
 
 
+def address(row: Notification) -> str:
+    """Where a notification goes (mailbox, chat, webhook URL): all that pacing needs, known before rendering."""
+    target = row.target
+    if row.channel == "telegram":
+        return str(target["chat_id"])
+    return str(target["url"] if row.channel == "slack" else target["to"])
+
+
 def _reply(row: Notification) -> OutboundMessage:
     """An agent's own words to the customer, as they typed them, on the customer's channel."""
     target, locale = row.target, row.target.get("locale") or "en"
     extra = {"audience": "customer", "alert_id": row.alert_id, "notification_id": row.id}
     if row.channel == "email":
         subject = translate(locale, "alert.reply_subject", survey=row.alert.response.survey_version.survey.name)
-        return OutboundMessage(channel="email", to=target["to"], subject=subject, text=target["text"], locale=locale,
+        return OutboundMessage(channel="email", to=address(row), subject=subject, text=target["text"], locale=locale,
                                extra=extra)
-    to = target.get("chat_id") if row.channel == "telegram" else target.get("to")
-    return OutboundMessage(channel=row.channel, to=str(to), text=target["text"], locale=locale, extra=extra)
+    return OutboundMessage(channel=row.channel, to=address(row), text=target["text"], locale=locale, extra=extra)
 
 
 def _digest(row: Notification) -> OutboundMessage:

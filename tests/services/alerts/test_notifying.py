@@ -18,7 +18,8 @@ from surveyd.models import (
     SandboxMessage,
     utcnow,
 )
-from surveyd.services.alerts import escalation, notifying
+from surveyd.services.alerts import escalation, notifying, rendering
+from surveyd.services.alerts import notifier as notifier_module
 from surveyd.services.dispatch import channels
 from tests.api.helpers import (
     create_survey,
@@ -39,9 +40,11 @@ class Recorder:
 
     def __init__(self):
         self.ids: list[int] = []
+        self.handed: list[tuple[int, str | None, float]] = []
 
-    def submit(self, notification_id: int) -> None:
+    def submit(self, notification_id: int, channel: str | None = None, delay: float = 0.0) -> None:
         self.ids.append(notification_id)
+        self.handed.append((notification_id, channel, delay))
 
 
 @pytest.fixture
@@ -79,7 +82,7 @@ def test_a_detractor_plans_one_row_per_matching_target_and_hands_them_over_on_co
         assert [(n.channel, n.target_key, n.status) for n in planned] == [
             ("email", "email:agents@example.com", NotificationStatus.SCHEDULED),
             ("telegram", "telegram:-100200300", NotificationStatus.SCHEDULED)]  # the gold-tier filter left one out
-        assert handed.ids == [n.id for n in planned]
+        assert handed.handed == [(n.id, n.channel, 0.0) for n in planned]  # each to its channel's sender, now
 
 
 def test_a_promoter_and_a_passive_plan_nothing(api, client, survey, handed, app):
@@ -308,38 +311,43 @@ def test_a_burst_beyond_a_group_limit_is_folded_into_one_digest_never_dropped(ap
     survey = create_survey(api, kind="nps", locales=["en"], alert={"notify": [
         {"channel": "telegram", "chat_id": "-100200300", "locale": "tr"}]})
     create_trigger(api, survey["id"])
-    for n in range(4):
+    for n in range(3):
         answer(api, client, n, external_id=f"burst-{n}")
     adapter, limits = Flaky(), Limits()
     monkeypatch.setattr(channels, "notification_adapter", lambda channel: adapter)
     monkeypatch.setattr(channels, "limiter", lambda: limits)
     with app.app_context():
-        first, second, third, fourth = rows()
+        first, second, third = rows()
         assert notifying.send_one(first.id) == NotificationStatus.SENT
         limits.wait = 3.0  # the group's 20 a minute are spent
         assert notifying.send_one(second.id) == NotificationStatus.FOLDED
+        assert notifying.send_one(third.id) is None  # it was waiting too: the new digest took it along
+        second_id, second_alert, third_alert = second.id, second.alert_id, third.alert_id
+    answer(api, client, 3, external_id="burst-3")
+    with app.app_context():
+        (fourth,) = [n for n in rows() if n.status == NotificationStatus.SCHEDULED and n.event == "created"]
         limits.wait = 0.0  # even with a token free, a later alert joins the waiting digest: the order holds
-        assert notifying.send_one(third.id) == NotificationStatus.FOLDED
         assert notifying.send_one(fourth.id) == NotificationStatus.FOLDED
         (digest,) = [n for n in rows() if n.event == "digest"]
         assert digest.status == NotificationStatus.SCHEDULED and digest.due_at > utcnow()
-        assert digest.target["alert_ids"] == [second.alert_id, third.alert_id, fourth.alert_id]
+        assert digest.target["alert_ids"] == [second_alert, third_alert, fourth.alert_id]
         assert notifying.sweep() == 0  # not due yet
         db.session.execute(sa.update(Notification).where(Notification.id == digest.id)
                            .values(due_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
         assert notifying.sweep() == 1
-        assert [n.status for n in rows()] == [NotificationStatus.SENT, NotificationStatus.FOLDED,
-                                             NotificationStatus.FOLDED, NotificationStatus.FOLDED,
-                                             NotificationStatus.SENT]
+        assert [(n.event, n.status) for n in rows()] == [
+            ("created", NotificationStatus.SENT), ("created", NotificationStatus.FOLDED),
+            ("created", NotificationStatus.FOLDED), ("digest", NotificationStatus.SENT),
+            ("created", NotificationStatus.FOLDED)]
         assert len(adapter.sent) == 2
         text = adapter.sent[1].text
         assert text.startswith("<b>Aynı anda 3 olumsuz yanıt geldi</b>")
-        for alert_id in (second.alert_id, third.alert_id, fourth.alert_id):
+        for alert_id in (second_alert, third_alert, fourth.alert_id):
             assert f"/console/alerts/{alert_id}" in text
             told = [a for a in db.session.get(Alert, alert_id).activity if a.action == "notified"]
             assert [a.detail["event"] for a in told] == ["digest"]
-        assert [a.outcome for a in db.session.get(Notification, second.id).log] == ["folded"]
+        assert [a.outcome for a in db.session.get(Notification, second_id).log] == ["folded"]
 
 
 def test_an_email_target_is_never_folded(api, client, app, monkeypatch):
@@ -395,10 +403,11 @@ def test_a_short_wait_with_others_queued_behind_folds_but_a_lone_alert_just_wait
         first, second, third = rows()
         limits.wait = 0.6  # Slack's one a second: the next token is under a second away
         assert notifying.send_one(first.id) == NotificationStatus.FOLDED  # two more wait behind it: a burst
-        assert notifying.send_one(second.id) == NotificationStatus.FOLDED
-        assert notifying.send_one(third.id) == NotificationStatus.FOLDED
+        assert notifying.send_one(second.id) is None  # taken along into the same digest, in order
+        assert notifying.send_one(third.id) is None
         (digest,) = [n for n in rows() if n.event == "digest"]
-        assert len(digest.target["alert_ids"]) == 3
+        assert digest.target["alert_ids"] == [first.alert_id, second.alert_id, third.alert_id]
+        assert [n.status for n in rows()][:3] == [NotificationStatus.FOLDED] * 3
     answer(api, client, 1, external_id="lone")
     with app.app_context():
         (lone,) = [n for n in rows() if n.event == "created" and n.status == NotificationStatus.SCHEDULED]
@@ -406,3 +415,90 @@ def test_a_short_wait_with_others_queued_behind_folds_but_a_lone_alert_just_wait
                            .values(status=NotificationStatus.SENT))
         db.session.commit()
         assert notifying.send_one(lone.id) == NotificationStatus.SCHEDULED  # nothing behind it: it waits its turn
+
+
+def test_a_row_that_must_wait_is_not_rendered_and_goes_back_to_the_sender_for_its_due_time(api, client, app,
+                                                                                         monkeypatch, handed):
+    notification_id = one_email(api, client, app)
+    handed.handed.clear()
+    limits, rendered = Limits(), []
+    limits.wait = 0.7
+    monkeypatch.setattr(channels, "limiter", lambda: limits)
+    monkeypatch.setattr(rendering, "message_for", lambda row: rendered.append(row.id))
+    with app.app_context():
+        assert notifying.send_one(notification_id) == NotificationStatus.SCHEDULED
+        assert rendered == []  # no history read, no template rendered for a row that waits
+        assert handed.handed == [(notification_id, "email", 0.7)]  # not left for the next sweep
+
+
+def test_a_long_wait_is_left_to_the_sweep(api, client, app, monkeypatch, handed):
+    notification_id = one_email(api, client, app)
+    handed.handed.clear()
+    limits = Limits()
+    limits.wait = notifying.HAND_OFF_WITHIN_SECONDS + 20
+    monkeypatch.setattr(channels, "limiter", lambda: limits)
+    with app.app_context():
+        assert notifying.send_one(notification_id) == NotificationStatus.SCHEDULED
+        assert handed.handed == []
+
+
+def test_a_new_digest_is_handed_to_the_sender_for_the_moment_the_limit_allows(api, client, app, monkeypatch, handed):
+    survey = create_survey(api, kind="nps", locales=["en"], alert={"notify": [
+        {"channel": "slack", "url": "https://hooks.slack.example/services/T/B/x"}]})
+    create_trigger(api, survey["id"])
+    for n in range(2):
+        answer(api, client, n, external_id=f"slack-{n}")
+    handed.handed.clear()
+    limits = Limits()
+    limits.wait = 0.8
+    monkeypatch.setattr(channels, "notification_adapter", lambda channel: Flaky())
+    monkeypatch.setattr(channels, "limiter", lambda: limits)
+    with app.app_context():
+        first, second = rows()
+        assert notifying.send_one(first.id) == NotificationStatus.FOLDED
+        (digest,) = [n for n in rows() if n.event == "digest"]
+        assert digest.target["alert_ids"] == [first.alert_id, second.alert_id]
+        assert handed.handed == [(digest.id, "slack", 0.8)]  # when made, for the moment the token is back
+
+
+def test_the_sweep_hands_each_row_to_its_channels_sender(api, client, survey, handed, app):
+    answer(api, client, 2)
+    handed.handed.clear()
+    with app.app_context():
+        assert notifying.sweep() == 2
+        assert sorted(channel for _, channel, _ in handed.handed) == ["email", "telegram"]
+
+
+def test_a_blocked_channel_never_holds_up_another(app, monkeypatch):
+    release, emailed = threading.Event(), threading.Event()
+
+    def run(app_, notification_id, owner):
+        if notification_id == 1:
+            release.wait(30)  # Slack hangs
+        else:
+            emailed.set()
+
+    monkeypatch.setattr(notifier_module, "run_notification", run)
+    sender = notifier_module.ThreadNotifier(app, threads=1)
+    try:
+        sender.submit(1, "slack")
+        sender.submit(2, "email")
+        assert emailed.wait(10), "the email waited behind a hung Slack send"
+    finally:
+        release.set()
+        sender.stop()
+    assert sender.pending == 0
+
+
+def test_later_runs_what_comes_due_in_time_order_and_drops_the_rest_on_stop():
+    later = notifier_module.Later("test-later")
+    ran, done = [], threading.Event()
+    later.call(3600, lambda: ran.append("in an hour"))
+    later.call(0.02, lambda: (ran.append("second"), done.set()))
+    later.call(0.0, lambda: ran.append("first"))
+    assert done.wait(10)
+    assert ran == ["first", "second"] and len(later) == 1
+    later.stop()
+    assert len(later) == 0
+    later.call(0.0, lambda: ran.append("after stop"))
+    assert len(later) == 0 and ran == ["first", "second"]
