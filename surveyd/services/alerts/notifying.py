@@ -200,10 +200,12 @@ def _queued_behind(row: Notification) -> bool:
 
 
 def _open_digest(row: Notification) -> Notification | None:
-    """The digest for this target that is still waiting to go out, if any."""
+    """The digest for this target that is still waiting to go out, if any, locked until this transaction ends: two
+    workers folding into it at once would each write its list of alerts, and one alert would be lost from it."""
     return db.session.scalar(sa.select(Notification).where(
         Notification.event == "digest", Notification.status == NotificationStatus.SCHEDULED,
-        Notification.target_key.like(f"{row.target_key}#digest:%")).order_by(Notification.id).limit(1))
+        Notification.target_key.like(f"{row.target_key}#digest:%")).order_by(Notification.id).limit(1)
+        .with_for_update().execution_options(populate_existing=True))
 
 
 def _fold(row: Notification, digest: Notification | None, now: datetime, wait: float = 0.0) -> NotificationStatus:
@@ -228,19 +230,13 @@ def _fold(row: Notification, digest: Notification | None, now: datetime, wait: f
 
 
 def _take_waiting(row: Notification) -> list[Notification]:
-    """The alerts scheduled for this row's target that no sender holds, taken from the queue (flushes)."""
-    ids = db.session.scalars(sa.select(Notification.id).where(
+    """The alerts scheduled for this row's target that no sender holds, to be folded with it. Rows another
+    transaction holds (a sender claiming, another worker folding) are skipped, not waited for: waiting on each
+    other's rows is how two folding workers deadlock."""
+    return list(db.session.scalars(outbox.skip_locked(sa.select(Notification).where(
         Notification.target_key == row.target_key, Notification.id != row.id,
         Notification.event.in_(("created", "escalated")), Notification.status == NotificationStatus.SCHEDULED)
-        .order_by(Notification.id).limit(200)).all()
-    taken = []
-    for notification_id in ids:
-        # Conditional, so a sender claiming the same row at this moment keeps it and it is not folded too.
-        if db.session.execute(sa.update(Notification).where(
-                Notification.id == notification_id, Notification.status == NotificationStatus.SCHEDULED)
-                .values(status=NotificationStatus.FOLDED).execution_options(synchronize_session=False)).rowcount:
-            taken.append(db.session.get(Notification, notification_id, populate_existing=True))
-    return taken
+        .order_by(Notification.id).limit(200)).execution_options(populate_existing=True)))
 
 
 def _rate_wait(limits) -> float:

@@ -19,7 +19,7 @@ from surveyd.services.dispatch.planning import record_status
 OPEN_STATUSES = (DispatchStatus.SENT, DispatchStatus.DELIVERED, DispatchStatus.UNKNOWN)
 
 
-def _locked(query: sa.Select) -> sa.Select:
+def skip_locked(query: sa.Select) -> sa.Select:
     """Rows no other relay holds: SKIP LOCKED on PostgreSQL; SQLite has one writer at a time anyway."""
     if db.engine.dialect.name == "postgresql":
         return query.with_for_update(skip_locked=True)
@@ -31,13 +31,13 @@ def lease_due(owner: str, limit: int, lease_seconds: float, now: datetime | None
     now = now or utcnow()
     if limit <= 0:
         return []
-    due = list(db.session.scalars(_locked(
+    due = list(db.session.scalars(skip_locked(
         sa.select(Dispatch.id)
         .where(Dispatch.status.in_((DispatchStatus.SCHEDULED, DispatchStatus.UNKNOWN)), Dispatch.due_at <= now)
         .order_by(Dispatch.due_at, Dispatch.id)
         .limit(limit)
     )))
-    lost = list(db.session.scalars(_locked(
+    lost = list(db.session.scalars(skip_locked(
         sa.select(Dispatch.id)
         .where(Dispatch.status == DispatchStatus.QUEUED, Dispatch.lease_expires_at < now)
         .order_by(Dispatch.lease_expires_at)
@@ -59,7 +59,7 @@ def lease_due(owner: str, limit: int, lease_seconds: float, now: datetime | None
 def recover_stuck(now: datetime | None = None, limit: int = 500) -> int:
     """Sends whose worker vanished mid-call become unknown, to be reconciled; the number recovered."""
     now = now or utcnow()
-    stuck = list(db.session.scalars(_locked(
+    stuck = list(db.session.scalars(skip_locked(
         sa.select(Dispatch)
         .where(Dispatch.status == DispatchStatus.SENDING, Dispatch.lease_expires_at < now)
         .order_by(Dispatch.lease_expires_at)
@@ -87,7 +87,7 @@ def in_flight(now: datetime | None = None) -> int:
 def expire_overdue(now: datetime | None = None, limit: int = 500) -> int:
     """Mark unanswered dispatches whose link has lapsed as expired; the number marked."""
     now = now or utcnow()
-    overdue = list(db.session.scalars(_locked(
+    overdue = list(db.session.scalars(skip_locked(
         sa.select(Dispatch)
         .where(Dispatch.status.in_(OPEN_STATUSES), Dispatch.expires_at <= now)
         .order_by(Dispatch.expires_at)
@@ -102,7 +102,7 @@ def expire_overdue(now: datetime | None = None, limit: int = 500) -> int:
 def hand_out_due(model, scheduled, now: datetime, lease: timedelta, limit: int) -> list[int]:
     """Ids of an outbox's due rows that nobody holds, each held for `lease` while it is handed to a sender
     (commits); for the outboxes whose rows carry status, due_at and lease_expires_at (notifications, webhooks)."""
-    ids = list(db.session.scalars(_locked(
+    ids = list(db.session.scalars(skip_locked(
         sa.select(model.id)
         .where(model.status == scheduled, model.due_at <= now,
                sa.or_(model.lease_expires_at.is_(None), model.lease_expires_at < now))

@@ -502,3 +502,55 @@ def test_later_runs_what_comes_due_in_time_order_and_drops_the_rest_on_stop():
     assert len(later) == 0
     later.call(0.0, lambda: ran.append("after stop"))
     assert len(later) == 0 and ran == ["first", "second"]
+
+
+def test_two_workers_folding_into_one_digest_at_once_lose_neither_alert(api, client, app, monkeypatch,
+                                                                       database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: the claim that starts a fold already serialises it")
+    survey = create_survey(api, kind="nps", locales=["en"], alert={"notify": [
+        {"channel": "slack", "url": "https://hooks.slack.example/services/T/B/x"}]})
+    create_trigger(api, survey["id"])
+    for n in range(3):
+        answer(api, client, n, external_id=f"race-{n}")
+    limits = Limits()
+    limits.wait = 5.0
+    monkeypatch.setattr(channels, "notification_adapter", lambda channel: Flaky())
+    monkeypatch.setattr(channels, "limiter", lambda: limits)
+    with app.app_context():
+        first, second, third = (n.id for n in rows())
+        db.session.execute(sa.update(Notification).where(Notification.id.in_((second, third)))
+                           .values(status=NotificationStatus.SENDING))  # held by senders for now
+        db.session.commit()
+        assert notifying.send_one(first) == NotificationStatus.FOLDED
+        (digest_id,) = [n.id for n in rows() if n.event == "digest"]
+        db.session.execute(sa.update(Notification).where(Notification.id.in_((second, third)))
+                           .values(status=NotificationStatus.SCHEDULED))
+        db.session.commit()
+    # A third session holds the digest's row, so both workers are inside their fold, waiting, at the same moment.
+    holder = sa.create_engine(database_url)
+    outcomes: list = []
+
+    def worker(notification_id: int) -> None:
+        with app.app_context():
+            outcomes.append(notifying.send_one(notification_id))
+            db.session.remove()
+
+    waiting_on_locks = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock'")
+    with holder.connect() as conn, holder.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+        conn.execute(sa.text("SELECT id FROM notifications WHERE id = :id FOR UPDATE"), {"id": digest_id})
+        threads = [threading.Thread(target=worker, args=(i,)) for i in (second, third)]
+        for thread in threads:
+            thread.start()
+        # Each look is its own transaction: within one, PostgreSQL would show the same snapshot of activity.
+        wait_until(lambda: watcher.execute(waiting_on_locks).scalar() == 2, what="both workers waiting on the digest")
+        conn.rollback()
+    for thread in threads:
+        thread.join(10)
+    holder.dispose()
+    assert outcomes == [NotificationStatus.FOLDED] * 2
+    with app.app_context():
+        digest = db.session.get(Notification, digest_id)
+        alert_of = {n.id: n.alert_id for n in rows()}
+        assert sorted(digest.target["alert_ids"]) == sorted(alert_of[i] for i in (first, second, third))
