@@ -11,6 +11,7 @@ from surveyd.schemas.webhook_endpoint import (
     WebhookEndpointCreatedSchema,
     WebhookEndpointCreateSchema,
     WebhookEndpointListSchema,
+    WebhookEndpointPatchSchema,
     WebhookEndpointSchema,
 )
 from surveyd.services.integrations import endpoints
@@ -44,6 +45,13 @@ class WebhookEndpointItem(MethodView):
     def get(self, endpoint_id: int):
         """Read an endpoint, without its secret."""
         return endpoints.get_endpoint(endpoint_id)
+
+    @blp.arguments(WebhookEndpointPatchSchema)
+    @blp.response(200, WebhookEndpointSchema)
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema)
+    def patch(self, data, endpoint_id: int):
+        """Turn an endpoint back on after it was disabled, or off by hand."""
+        return endpoints.set_enabled(endpoint_id, data["enabled"])
 
     @blp.response(204)
     @blp.alt_response(404, schema=ErrorEnvelopeSchema)

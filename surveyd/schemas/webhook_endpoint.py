@@ -28,6 +28,14 @@ class WebhookEndpointCreateSchema(Schema):
                        "(contact.opted_out) reach every endpoint subscribed to them."})
 
 
+class WebhookEndpointPatchSchema(Schema):
+    """PATCH /webhook-endpoints/{id}."""
+
+    enabled = fields.Boolean(required=True, metadata={
+        "description": "true turns a disabled endpoint back on (events from then on reach it; what failed while it "
+                       "was off is not resent); false turns it off by hand and fails what still waits for it."})
+
+
 class WebhookEndpointSchema(Schema):
     """An endpoint as listed: never its secret."""
 
@@ -41,8 +49,9 @@ class WebhookEndpointSchema(Schema):
     failing_since = Timestamp(allow_none=True, metadata={
         "description": "The first failed try of the current run of failures; 24 hours of them disable the endpoint."})
     disabled_at = Timestamp(allow_none=True)
-    disabled_reason = fields.String(allow_none=True, metadata={"description": "gone (it answered 410) or "
-                                                                              "failing for 24 hours."})
+    enabled = fields.Function(lambda e: e.disabled_at is None)
+    disabled_reason = fields.String(allow_none=True, metadata={"description": "gone (it answered 410), failing for "
+                                                                              "24 hours, or disabled by API."})
 
 
 class WebhookEndpointCreatedSchema(WebhookEndpointSchema):

@@ -48,7 +48,7 @@ def survey(api):
 
 def test_registering_shows_the_secret_once_and_listing_never(api):
     created = register(api, events=["alert.created", "response.completed", "alert.created"])
-    assert set(created) == {"id", "url", "events", "survey_ids", "secret", "created_at", "failing_since",
+    assert set(created) == {"id", "url", "events", "survey_ids", "secret", "created_at", "failing_since", "enabled",
                             "disabled_at", "disabled_reason"}
     assert re.fullmatch(r"whsec_[A-Za-z0-9+/]{43}=", created["secret"])
     assert (created["url"], created["events"], created["survey_ids"]) == (URL, ["alert.created",
@@ -147,3 +147,58 @@ def test_the_endpoint_shows_why_it_was_disabled(api, app):
         db.session.remove()
     shown = ok(api.get(f"/webhook-endpoints/{created['id']}"), 200)
     assert shown["disabled_reason"] == "failing for 24 hours" and shown["disabled_at"] and shown["failing_since"]
+
+
+def patch(api, path: str, body):
+    return api.client.patch("/api/v1" + path, json=body, headers={"Authorization": f"Bearer {api.key}"})
+
+
+def test_a_disabled_endpoint_is_turned_back_on_and_events_reach_it_again(api, app, survey):
+    from surveyd.models import WebhookEndpoint
+    from surveyd.services.integrations import publishing
+
+    created = register(api)
+    with app.app_context():
+        row = db.session.get(WebhookEndpoint, created["id"])
+        row.failing_since = row.disabled_at = utcnow()
+        row.disabled_reason = "failing for 24 hours"
+        db.session.commit()
+        assert publishing.publish("response.created", {"response_id": 1}, survey["id"]) == []
+        db.session.rollback()
+    shown = ok(patch(api, f"/webhook-endpoints/{created['id']}", {"enabled": True}), 200)
+    assert (shown["enabled"], shown["disabled_at"], shown["disabled_reason"], shown["failing_since"]) == (
+        True, None, None, None)
+    with app.app_context():
+        assert len(publishing.publish("response.created", {"response_id": 2}, survey["id"])) == 1
+        db.session.commit()
+        db.session.remove()
+
+
+def test_an_endpoint_turned_off_by_hand_fails_what_waits_and_hears_nothing_more(api, app, survey):
+    from surveyd.models import DeliveryStatus, WebhookDelivery
+    from surveyd.services.integrations import publishing
+
+    created = register(api)
+    with app.app_context():
+        (waiting,) = publishing.publish("response.created", {"response_id": 1}, survey["id"])
+        db.session.commit()
+        waiting_id = waiting.id
+    shown = ok(patch(api, f"/webhook-endpoints/{created['id']}", {"enabled": False}), 200)
+    assert (shown["enabled"], shown["disabled_reason"]) == (False, "disabled by API") and shown["disabled_at"]
+    again = ok(patch(api, f"/webhook-endpoints/{created['id']}", {"enabled": False}), 200)
+    assert again["disabled_at"] == shown["disabled_at"]  # turning off twice changes nothing
+    with app.app_context():
+        row = db.session.get(WebhookDelivery, waiting_id)
+        assert row.status == DeliveryStatus.FAILED and row.last_error == "endpoint disabled: disabled by API"
+        assert publishing.publish("response.created", {"response_id": 2}, survey["id"]) == []
+        db.session.remove()
+
+
+def test_a_bad_patch_changes_nothing(api):
+    created = register(api)
+    path = f"/webhook-endpoints/{created['id']}"
+    assert error_of(raw_json(api, "PATCH", path, '{"enabled": '), 400)["code"] == "malformed_request"
+    for body in ({}, {"enabled": "maybe"}, {"enabled": True, "url": "https://elsewhere.example"}):
+        assert patch(api, path, body).status_code == 422, body
+    assert error_of(patch(api, "/webhook-endpoints/999999", {"enabled": True}), 404)["code"] == "not_found"
+    assert ok(api.get(path), 200)["enabled"] is True

@@ -28,11 +28,11 @@ from surveyd.models import (
     DeliveryStatus,
     WebhookAttempt,
     WebhookDelivery,
-    WebhookEndpoint,
     utcnow,
 )
 from surveyd.services.dispatch import channels, outbox
 from surveyd.services.dispatch.relay import run_in_app
+from surveyd.services.integrations import endpoints, notices
 from surveyd.services.integrations.publishing import body_bytes
 from surveyd.services.runtime import settings
 
@@ -127,11 +127,12 @@ def _finish(row: WebhookDelivery, outcome: SendResult | Exception, elapsed_ms: i
     row.last_status, row.last_error = (int(found.group(1)) if found else None), error
     _attempt(row, now, row.last_status, error, elapsed_ms, None)
     endpoint.failing_since = endpoint.failing_since or now
+    was_enabled = endpoint.disabled_at is None
     if isinstance(outcome, PermanentChannelError) and outcome.code == "gone" and endpoint.disabled_at is None:
-        _disable(endpoint, GONE, now)
+        endpoints.disable(endpoint, GONE, now)
         log.warning("webhook endpoint %s (%s) answered 410 Gone: disabled", endpoint.id, _where(endpoint.url))
     elif now - endpoint.failing_since >= FAILING_LIMIT and endpoint.disabled_at is None:
-        _disable(endpoint, FAILING, now)
+        endpoints.disable(endpoint, FAILING, now)
         # ERROR, not WARNING: the endpoint's owner must hear of it, and ERROR lines are what reaches admins.
         log.error("webhook endpoint %s (%s) has failed every try since %s: disabled, its pending deliveries "
                   "failed; last error: %s", endpoint.id, _where(endpoint.url), endpoint.failing_since, error)
@@ -144,18 +145,12 @@ def _finish(row: WebhookDelivery, outcome: SendResult | Exception, elapsed_ms: i
     else:
         row.status, row.due_at = DeliveryStatus.SCHEDULED, now + timedelta(seconds=delay)
         log.info("webhook delivery %s: retry in %.0fs: %s", row.id, delay, error)
+    status, endpoint_id, where = row.status, endpoint.id, _where(endpoint.url)
+    disabled_now = was_enabled and endpoint.disabled_at is not None
     db.session.commit()
-    return row.status
-
-
-def _disable(endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
-    """Take the endpoint out of service and fail what still waits for it (flushes)."""
-    endpoint.disabled_at, endpoint.disabled_reason = now, reason
-    db.session.execute(sa.update(WebhookDelivery)
-                       .where(WebhookDelivery.endpoint_id == endpoint.id,
-                              WebhookDelivery.status == DeliveryStatus.SCHEDULED)
-                       .values(status=DeliveryStatus.FAILED, last_error=f"endpoint disabled: {reason}")
-                       .execution_options(synchronize_session=False))
+    if disabled_now:  # the owner hears of it by mail too, not only from the log
+        notices.endpoint_disabled(endpoint_id, where, error)
+    return status
 
 
 def _attempt(row: WebhookDelivery, at: datetime, status: int | None, error: str | None, elapsed_ms: int | None,

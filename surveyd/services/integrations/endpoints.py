@@ -1,6 +1,7 @@
 """Webhook endpoints: registered with a URL checked now (and again when sending), listed without secrets, removed."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Iterable
 
 import sqlalchemy as sa
@@ -8,13 +9,14 @@ import sqlalchemy as sa
 from bots.outbound_http import OutboundRefused, check_url
 from bots.standard_webhooks import new_secret
 from surveyd.extensions import db
-from surveyd.models import Survey, WebhookDelivery, WebhookEndpoint, utcnow
+from surveyd.models import DeliveryStatus, Survey, WebhookDelivery, WebhookEndpoint, utcnow
 from surveyd.services.design.survey_definitions import URL_REFUSALS
 from surveyd.services.errors import Invalid, NotFound
 from surveyd.services.runtime import settings
 
 EVENT_TYPES = ("alert.created", "alert.updated", "response.created", "response.completed", "dispatch.failed",
                "contact.opted_out")
+BY_HAND = "disabled by API"  # the reason shown for an endpoint turned off with PATCH {"enabled": false}
 NOTIFY_EVENTS = ["alert.created"]  # what an endpoint made for a survey's notify target carries
 
 
@@ -60,6 +62,28 @@ def get_endpoint(endpoint_id: int) -> WebhookEndpoint:
     if endpoint is None:
         raise NotFound(f"webhook endpoint {endpoint_id} does not exist")
     return endpoint
+
+
+def set_enabled(endpoint_id: int, enabled: bool) -> WebhookEndpoint:
+    """Turn an endpoint back on (its run of failures forgotten; events from now on reach it) or off by hand, in
+    which case what still waits for it is failed; commits."""
+    endpoint = get_endpoint(endpoint_id)
+    if enabled and endpoint.disabled_at is not None:
+        endpoint.disabled_at = endpoint.disabled_reason = endpoint.failing_since = None
+    elif not enabled and endpoint.disabled_at is None:
+        disable(endpoint, BY_HAND, utcnow())
+    db.session.commit()
+    return endpoint
+
+
+def disable(endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
+    """Take the endpoint out of service and fail what still waits for it (flushes)."""
+    endpoint.disabled_at, endpoint.disabled_reason = now, reason
+    db.session.execute(sa.update(WebhookDelivery)
+                       .where(WebhookDelivery.endpoint_id == endpoint.id,
+                              WebhookDelivery.status == DeliveryStatus.SCHEDULED)
+                       .values(status=DeliveryStatus.FAILED, last_error=f"endpoint disabled: {reason}")
+                       .execution_options(synchronize_session=False))
 
 
 def delete_endpoint(endpoint_id: int) -> None:

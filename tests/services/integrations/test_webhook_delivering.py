@@ -14,6 +14,9 @@ from bots.webhook_http import SignedWebhookChannel
 from surveyd.extensions import db
 from surveyd.models import (
     DeliveryStatus,
+    Role,
+    SandboxMessage,
+    User,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -157,6 +160,49 @@ def test_a_run_of_failures_disables_the_endpoint_after_24_hours_and_logs_an_erro
     assert {fresh(i).status for i in (first, second, waiting)} == {DeliveryStatus.FAILED}
     (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert f"webhook endpoint {hook.id}" in record.getMessage() and "/in" not in record.getMessage()
+
+
+@pytest.fixture
+def admins(ctx):
+    """Two admins and a designer; the admins are told when an endpoint is disabled."""
+    for email, role in (("ops@example.com", Role.ADMIN), ("cto@example.com", Role.ADMIN),
+                        ("designer@example.com", Role.DESIGNER)):
+        db.session.add(User(email=email, role=role, password_hash="-"))
+    db.session.commit()
+
+
+def told() -> list[SandboxMessage]:
+    return list(db.session.scalars(sa.select(SandboxMessage).where(SandboxMessage.extra["audience"].as_string()
+                                                                   == "admin").order_by(SandboxMessage.id)))
+
+
+def test_every_admin_is_emailed_once_when_failures_disable_an_endpoint(ctx, receiver, channel, admins):
+    hook = endpoint(receiver.base_url + "/in?token=secret")
+    first, second, third = deliver(), deliver(), deliver()
+    start = utcnow()
+    receiver.answer(503)
+    delivering.send_one(first, now=start, channel=channel)
+    assert told() == []  # one failure is not news
+    receiver.answer(503)
+    delivering.send_one(second, now=start + 24 * HOUR, channel=channel)
+    notices = told()
+    assert sorted(n.recipient for n in notices) == ["cto@example.com", "ops@example.com"]
+    text = notices[0].text
+    assert notices[0].subject == f"surveyd stopped sending to webhook endpoint {hook.id}"
+    assert f"has failed since {start:%Y-%m-%d %H:%M} UTC" in text and "HTTP 503" in text
+    assert f"PATCH /api/v1/webhook-endpoints/{hook.id}" in text and "token=secret" not in text
+    receiver.answer(503)
+    delivering.send_one(third, now=start + 25 * HOUR, channel=channel)
+    assert len(told()) == 2  # disabled once, told once
+
+
+def test_a_410_tells_the_admins_why(ctx, receiver, channel, admins):
+    hook = endpoint(receiver.base_url + "/in")
+    receiver.answer(410)
+    delivering.send_one(deliver(), channel=channel)
+    assert {n.text.split("\n\n")[0] for n in told()} == {
+        f"Webhook endpoint {hook.id} ({receiver.base_url}) answered 410 Gone, which means it no longer wants "
+        "deliveries, so surveyd stopped sending to it."}
 
 
 def test_one_success_ends_the_run_of_failures(ctx, receiver, channel):
