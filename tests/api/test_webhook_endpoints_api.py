@@ -135,16 +135,21 @@ def test_deliveries_are_listed_newest_first_with_their_tries_and_pages(api, clie
         200, 12)
 
 
-def test_the_endpoint_shows_why_it_was_disabled(api, app):
+def disabled_by_failures(app, endpoint_id: int) -> None:
+    """Mark the endpoint as the delivery task does after 24 hours of failures."""
     from surveyd.models import WebhookEndpoint
 
-    created = register(api)
     with app.app_context():
-        row = db.session.get(WebhookEndpoint, created["id"])
+        row = db.session.get(WebhookEndpoint, endpoint_id)
         row.failing_since = row.disabled_at = utcnow()
         row.disabled_reason = "failing for 24 hours"
         db.session.commit()
         db.session.remove()
+
+
+def test_the_endpoint_shows_why_it_was_disabled(api, app):
+    created = register(api)
+    disabled_by_failures(app, created["id"])
     shown = ok(api.get(f"/webhook-endpoints/{created['id']}"), 200)
     assert shown["disabled_reason"] == "failing for 24 hours" and shown["disabled_at"] and shown["failing_since"]
 
@@ -154,15 +159,11 @@ def patch(api, path: str, body):
 
 
 def test_a_disabled_endpoint_is_turned_back_on_and_events_reach_it_again(api, app, survey):
-    from surveyd.models import WebhookEndpoint
     from surveyd.services.integrations import publishing
 
     created = register(api)
+    disabled_by_failures(app, created["id"])
     with app.app_context():
-        row = db.session.get(WebhookEndpoint, created["id"])
-        row.failing_since = row.disabled_at = utcnow()
-        row.disabled_reason = "failing for 24 hours"
-        db.session.commit()
         assert publishing.publish("response.created", {"response_id": 1}, survey["id"]) == []
         db.session.rollback()
     shown = ok(patch(api, f"/webhook-endpoints/{created['id']}", {"enabled": True}), 200)
