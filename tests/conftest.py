@@ -33,6 +33,19 @@ def pytest_report_header(config) -> str:
     return f"surveyd database: {_backend()}"
 
 
+def pytest_configure(config) -> None:
+    from tests import fd_trace
+
+    fd_trace.install()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    from tests import fd_trace
+
+    fd_trace.current_test = item.nodeid
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> Iterator[str]:
     """A fresh, empty database for this session."""

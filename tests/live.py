@@ -3,6 +3,7 @@ and an integrator's HTTP client with its own API key."""
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from typing import Iterator
@@ -113,6 +114,7 @@ def start_waitress(app, port: int, threads: int = 8):
 
     server = create_server(app, host="127.0.0.1", port=port, threads=threads)
     server.stop_event = threading.Event()
+    server.trigger_files = _trigger_files(server)
 
     def run() -> None:
         while not server.stop_event.is_set():
@@ -122,6 +124,27 @@ def start_waitress(app, port: int, threads: int = 8):
     serving = threading.Thread(target=run, daemon=True, name=f"waitress-loop-{port}")
     serving.start()
     return server, serving
+
+
+def _trigger_files(server) -> list[tuple[int, int]]:
+    """(descriptor, inode) of each end of the server's trigger pipe, and of the copy its loop reads."""
+    fds = [*server.trigger._fds, server.trigger.socket.fd]
+    return [(fd, os.fstat(fd).st_ino) for fd in fds]
+
+
+def assert_trigger_intact(server) -> None:
+    """Fail if anything closed the server's trigger pipe behind its back: the descriptor is gone, or its number
+    now names another file. Only the server may close it, at stop; a stray close elsewhere in the process
+    shows up here, at every stop, instead of once in many runs as EBADF (or as a write into someone's file)."""
+    from tests import fd_trace
+
+    for fd, inode in server.trigger_files:
+        try:
+            now = os.fstat(fd).st_ino
+        except OSError as error:
+            now = f"closed ({error.strerror})"
+        assert now == inode, (f"waitress's trigger descriptor {fd} (pipe inode {inode}) was closed by something "
+                              f"else; it is now {now}. Closes of {fd} seen:\n{fd_trace.history(fd)}")
 
 
 def _close_everything(server) -> None:
@@ -141,6 +164,7 @@ def stop_waitress(server, serving: threading.Thread) -> None:
     under a finishing task made it write to a closed pipe (EBADF) or, once the number was reused, into
     whatever file had it next. Then the loop is told to stop, and it closes its own sockets.
     """
+    assert_trigger_intact(server)
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=10)
     assert not server.task_dispatcher.threads, "a request was still running 10 s after the test ended"
     if serving.is_alive():

@@ -7,7 +7,7 @@ import threading
 import requests
 from waitress import create_server
 
-from tests.live import start_waitress, stop_waitress, wait_until
+from tests.live import _trigger_files, start_waitress, stop_waitress, wait_until
 
 
 def test_stop_waitress_lets_the_request_in_flight_finish_before_it_closes_anything(caplog):
@@ -45,9 +45,38 @@ def test_stop_waitress_lets_the_request_in_flight_finish_before_it_closes_anythi
 
 def test_stop_waitress_stops_a_server_whose_loop_already_ended():
     server = create_server(lambda environ, start_response: [], host="127.0.0.1", port=0, threads=1)
-    server.stop_event = threading.Event()
+    server.stop_event, server.trigger_files = threading.Event(), _trigger_files(server)
     serving = threading.Thread(target=lambda: None)
     serving.start()
     serving.join()
     stop_waitress(server, serving)
     assert server.trigger._closed and not server.task_dispatcher.threads
+
+
+def test_a_stray_close_of_the_trigger_fails_the_stop_and_says_who_closed_it():
+    import os
+
+    import pytest
+
+    from tests import fd_trace
+
+    # No loop runs: a running one would see the pipe's end of file and close the trigger itself.
+    server = create_server(lambda environ, start_response: [], host="127.0.0.1", port=0, threads=1)
+    server.stop_event, server.trigger_files = threading.Event(), _trigger_files(server)
+    serving = threading.Thread(target=lambda: None)
+    serving.start()
+    serving.join()
+    fd = server.trigger._fds[1]
+    os.close(fd)  # a stray close, as some other part of the process might make
+    replacement = os.open(os.devnull, os.O_RDONLY)  # and the number is reused by whatever opens next
+    try:
+        with pytest.raises(AssertionError, match=f"trigger descriptor {fd} .* was closed by something else"):
+            stop_waitress(server, serving)
+    finally:
+        server.trigger._fds = [f for f in server.trigger._fds if f != fd]  # closing must spare the new file
+        server.task_dispatcher.shutdown()
+        server.close()
+        os.fstat(replacement)
+        os.close(replacement)
+    if fd_trace.ENABLED:
+        assert "test_a_stray_close_of_the_trigger" in fd_trace.history(fd)
