@@ -55,7 +55,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the API, the operations routes, the respondent pages and the sandbox."""
+    """Mount the API, the operations routes, the respondent pages, the sandbox and the staff console."""
     from surveyd.api import register_api
     from surveyd.ops import bp as ops_bp
     from surveyd.web.respond import bp as respond_bp
@@ -72,6 +72,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(unsubscribe_bp)
     if app.config["SURVEYD"].sandbox:
         app.register_blueprint(sandbox_bp)
+    from surveyd.console import init_console
+
+    init_console(app)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -171,6 +171,12 @@ class Settings:
             engine_options = {"connect_args": {"timeout": self.sqlite_busy_timeout_ms / 1000}}
         return {
             "SECRET_KEY": self.secret_key,
+            # The console's session cookie: never readable by scripts, not sent on cross-site posts, https-only
+            # when surveyd is reached over https.
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.public_url.startswith("https://") if self.public_url else False,
+            "WTF_CSRF_TIME_LIMIT": 8 * 3600,  # a form left open for a working day still posts
             "SQLALCHEMY_DATABASE_URI": self.database_url,
             "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
             "SURVEYD": self,

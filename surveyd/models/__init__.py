@@ -26,12 +26,12 @@ from surveyd.models.survey import Survey, SurveyKind, SurveyVersion
 from surveyd.models.touchpoint import Stage, Touchpoint
 from surveyd.models.trigger import Trigger
 from surveyd.models.staff_link import StaffLink
-from surveyd.models.user import Role, User
+from surveyd.models.user import Role, SignInAttempt, User
 from surveyd.models.webhook_endpoint import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "Base", "Channel", "ChatLink", "Consent", "ConsentState", "Contact",
-    "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "InboundMessage", "Response", "Role",
+    "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "InboundMessage", "Response", "Role", "SignInAttempt",
     "SandboxMessage", "StaffLink", "Stage", "Survey", "SurveyKind", "SurveyVersion", "Touchpoint", "Trigger", "User", "DeliveryStatus", "WebhookAttempt", "WebhookDelivery",
     "WebhookEndpoint",
     "utcnow",

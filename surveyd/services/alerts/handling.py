@@ -1,6 +1,7 @@
 """Agents working alerts: read them, list them, and move them through claim, contact and resolve."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,8 +31,9 @@ def get_alert(alert_id: int) -> Alert:
     return alert
 
 
-def list_alerts(status: str | None = None, survey_id: int | None = None, limit: int = 100, before: int | None = None) -> list[Alert]:
-    """Alerts newest first, optionally by status and survey."""
+def list_alerts(status: str | None = None, survey_id: int | None = None, limit: int = 100, before: int | None = None,
+                assignee: str | None = None, overdue: bool = False, now: datetime | None = None) -> list[Alert]:
+    """Alerts newest first, optionally by status, survey, assignee ("none": nobody's) and overdue (open past due)."""
     query = sa.select(Alert).order_by(Alert.id.desc()).limit(limit)
     if status:
         query = query.where(Alert.status == AlertStatus(status))
@@ -39,7 +41,35 @@ def list_alerts(status: str | None = None, survey_id: int | None = None, limit: 
         query = query.where(Alert.survey_id == survey_id)
     if before:
         query = query.where(Alert.id < before)
+    if assignee == "none":
+        query = query.where(Alert.assignee.is_(None))
+    elif assignee:
+        query = query.where(sa.func.lower(Alert.assignee) == assignee.lower())
+    if overdue:
+        query = query.where(Alert.status != AlertStatus.RESOLVED, Alert.due_at < (now or utcnow()))
     return list(db.session.scalars(query))
+
+
+def claim_alert(alert_id: int, email: str, actor: str) -> Alert:
+    """The staff user takes the alert (commits); Invalid when it is resolved or held by someone else."""
+    alert = get_alert(alert_id)
+    if alert.status == AlertStatus.RESOLVED:
+        raise Invalid("the alert is resolved", {"status": ["Reopen it first."]})
+    if alert.assignee and alert.assignee.lower() != email.lower() and alert.status != AlertStatus.OPEN:
+        raise Invalid(f"{alert.assignee} holds the alert", {"assignee": [alert.assignee]})
+    changes: dict[str, Any] = {"assignee": email}
+    if alert.status == AlertStatus.OPEN:
+        changes["status"] = AlertStatus.CLAIMED.value
+    return update_alert(alert_id, changes, actor)
+
+
+def resolve_alert(alert_id: int, root_cause: str | None, resolution: str | None, actor: str) -> Alert:
+    """Close the case with its root cause (required: the outer loop counts them) and what was done (commits)."""
+    if not root_cause:
+        raise Invalid("a root cause is required to resolve", {"root_cause": [", ".join(settings().root_causes)]})
+    changes = {"status": AlertStatus.RESOLVED.value, "root_cause": root_cause,
+               "resolution": (resolution or "").strip() or None}
+    return update_alert(alert_id, changes, actor)
 
 
 def _status_action(source: AlertStatus, target: AlertStatus) -> str:

@@ -1,0 +1,84 @@
+"""The console's language: the signed-in user's choice, else the browser's (Flask-Babel picks it); strings from
+one TOML file per locale, numbers and dates in that locale's digits (Babel)."""
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from flask import request
+from flask_babel import format_datetime, format_decimal, get_locale
+from flask_login import current_user
+
+from survey_templates import catalog
+
+STRINGS = Path(__file__).parent / "strings"
+LOCALES = ("en", "tr", "fa")
+FALLBACK = "en"
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector: the user's saved language, else Accept-Language, else English."""
+    user = getattr(current_user, "user", None)
+    if user is not None and user.locale in LOCALES:
+        return user.locale
+    return request.accept_languages.best_match(LOCALES) or FALLBACK
+
+
+@lru_cache(maxsize=None)
+def _strings(locale: str) -> dict[str, Any]:
+    with (STRINGS / f"{locale}.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _lookup(table: dict[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(table, dict) or part not in table:
+            return None
+        table = table[part]
+    return table
+
+
+def locale_code() -> str:
+    """The request's console locale as a code (en, tr, fa)."""
+    code = str(get_locale() or FALLBACK).split("_")[0]
+    return code if code in LOCALES else FALLBACK
+
+
+def t(key: str, **values: Any) -> str:
+    """The console string for key in the request's locale (English when missing), placeholders filled."""
+    text = _lookup(_strings(locale_code()), key)
+    if not isinstance(text, str):
+        text = _lookup(_strings(FALLBACK), key)
+    if not isinstance(text, str):
+        raise KeyError(f"no console string {key!r}")
+    return text.format_map({k: number(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                            for k, v in values.items()}) if values else text
+
+
+def say(message: str) -> str:
+    """A console string when message is one of its keys, else the message itself (a service's own words)."""
+    text = _lookup(_strings(locale_code()), message) or _lookup(_strings(FALLBACK), message)
+    return text if isinstance(text, str) else message
+
+
+def direction() -> str:
+    """ltr or rtl for the request's locale."""
+    return catalog.locale_info(locale_code()).direction if locale_code() in catalog.available_locales() else "ltr"
+
+
+def number(value: float | int | None, digits: int = 0) -> str:
+    """A number in the locale's digits and separators; an en dash for none."""
+    if value is None:
+        return "–"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern)
+
+
+def when(value: datetime | None) -> str:
+    """A date and time, short, in the locale's calendar words and digits (UTC)."""
+    if value is None:
+        return "–"
+    return format_datetime(value, "medium")
