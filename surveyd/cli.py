@@ -37,6 +37,15 @@ def main() -> None:
     """surveyd: customer experience surveys that close the loop."""
 
 
+def _stacks_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a stuck process waits."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
@@ -47,6 +56,7 @@ def serve(host: str, port: int, demo: bool, threads: int) -> None:
     from surveyd.server import run
 
     _configure_logging()
+    _stacks_on_sigusr1()
     shown_host = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
     app = _app(demo=demo, public_url=f"http://{shown_host}:{port}")
     run(app, host=host, port=port, threads=threads)

@@ -35,7 +35,9 @@ def load_staff(token: str) -> Staff | None:
 
 @login_manager.unauthorized_handler
 def to_sign_in():
-    """No session: off to the sign-in page, coming back here afterwards."""
+    """No session: off to the sign-in page, coming back to this page afterwards (not to a form's action)."""
+    if request.method not in ("GET", "HEAD"):
+        return redirect(url_for("console.login"))
     return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
 
 

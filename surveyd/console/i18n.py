@@ -69,16 +69,30 @@ def direction() -> str:
     return catalog.locale_info(locale_code()).direction if locale_code() in catalog.available_locales() else "ltr"
 
 
+def _digits(text: str) -> str:
+    """Western digits written in the locale's own (Persian ۰-۹); Babel keeps Latin digits for every locale."""
+    code = locale_code()
+    return catalog.locale_info(code).localize_digits(text) if code in catalog.available_locales() else text
+
+
 def number(value: float | int | None, digits: int = 0) -> str:
     """A number in the locale's digits and separators; an en dash for none."""
     if value is None:
         return "–"
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=pattern)
+    return _digits(format_decimal(value, format=pattern))
 
 
 def when(value: datetime | None) -> str:
     """A date and time, short, in the locale's calendar words and digits (UTC)."""
     if value is None:
         return "–"
-    return format_datetime(value, "medium")
+    return _digits(format_datetime(value, "medium"))
+
+
+def label(group: str, value: str | None) -> str:
+    """The console's word for a stored value (a status, an action, a channel); the value itself when it has none."""
+    if value is None:
+        return "–"
+    text = _lookup(_strings(locale_code()), f"{group}.{value}") or _lookup(_strings(FALLBACK), f"{group}.{value}")
+    return text if isinstance(text, str) else str(value)

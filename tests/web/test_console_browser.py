@@ -1,0 +1,104 @@
+"""The staff console in real headless Chromium: keyboard-only sign-in and claim, axe-core (WCAG 2.2 AA) on every
+console page in English and Persian at laptop and phone widths, no sideways scrolling, screenshots.
+
+Set SURVEYD_SCREENSHOT_DIR to keep the screenshots for a person to look at.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from surveyd.services.access import users
+from tests.web.agent_alerts import notify_agents, unhappy_answer
+from tests.web.test_browser import (  # noqa: F401  (fixtures)
+    axe_violations,
+    chromium,
+    in_live,
+    live_app,
+    no_horizontal_scroll,
+    open_page,
+)
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+
+
+def _alert_and_agent() -> int:
+    users.create_user("agent@example.com", "agent", PASSWORD)
+    alert_id = unhappy_answer([{"channel": "email", "to": "agents@example.com"}], comment="The box was crushed")
+    notify_agents(alert_id)
+    return alert_id
+
+
+def _shots(tmp_path: Path) -> Path:
+    kept = os.environ.get("SURVEYD_SCREENSHOT_DIR")
+    folder = Path(kept) if kept else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def tab_to(page, selector: str, presses: int = 40) -> None:
+    """Press Tab from where focus is until the element matching selector has it."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def sign_in_by_keyboard(page, base: str, path: str = "/console/alerts") -> None:
+    page.goto(base + path)
+    assert "/console/login?next=" in page.url
+    tab_to(page, "#email")
+    page.keyboard.type("agent@example.com")
+    tab_to(page, "#password", 2)
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(base + path)
+
+
+def test_an_agent_signs_in_and_claims_an_alert_with_the_keyboard_alone(open_page, live_app, live_server):
+    alert_id = in_live(live_app, _alert_and_agent)
+    page = open_page(viewport={"width": 1280, "height": 900})
+    sign_in_by_keyboard(page, live_server)
+    tab_to(page, f'a[href="/console/alerts/{alert_id}"]')
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server}/console/alerts/{alert_id}")
+    tab_to(page, 'form[action$="/claim"] button')
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=You hold this alert now.")
+    assert page.locator(".tag-claimed").first.inner_text() == "Claimed"
+
+
+@pytest.mark.parametrize("locale", ["en-US", "fa-IR"])
+def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, live_app, live_server, tmp_path,
+                                                                   locale):
+    alert_id = in_live(live_app, _alert_and_agent)
+    folder, lang = _shots(tmp_path), locale[:2]
+    for width in (1280, 390):
+        page = open_page(viewport={"width": width, "height": 900}, locale=locale)
+        page.goto(live_server + "/console/login")
+        assert page.locator("html").get_attribute("dir") == ("rtl" if lang == "fa" else "ltr")
+        pages = [("login", None)]
+        assert axe_violations(page) == [], f"login, {locale}, {width} px"
+        page.screenshot(path=str(folder / f"console-login-{lang}-{width}.png"), full_page=True)
+        page.fill("#email", "agent@example.com")
+        page.fill("#password", PASSWORD)
+        page.locator("form button[type=submit]").last.click()
+        page.wait_for_url(live_server + "/console/")
+        for name, path in (("dashboard", "/console/"), ("alerts", "/console/alerts"),
+                           ("alert", f"/console/alerts/{alert_id}"), ("password", "/console/password")):
+            assert page.goto(live_server + path).status == 200
+            assert axe_violations(page) == [], f"{name}, {locale}, {width} px"
+            no_horizontal_scroll(page)
+            page.screenshot(path=str(folder / f"console-{name}-{lang}-{width}.png"), full_page=True)
+            pages.append((name, path))
+        # An error summary is part of the page too.
+        page.goto(live_server + "/console/password")
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_selector("#error-summary")
+        assert axe_violations(page) == [], f"password errors, {locale}, {width} px"
+        page.screenshot(path=str(folder / f"console-password-errors-{lang}-{width}.png"), full_page=True)
+        assert len(pages) == 5
