@@ -38,13 +38,14 @@ def register_extensions(app: Flask) -> None:
     }}, "security": [{"apiKey": []}]})
     init_database(app, db)
     from surveyd.database import on_transaction_end
-    from surveyd.services.alerts import notifying
+    from surveyd.services.alerts import feed, notifying
     from surveyd.services.integrations import events as webhook_events
     from surveyd.services.integrations import publishing
 
     # Agent notifications and webhook deliveries written by a transaction go to this process's sender the
     # moment it commits.
     on_transaction_end(db, notifying.after_commit, notifying.after_rollback)
+    on_transaction_end(db, feed.after_commit, feed.after_rollback)  # open inboxes hear of new alerts
     on_transaction_end(db, publishing.after_commit, publishing.after_rollback)
     # Dispatch failures and opt-outs become webhook events through listeners: dispatch and audience may not
     # import integrations, which sits below them.

@@ -124,6 +124,7 @@ class Settings:
     redis_url: str | None
     queue_name: str
     dispatch_concurrency: int
+    console_streams: int  # open live alert inboxes served at once, on threads of their own
     relay_poll_seconds: float
     queue_lease_seconds: float
     send_lease_seconds: float
@@ -264,6 +265,7 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         redis_url=redis_url,
         queue_name=env.get("SURVEYD_QUEUE") or "surveyd",
         dispatch_concurrency=_int(env, "SURVEYD_DISPATCH_CONCURRENCY", 8, minimum=1),
+        console_streams=_int(env, "SURVEYD_CONSOLE_STREAMS", 50, minimum=0),
         relay_poll_seconds=_float(env, "SURVEYD_RELAY_POLL_SECONDS", 1.0, minimum=0.01),
         queue_lease_seconds=_float(env, "SURVEYD_QUEUE_LEASE_SECONDS", 120.0, minimum=1.0),
         send_lease_seconds=_float(env, "SURVEYD_SEND_LEASE_SECONDS", 120.0, minimum=1.0),

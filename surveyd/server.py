@@ -60,7 +60,8 @@ def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
     background = start_background(app)
     log.info("surveyd serving on http://%s:%s (public URL %s)", host, port, settings.public_url)
     try:
-        serve(app, host=host, port=port, threads=threads, ident="surveyd")
+        # Open live inboxes each hold a thread; they get threads of their own, so the API never waits behind them.
+        serve(app, host=host, port=port, threads=threads + settings.console_streams, ident="surveyd")
     finally:
         for thread in reversed(background):
             thread.stop()

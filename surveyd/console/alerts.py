@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from surveyd.console import bp
+from surveyd.console import bp, live
 from surveyd.console.access import actor, allowed
 from surveyd.console.forms import ButtonForm, ReplyForm, ResolveForm
 from surveyd.models import AlertStatus, Role, utcnow
@@ -35,8 +35,27 @@ def alert_list():
     assignee = current_user.user.email if chosen["assignee"] == "me" else chosen["assignee"]
     rows = handling.list_alerts(status=chosen["status"] or None, survey_id=chosen["survey"], limit=200,
                                 assignee=assignee or None, overdue=chosen["overdue"])
+    query = {key: value for key, value in request.args.items() if key in ("status", "survey", "assignee", "overdue")}
+    stream_url = url_for("console.alert_stream", after=max((a.id for a in rows), default=_newest_id()), **query)
     return render_template("console/alerts.html", alerts=rows, chosen=chosen, statuses=STATUSES,
-                           surveys=surveys.list_surveys(), now=utcnow(), can_work=current_user.role in WORKERS)
+                           surveys=surveys.list_surveys(), now=utcnow(), can_work=current_user.role in WORKERS,
+                           stream_url=stream_url)
+
+
+def _newest_id() -> int:
+    newest = handling.list_alerts(limit=1)
+    return newest[0].id if newest else 0
+
+
+@bp.route("/alerts/stream")
+@allowed(*WORKERS, read=READERS)
+def alert_stream():
+    """Server-Sent Events for an open inbox: each new alert that passes its filters as a row to insert, each
+    changed one as a row to replace. See live.py."""
+    chosen = _filters()
+    assignee = current_user.user.email if chosen["assignee"] == "me" else chosen["assignee"]
+    return live.stream(dict(status=chosen["status"] or None, survey_id=chosen["survey"], assignee=assignee or None,
+                            overdue=chosen["overdue"]))
 
 
 def _alert_or_404(alert_id: int):

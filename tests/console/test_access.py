@@ -30,6 +30,7 @@ CONTRACT = {
     ("GET", "/console/"): (EVERYONE, ()),
     ("GET", "/console/alerts"): (WORKERS, ("designer",)),
     ("GET", "/console/alerts/999999"): (WORKERS, ("designer",)),
+    ("GET", "/console/alerts/stream"): (WORKERS, ("designer",)),
     ("POST", "/console/alerts/999999/claim"): (WORKERS, ()),
     ("POST", "/console/alerts/999999/resolve"): (WORKERS, ()),
     ("POST", "/console/alerts/999999/reply"): (WORKERS, ()),

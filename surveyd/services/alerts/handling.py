@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
 from surveyd.extensions import db
 from surveyd.models import Alert, AlertStatus, User, utcnow
-from surveyd.services.alerts import activity, messages, rendering
+from surveyd.services.alerts import activity, feed, messages, rendering
 from surveyd.services.errors import Invalid, NotFound
 from surveyd.services.integrations import publishing
 from surveyd.services.runtime import settings
@@ -32,9 +32,15 @@ def get_alert(alert_id: int) -> Alert:
 
 
 def list_alerts(status: str | None = None, survey_id: int | None = None, limit: int = 100, before: int | None = None,
-                assignee: str | None = None, overdue: bool = False, now: datetime | None = None) -> list[Alert]:
-    """Alerts newest first, optionally by status, survey, assignee ("none": nobody's) and overdue (open past due)."""
+                assignee: str | None = None, overdue: bool = False, now: datetime | None = None,
+                after: int | None = None, ids: Iterable[int] | None = None) -> list[Alert]:
+    """Alerts newest first, optionally by status, survey, assignee ("none": nobody's), overdue (open past due),
+    newer than an id, or among given ids."""
     query = sa.select(Alert).order_by(Alert.id.desc()).limit(limit)
+    if after:
+        query = query.where(Alert.id > after)
+    if ids is not None:
+        query = query.where(Alert.id.in_(list(ids)))
     if status:
         query = query.where(Alert.status == AlertStatus(status))
     if survey_id:
@@ -129,6 +135,7 @@ def apply_changes(alert: Alert, changes: dict[str, Any], actor: str) -> Alert:
     changed = [field for field in WATCHED if getattr(alert, field) != before[field]]
     if changed:
         publishing.publish("alert.updated", lambda: _updated_data(alert, changed), alert.survey_id)
+        feed.announce(alert.id)
     return alert
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from surveyd.extensions import db
 from surveyd.models import Alert, Event, Response, Touchpoint, utcnow
-from surveyd.services.alerts import activity, messages, notifying, rendering
+from surveyd.services.alerts import activity, feed, messages, notifying, rendering
 from surveyd.services.alerts.targets import Answered, matching
 from surveyd.services.integrations import publishing
 
@@ -60,6 +60,7 @@ def raise_alert_if_negative(response: Response) -> Alert | None:
         db.session.add(alert)
         db.session.flush()
         activity.record(alert, activity.SYSTEM, "raised", {"reasons": reasons, "score": response.score})
+        feed.announce(alert.id)
     else:
         added = [reason for reason in reasons if reason not in alert.reasons]
         if added:
