@@ -38,10 +38,12 @@ def main() -> None:
 
 
 def _stacks_on_sigusr1() -> None:
-    """`kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a stuck process waits."""
+    """`kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a stuck process waits; a crash
+    (or SIGABRT) prints them too, before the process ends."""
     import faulthandler
     import signal
 
+    faulthandler.enable(all_threads=True)
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, all_threads=True)
 

@@ -54,12 +54,14 @@ def test_serve_demo_migrates_seeds_dispatches_and_stops_cleanly(tmp_path):
         try:
             output, _ = process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGUSR1)  # every thread's stack, to see where the stop waits
+            # SIGABRT: serve's faulthandler writes every thread's stack, then the process ends and the pipe closes.
+            process.send_signal(signal.SIGABRT)
             try:
-                stuck, _ = process.communicate(timeout=10)
-            finally:
+                stuck, _ = process.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
                 process.kill()
-            raise AssertionError(f"serve did not stop within 20 s of SIGINT; its output:\n{stuck[-20000:]}") from None
+                stuck, _ = process.communicate()
+            raise AssertionError(f"serve did not stop within 20 s of SIGINT; its output:\n{stuck[-30000:]}") from None
     assert "demo: API key for trying the API: sk_" in output
     assert sorted(re.findall(r"demo: staff user (\S+) \((\w+)\), password: \S{16}", output)) == [
         ("admin@demo.test", "admin"), ("agent@demo.test", "agent"), ("designer@demo.test", "designer")]
