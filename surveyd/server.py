@@ -43,6 +43,12 @@ def start_notifier(app: Flask):
     return notifier
 
 
+def server_threads(app: Flask, threads: int) -> int:
+    """waitress threads for `threads` requests at once: open live inboxes each hold a thread, so they get threads
+    of their own (SURVEYD_CONSOLE_STREAMS) and the API and survey pages never wait behind them."""
+    return threads + app.config["SURVEYD"].console_streams
+
+
 def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
     """Migrate, seed the demo if asked, start the dispatcher (and the Telegram poller), and serve until interrupted."""
     from waitress import serve
@@ -60,9 +66,11 @@ def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
     background = start_background(app)
     log.info("surveyd serving on http://%s:%s (public URL %s)", host, port, settings.public_url)
     try:
-        # Open live inboxes each hold a thread; they get threads of their own, so the API never waits behind them.
-        serve(app, host=host, port=port, threads=threads + settings.console_streams, ident="surveyd")
+        serve(app, host=host, port=port, threads=server_threads(app, threads), ident="surveyd")
     finally:
+        from surveyd.services.alerts.feed import end_all_streams
+
+        end_all_streams()
         for thread in reversed(background):
             thread.stop()
 

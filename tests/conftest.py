@@ -70,6 +70,7 @@ def make_env(database_url: str, **overrides: str) -> dict[str, str]:
         "SURVEYD_DATABASE_URL": database_url,
         "SURVEYD_PUBLIC_URL": PUBLIC_URL,
         "SURVEYD_SANDBOX": "1",
+        "SURVEYD_CONSOLE_STREAMS": "4",  # live inboxes a test server serves at once, on threads of their own
     }
     env.update(overrides)
     return env

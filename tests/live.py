@@ -112,6 +112,10 @@ def start_waitress(app, port: int, threads: int = 8):
     """
     from waitress import create_server, wasyncore
 
+    if isinstance(app, Flask) and "SURVEYD" in app.config:
+        from surveyd.server import server_threads
+
+        threads = server_threads(app, threads)  # as `serve` sizes it: live inboxes on threads of their own
     server = create_server(app, host="127.0.0.1", port=port, threads=threads)
     server.stop_event = threading.Event()
     server.trigger_files = _trigger_files(server)
@@ -165,6 +169,9 @@ def stop_waitress(server, serving: threading.Thread) -> None:
     whatever file had it next. Then the loop is told to stop, and it closes its own sockets.
     """
     assert_trigger_intact(server)
+    from surveyd.services.alerts.feed import end_all_streams
+
+    end_all_streams()  # open inboxes' streams end, as a stopping server's must
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=10)
     assert not server.task_dispatcher.threads, "a request was still running 10 s after the test ended"
     if serving.is_alive():

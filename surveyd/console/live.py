@@ -5,7 +5,7 @@ their own (SURVEYD_CONSOLE_STREAMS, default 50): `serve` runs that many threads 
 stream beyond the budget is told to come back in 15 s, so open inboxes can never take the threads the API and
 the survey pages need. Each stream ends after STREAM_SECONDS and the browser reconnects (EventSource does, sending
 the last alert id it saw), which frees the thread of a tab nobody looks at; a comment every HEARTBEAT_SECONDS
-finds a closed tab sooner. A stream sleeps on the alert feed (services/alerts/feed.py) and reads the database only
+finds a closed tab (waitress learns of it at the next write). A stream sleeps on the alert feed (services/alerts/feed.py) and reads the database only
 when woken: for the alerts just published, never by polling.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from surveyd.services.alerts import handling
 from surveyd.services.alerts.feed import current_feed
 
 STREAM_SECONDS = 55.0
-HEARTBEAT_SECONDS = 15.0
+HEARTBEAT_SECONDS = 5.0
 RECONNECT_MS = 1000
 BUSY_RETRY_MS = 15000
 
@@ -66,7 +66,7 @@ def stream(filters: dict) -> Response:
         if not enabled or not budget.acquire(blocking=False):
             yield f"retry: {BUSY_RETRY_MS}\n\n"  # no thread to spare: the page works by reloading; try later
             return
-        seen = feed.version  # before anything is read: a publication from now on wakes this stream
+        seen, generation = feed.version, feed.generation  # before anything is read: what comes next wakes us
         try:
             yield f"retry: {RECONNECT_MS}\n\n"
             for alert_id, html in rows(after=last):  # what came in between the page and this stream
@@ -74,7 +74,9 @@ def stream(filters: dict) -> Response:
                 yield _event("alert", last, html)
             deadline = time.monotonic() + STREAM_SECONDS
             while (left := deadline - time.monotonic()) > 0:
-                seen, ids = feed.wait(seen, min(HEARTBEAT_SECONDS, left))
+                seen, ids = feed.wait(seen, min(HEARTBEAT_SECONDS, left), generation)
+                if feed.generation != generation:
+                    return  # the server is stopping
                 if ids == set():
                     yield ": still here\n\n"
                     continue

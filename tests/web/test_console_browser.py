@@ -102,3 +102,19 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
         assert axe_violations(page) == [], f"password errors, {locale}, {width} px"
         page.screenshot(path=str(folder / f"console-password-errors-{lang}-{width}.png"), full_page=True)
         assert len(pages) == 5
+
+
+def test_a_new_alert_appears_in_an_open_inbox_without_reloading(open_page, live_app, live_server):
+    first = in_live(live_app, _alert_and_agent)
+    page = open_page(viewport={"width": 1280, "height": 900})
+    sign_in_by_keyboard(page, live_server)
+    page.wait_for_function("() => document.querySelectorAll('table[data-live] tbody tr').length === 1")
+    loaded = page.evaluate("() => performance.timeOrigin")
+    second = in_live(live_app, unhappy_answer, [{"channel": "email", "to": "agents@example.com"}], "cust-2")
+    page.wait_for_selector(f"#alert-{second}")  # pushed by the server: the page was never reloaded
+    assert page.evaluate("() => performance.timeOrigin") == loaded
+    assert [row.get_attribute("id") for row in page.locator("tbody tr").all()] == [f"alert-{second}",
+                                                                                  f"alert-{first}"]
+    assert page.locator("#alert-count").inner_text() == "2 alerts"
+    assert page.locator("#live-status").inner_text().startswith(f"New alert: #{second} · Delivery NPS")
+    assert axe_violations(page) == []

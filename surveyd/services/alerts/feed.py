@@ -51,6 +51,7 @@ class LocalFeed:
     def __init__(self):
         self.cond = threading.Condition()
         self.version = 0
+        self.generation = 0  # raised by end_streams: every stream started before it ends
         self.recent: collections.deque[tuple[int, tuple[int, ...]]] = collections.deque(maxlen=self.KEEP)
 
     def publish(self, alert_ids: Iterable[int]) -> None:
@@ -64,11 +65,19 @@ class LocalFeed:
             self.recent.append((self.version, None if alert_ids is None else tuple(alert_ids)))
             self.cond.notify_all()
 
-    def wait(self, seen: int, timeout: float) -> tuple[int, set[int] | None]:
-        """Block until something was published after version `seen`, or timeout. (version now, the alert ids
-        published since `seen`); None for the ids when they are no longer all remembered."""
+    def end_streams(self) -> None:
+        """Make every stream now open end (the server is stopping): each sees a new generation."""
         with self.cond:
-            self.cond.wait_for(lambda: self.version != seen, timeout)
+            self.generation += 1
+            self.cond.notify_all()
+
+    def wait(self, seen: int, timeout: float, generation: int | None = None) -> tuple[int, set[int] | None]:
+        """Block until something was published after version `seen`, the generation moved on, or timeout.
+        (version now, the alert ids published since `seen`); None for the ids when they are no longer all
+        remembered."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.version != seen or (generation is not None and
+                                                                 self.generation != generation), timeout)
             if self.version == seen:
                 return seen, set()
             since = [ids for version, ids in self.recent if version > seen]
@@ -102,10 +111,10 @@ class RedisFeed(LocalFeed):
             log.exception("alert feed: could not publish on Redis; only this process's inboxes hear of %s", ids)
             self.push(ids)
 
-    def wait(self, seen: int, timeout: float) -> tuple[int, set[int] | None]:
+    def wait(self, seen: int, timeout: float, generation: int | None = None) -> tuple[int, set[int] | None]:
         """As LocalFeed.wait, starting this process's subscriber on first use."""
         self._listen()
-        return super().wait(seen, timeout)
+        return super().wait(seen, timeout, generation)
 
     def _listen(self) -> None:
         with self.lock:
@@ -133,16 +142,22 @@ class RedisFeed(LocalFeed):
 
 
 _lock = threading.Lock()
+_feeds: dict[str | None, LocalFeed] = {}  # one per process (and Redis URL): every app in it shares its streams
 
 
 def current_feed() -> LocalFeed:
-    """The app's feed, made on first use: through Redis when Redis is configured."""
-    extensions = current_app.extensions
-    feed = extensions.get("surveyd.feed")
+    """This process's feed, made on first use: through Redis when the app in context has Redis configured."""
+    url = current_app.config["SURVEYD"].redis_url
+    feed = _feeds.get(url)
     if feed is None:
         with _lock:
-            feed = extensions.get("surveyd.feed")
+            feed = _feeds.get(url)
             if feed is None:
-                url = current_app.config["SURVEYD"].redis_url
-                feed = extensions["surveyd.feed"] = RedisFeed(url) if url else LocalFeed()
+                feed = _feeds[url] = RedisFeed(url) if url else LocalFeed()
     return feed
+
+
+def end_all_streams() -> None:
+    """End every open stream of this process (a server stopping)."""
+    for feed in list(_feeds.values()):
+        feed.end_streams()
