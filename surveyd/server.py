@@ -49,6 +49,21 @@ def server_threads(app: Flask, threads: int) -> int:
     return threads + app.config["SURVEYD"].console_streams
 
 
+def stop_on_signals() -> None:
+    """SIGTERM (systemd, Docker, Kubernetes) and SIGINT (Ctrl-C) both stop the server the same orderly way:
+    waitress stops serving, then the relay and the senders finish what they started. Installed explicitly,
+    because a process started in the background by a shell inherits SIGINT as ignored, and Python then
+    never turns it into KeyboardInterrupt; and SIGTERM's default would end the process mid-send."""
+    import signal
+
+    def stop(signum, frame):
+        log.info("%s: stopping", signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
     """Migrate, seed the demo if asked, start the dispatcher (and the Telegram poller), and serve until interrupted."""
     from waitress import serve
@@ -64,6 +79,7 @@ def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
         if key:
             log.info("demo: API key for trying the API: %s", key)
     background = start_background(app)
+    stop_on_signals()
     log.info("surveyd serving on http://%s:%s (public URL %s)", host, port, settings.public_url)
     try:
         serve(app, host=host, port=port, threads=server_threads(app, threads), ident="surveyd")
