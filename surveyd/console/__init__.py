@@ -20,6 +20,9 @@ def init_console(app: Flask) -> None:
     from surveyd.console.i18n import select_locale
     from surveyd.extensions import babel, login_manager
 
+    from flask_wtf.csrf import generate_csrf
+
+    app.jinja_env.globals["csrf_token"] = generate_csrf  # the sandbox's forms carry one too
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
     babel.init_app(app, locale_selector=select_locale)

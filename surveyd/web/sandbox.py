@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
 from markupsafe import Markup, escape
+from wtforms import ValidationError
 
 from bots.sms_segments import count_segments
 from surveyd.models import Channel
@@ -16,6 +19,24 @@ from surveyd.services.sandbox import inbox as sandbox_inbox
 
 bp = Blueprint("sandbox", __name__, template_folder="templates")
 URL = re.compile(r"https?://[^\s<>\"]+")
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+@bp.before_request
+def staff_only():
+    """The sandbox fires events and answers as customers, and with only some channels sandboxed (a staging box)
+    those events send real messages: outside --demo it needs a signed-in staff user, and every form its CSRF
+    token. Under --demo, reached on this machine's loopback, it stays open, as the quick start promises."""
+    settings = current_app.config["SURVEYD"]
+    if not (settings.demo and request.remote_addr in LOOPBACK) and not current_user.is_authenticated:
+        return redirect(url_for("console.login", next=request.full_path.rstrip("?") if request.method == "GET"
+                                else None))
+    if request.method == "POST":
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except (ValidationError, CSRFError):
+            abort(400, description="This form has expired or did not come from the sandbox page: reload the "
+                                   "sandbox and try again. Nothing was changed.")
 
 
 def linkify(text: str) -> Markup:

@@ -39,3 +39,27 @@ def signed_in(app, role: str, email: str | None = None):
     client = app.test_client()
     assert sign_in(client, email).status_code == 302
     return client
+
+
+def sandbox_staff(app):
+    """A test client signed in as a staff member whose sandbox form posts carry the CSRF token the sandbox page
+    gave it, as a browser's would: the sandbox needs both outside --demo."""
+    from flask.testing import FlaskClient
+
+    class StaffBrowser(FlaskClient):
+        token: str | None = None
+
+        def open(self, *args, **kwargs):
+            path = args[0] if args and isinstance(args[0], str) else kwargs.get("path", "")
+            if kwargs.get("method") == "POST" and path.startswith("/sandbox/"):
+                if self.token is None:
+                    self.token = csrf(self, "/sandbox")
+                data = kwargs.get("data")
+                if isinstance(data, dict) and "csrf_token" not in data:
+                    kwargs["data"] = {**data, "csrf_token": self.token}
+            return super().open(*args, **kwargs)
+
+    make_user(app, "sandbox-staff@example.com", "admin")
+    browser = StaffBrowser(app, app.response_class, use_cookies=True)
+    assert sign_in(browser, "sandbox-staff@example.com").status_code == 302
+    return browser

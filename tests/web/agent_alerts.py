@@ -60,7 +60,8 @@ def agent_articles(html: str) -> list[dict]:
 
 def alert_buttons(html: str) -> dict[str, dict[str, str]]:
     """The Claim and Resolve buttons on the page: accessible name -> the form's fields."""
-    forms = re.findall(r'<form method="post" action="/sandbox/agents/telegram/tap">\s*'
+    forms = re.findall(r'<form method="post" action="/sandbox/agents/telegram/tap">'
+                       r'(?:<input type="hidden" name="csrf_token" value="[^"]+">)?\s*'
                        r'<input type="hidden" name="chat" value="([^"]+)"><input type="hidden" name="message_id" '
                        r'value="(\d+)">\s*<input type="hidden" name="data" value="([^"]+)">\s*'
                        r'<button type="submit" class="key" aria-label="([^"]+)">', html)

@@ -31,6 +31,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 10_000
+STAFF_PASSWORD = "correct horse battery"
 
 
 class Chromium:
@@ -129,6 +130,27 @@ class Api:
 @pytest.fixture
 def live_api(live_server, api_key) -> Api:
     return Api(live_server, api_key)
+
+
+@pytest.fixture
+def staff_page(open_page, live_app, live_server):
+    """open_page, signed in as a staff member first: outside --demo the sandbox needs one."""
+    from surveyd.services.access import users
+
+    made: list = []
+
+    def make(**kwargs):
+        if not made:
+            made.append(in_live(live_app, users.create_user, "sandbox-staff@example.com", "admin", STAFF_PASSWORD))
+        page = open_page(**kwargs)
+        page.goto(live_server + "/console/login")
+        page.fill("#email", "sandbox-staff@example.com")
+        page.fill("#password", STAFF_PASSWORD)
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_url(live_server + "/console/")
+        return page
+
+    return make
 
 
 def no_horizontal_scroll(page) -> None:
@@ -280,9 +302,9 @@ def _sms_setup() -> None:
     factories.contact("ayse", name="Ayşe Yılmaz", locale="tr", phone="+905321000001")
 
 
-def test_sandbox_lists_the_sms_and_its_link_opens_the_survey(open_page, live_app, live_server, tmp_path):
+def test_sandbox_lists_the_sms_and_its_link_opens_the_survey(staff_page, live_app, live_server, tmp_path):
     in_live(live_app, _sms_setup)
-    page = open_page(viewport={"width": 1280, "height": 900})
+    page = staff_page(viewport={"width": 1280, "height": 900})
     assert page.goto(live_server + "/sandbox").status == 200
     assert page.get_by_text("Nothing delivered yet.").is_visible()
 
@@ -318,9 +340,9 @@ def test_sandbox_lists_the_sms_and_its_link_opens_the_survey(open_page, live_app
     screenshot(page, tmp_path, "sandbox-survey")
 
 
-def test_a_reply_typed_in_the_sandbox_thread_answers_the_survey(open_page, live_app, live_server, tmp_path):
+def test_a_reply_typed_in_the_sandbox_thread_answers_the_survey(staff_page, live_app, live_server, tmp_path):
     in_live(live_app, _sms_setup)
-    page = open_page(viewport={"width": 1280, "height": 900})
+    page = staff_page(viewport={"width": 1280, "height": 900})
     page.goto(live_server + "/sandbox")
     page.locator("#fire-touchpoint").select_option("order.delivered")
     page.locator("#fire-contact").select_option("ayse")
@@ -350,10 +372,10 @@ def _telegram_setup() -> None:
     factories.event(external_id="dariush")
 
 
-def test_a_telegram_score_tapped_in_the_sandbox(open_page, live_app, live_server, tmp_path):
+def test_a_telegram_score_tapped_in_the_sandbox(staff_page, live_app, live_server, tmp_path):
     in_live(live_app, _telegram_setup)
     assert in_live(live_app, sending.send_due) == 1
-    page = open_page(viewport={"width": 1280, "height": 900})
+    page = staff_page(viewport={"width": 1280, "height": 900})
     page.goto(live_server + "/sandbox#telegram-heading")
     chat = page.locator(".thread[data-chat='98765']")
     keys = chat.locator("button.key")
@@ -382,10 +404,10 @@ def _email_for_nps(locale: str, external_id: str) -> int:
     return dispatch["id"]
 
 
-def test_a_score_link_in_the_sandbox_email_opens_the_survey_with_that_score(open_page, live_app, live_api,
+def test_a_score_link_in_the_sandbox_email_opens_the_survey_with_that_score(staff_page, live_app, live_api,
                                                                            live_server, tmp_path):
     in_live(live_app, _email_for_nps, "fa", "dariush-mail")
-    page = open_page(viewport={"width": 1280, "height": 900})
+    page = staff_page(viewport={"width": 1280, "height": 900})
     page.goto(live_server + "/sandbox")
     email = page.locator("article[data-channel=email]")
     headers = email.locator("details.headers")
@@ -473,14 +495,14 @@ def _agents_setup() -> int:
 
 
 @pytest.mark.parametrize("view", ["/sandbox", "/sandbox?view=agents"])
-def test_the_sandbox_views_pass_axe_at_desktop_and_phone_widths(open_page, live_app, live_server, tmp_path, view):
+def test_the_sandbox_views_pass_axe_at_desktop_and_phone_widths(staff_page, live_app, live_server, tmp_path, view):
     in_live(live_app, _agents_setup)
     in_live(live_app, _telegram_setup)  # and the customers' side: a Telegram survey and an email invitation
     assert in_live(live_app, sending.send_due) == 1
     in_live(live_app, _email_for_csat)
     name = "agents" if "agents" in view else "customers"
     for width in (1280, 375):
-        page = open_page(viewport={"width": width, "height": 900})
+        page = staff_page(viewport={"width": width, "height": 900})
         assert page.goto(live_server + view).status == 200
         assert axe_violations(page) == [], f"{view} at {width} px"
         no_horizontal_scroll(page)
@@ -491,9 +513,9 @@ def test_the_sandbox_views_pass_axe_at_desktop_and_phone_widths(open_page, live_
         assert page.locator(".slack-header").inner_text() == "Ada Lovelace gave 2/10 on Delivery NPS"
 
 
-def test_claim_on_the_agents_view_by_keyboard_acts_as_the_linked_agent(open_page, live_app, live_server, tmp_path):
+def test_claim_on_the_agents_view_by_keyboard_acts_as_the_linked_agent(staff_page, live_app, live_server, tmp_path):
     alert_id = in_live(live_app, _agents_setup)
-    page = open_page(viewport={"width": 1280, "height": 900})
+    page = staff_page(viewport={"width": 1280, "height": 900})
     page.goto(live_server + "/sandbox?view=agents")
     claim = f"Claim alert #{alert_id}"
     for _ in range(60):  # Tab from the top until the Claim button has focus (no pointer anywhere)

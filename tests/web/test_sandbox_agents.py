@@ -10,7 +10,6 @@ from html import unescape
 import pytest
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook
-from werkzeug.security import check_password_hash
 
 from bots.channel import OutboundMessage
 from bots.slack_webhook import SlackWebhookChannel
@@ -46,9 +45,17 @@ from tests.web.agent_alerts import (
     staff,
     unhappy_answer,
 )
+from surveyd.services.access import passwords
+from tests.console.staff import sandbox_staff
 from tests.web.pages import inside, parse, path_of  # noqa: F401 (inside is a fixture)
 
 AGENTS = [{"channel": "email", "to": "agents@example.com"}, {"channel": "telegram", "chat_id": AGENT_CHAT}]
+
+
+@pytest.fixture
+def client(app):
+    """A staff member's browser: the sandbox needs a signed-in user and CSRF tokens outside --demo."""
+    return sandbox_staff(app)
 
 
 def _agents_view(client) -> str:
@@ -196,7 +203,7 @@ def test_a_slack_notification_is_kept_in_the_sandbox_and_reaches_no_network(priv
     assert (extra["audience"], extra["alert_id"], extra["method"]) == ("agent", alert_id, "POST")
     assert "secret" not in json.dumps(extra)
 
-    html = private_app.test_client().get("/sandbox?view=agents").get_data(as_text=True)
+    html = sandbox_staff(private_app).get("/sandbox?view=agents").get_data(as_text=True)
     page = parse(html)
     assert [a["channel"] for a in agent_articles(html)] == ["slack"]
     assert '<p class="slack-header">Ada Lovelace gave 2/10 on Delivery NPS</p>' in html
@@ -231,7 +238,7 @@ def test_a_webhook_delivery_is_kept_with_a_signature_that_verifies_and_reaches_n
     assert extra["audience"] == "integrator" and "secret" not in extra
     assert in_app(private_app, lambda: db.session.scalar(sa.select(WebhookDelivery.msg_id))) == headers["webhook-id"]
 
-    html = private_app.test_client().get("/sandbox?view=agents").get_data(as_text=True)
+    html = sandbox_staff(private_app).get("/sandbox?view=agents").get_data(as_text=True)
     page = parse(html)
     assert [a["channel"] for a in agent_articles(html)] == ["webhook"]
     assert f"POST to {receiver.base_url} · event alert.created" in page.text
@@ -273,7 +280,8 @@ def test_the_demo_seeds_staff_and_three_alerts_agents_were_told_of_once(app, cli
     assert sorted(logged) == ["admin@demo.test", "agent@demo.test", "designer@demo.test"]
     for email, password in logged.items():
         user = staff(email)
-        assert user.role.value == email.split("@")[0] and check_password_hash(user.password_hash, password)
+        assert user.role.value == email.split("@")[0] and passwords.verify(user.password_hash, password)
+        assert user.password_hash.startswith("$argon2id$")
     assert staff("agent@demo.test").telegram_user_id == STAFF_TELEGRAM_USER_ID
 
     nps = db.session.scalar(sa.select(Survey).where(Survey.name == "Delivery NPS"))

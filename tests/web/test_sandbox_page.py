@@ -31,6 +31,14 @@ from tests.conftest import make_env
 from tests.web.pages import inside, parse, path_of  # noqa: F401 (inside is a fixture)
 
 
+@pytest.fixture
+def client(app):
+    """A staff member's browser: the sandbox needs a signed-in user and CSRF tokens outside --demo."""
+    from tests.console.staff import sandbox_staff
+
+    return sandbox_staff(app)
+
+
 def counts() -> dict[str, int]:
     """Rows per table that the form or the seeding could add."""
     return {model.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
@@ -389,3 +397,36 @@ def test_the_email_shows_its_headers_and_the_one_click_unsubscribe_works_from_th
         return contact.opted_out(Channel.EMAIL)
 
     assert inside(email_consent) is True
+
+
+# --- the sandbox behind sign-in ----------------------------------------------------------------
+
+
+def test_outside_demo_the_sandbox_needs_a_signed_in_staff_user(app):
+    stranger = app.test_client()
+    response = stranger.get("/sandbox?view=agents")
+    assert response.status_code == 302 and response.headers["Location"] == "/console/login?next=/sandbox?view%3Dagents"
+    posted = stranger.post("/sandbox/events", data={"touchpoint": "order.delivered", "contact": "cust-9"})
+    assert posted.status_code == 302 and posted.headers["Location"] == "/console/login"
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
+        db.session.remove()
+
+
+def test_a_sandbox_form_without_its_token_changes_nothing(app, client):
+    bare = client.post("/sandbox/events", data={"touchpoint": "order.delivered", "contact": "cust-9",
+                                                "csrf_token": "forged"})
+    assert bare.status_code == 400 and "Nothing was changed." in bare.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
+        db.session.remove()
+
+
+def test_under_demo_the_sandbox_stays_open_on_loopback_only(app, database_url, tmp_path):
+    demo = create_app(make_env(database_url), demo=True, instance_path=str(tmp_path / "demo"))
+    local = demo.test_client()
+    assert local.get("/sandbox").status_code == 200
+    remote = demo.test_client()
+    assert remote.get("/sandbox", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 302
+    with demo.app_context():
+        db.engine.dispose()
