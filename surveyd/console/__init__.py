@@ -16,7 +16,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 def init_console(app: Flask) -> None:
     """Bind sign-in and languages to the app and mount the console."""
-    from surveyd.console import alerts, auth, home  # noqa: F401  (their routes join the blueprint)
+    from surveyd.console import alerts, auth, contacts, home  # noqa: F401  (their routes join the blueprint)
     from surveyd.console.i18n import select_locale
     from surveyd.extensions import babel, login_manager
 

@@ -18,7 +18,7 @@ def console_routes(app) -> list[tuple[str, str, tuple, tuple]]:
                                                                  None)
         if not rule.endpoint.startswith("console.") or roles is None:
             continue
-        path = rule.rule.replace("<int:alert_id>", "999999")
+        path = rule.rule.replace("<int:alert_id>", "999999").replace("<path:external_id>", "cust-x")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, path, tuple(r.value for r in roles[0]), tuple(r.value for r in roles[1])))
     return found
@@ -34,6 +34,9 @@ CONTRACT = {
     ("POST", "/console/alerts/999999/claim"): (WORKERS, ()),
     ("POST", "/console/alerts/999999/resolve"): (WORKERS, ()),
     ("POST", "/console/alerts/999999/reply"): (WORKERS, ()),
+    ("GET", "/console/contacts"): (EVERYONE, ()),
+    ("GET", "/console/contacts/cust-x"): (EVERYONE, ()),
+    ("POST", "/console/contacts/cust-x/telegram-link"): (EVERYONE, ()),
     ("GET", "/console/password"): (EVERYONE, ()),
     ("POST", "/console/password"): (EVERYONE, ()),
 }

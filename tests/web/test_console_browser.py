@@ -89,7 +89,8 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
         page.locator("form button[type=submit]").last.click()
         page.wait_for_url(live_server + "/console/")
         for name, path in (("dashboard", "/console/"), ("alerts", "/console/alerts"),
-                           ("alert", f"/console/alerts/{alert_id}"), ("password", "/console/password")):
+                           ("alert", f"/console/alerts/{alert_id}"), ("contacts", "/console/contacts"),
+                           ("contact", "/console/contacts/cust-1"), ("password", "/console/password")):
             assert page.goto(live_server + path).status == 200
             assert axe_violations(page) == [], f"{name}, {locale}, {width} px"
             no_horizontal_scroll(page)
@@ -101,7 +102,7 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
         page.wait_for_selector("#error-summary")
         assert axe_violations(page) == [], f"password errors, {locale}, {width} px"
         page.screenshot(path=str(folder / f"console-password-errors-{lang}-{width}.png"), full_page=True)
-        assert len(pages) == 5
+        assert len(pages) == 7
 
 
 def test_a_new_alert_appears_in_an_open_inbox_without_reloading(open_page, live_app, live_server):

@@ -30,6 +30,23 @@ def find_contact(external_id: str) -> Contact | None:
     return db.session.scalar(sa.select(Contact).where(Contact.external_id == external_id))
 
 
+def search_contacts(text: str | None, limit: int = 50) -> list[Contact]:
+    """Contacts whose name, email, external id or phone contain the text (case-insensitive; a phone matched on its
+    digits, so "+90 532" finds +905321234567), newest first; the newest when there is no text."""
+    query = sa.select(Contact).order_by(Contact.id.desc()).limit(limit)
+    text = (text or "").strip()[:200]
+    if text:
+        literal = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{literal}%"  # the text as typed: % and _ match themselves
+        matches = [sa.func.lower(column).like(like, escape="\\")
+                   for column in (Contact.name, Contact.email, Contact.external_id)]
+        digits = "".join(c for c in text if c.isdigit())
+        if len(digits) >= 3:
+            matches.append(Contact.phone.like(f"%{digits}%"))
+        query = query.where(sa.or_(*matches))
+    return list(db.session.scalars(query))
+
+
 def get_contact(external_id: str) -> Contact:
     """The contact with this external id, or NotFound."""
     contact = find_contact(external_id)
