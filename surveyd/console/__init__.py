@@ -16,11 +16,11 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 def init_console(app: Flask) -> None:
     """Bind sign-in and languages to the app and mount the console."""
-    from surveyd.console import alerts, auth, contacts, home  # noqa: F401  (their routes join the blueprint)
+    from flask_wtf.csrf import generate_csrf
+
+    from surveyd.console import admin, alerts, auth, contacts, home  # noqa: F401  (their routes join the blueprint)
     from surveyd.console.i18n import select_locale
     from surveyd.extensions import babel, login_manager
-
-    from flask_wtf.csrf import generate_csrf
 
     app.jinja_env.globals["csrf_token"] = generate_csrf  # the sandbox's forms carry one too
     login_manager.init_app(app)

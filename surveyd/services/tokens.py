@@ -111,3 +111,27 @@ def verify_alert_action(data: str, audience: str, secret_key: str) -> tuple[int,
     if not hmac.compare_digest(mac, _alert_mac(int(alert_id), action, locale, audience, secret_key)):
         return None
     return int(alert_id), ALERT_ACTIONS[action], locale
+
+
+PASSWORD_SET_SECONDS = 3 * 24 * 3600  # an invitation's set-password link lasts three days
+
+
+def _password_mac(user_id: int, epoch: int, expires: int, secret_key: str) -> str:
+    message = f"password-set:{user_id}:{epoch}:{expires}".encode()
+    return base64.urlsafe_b64encode(hmac.new(secret_key.encode(), message, hashlib.sha256).digest()[:18]).decode()
+
+
+def sign_password_set(user_id: int, epoch: int, expires: int, secret_key: str) -> str:
+    """A set-password token for one user until `expires` (unix time); spent once the password changes (epoch)."""
+    return f"{user_id}.{epoch}.{expires}.{_password_mac(user_id, epoch, expires, secret_key)}"
+
+
+def verify_password_set(token: str, now: int, secret_key: str) -> tuple[int, int] | None:
+    """(user id, epoch) of a genuine, unexpired set-password token; None otherwise."""
+    parts = (token or "").split(".")
+    if len(token or "") > 120 or len(parts) != 4 or not all(p.isdigit() for p in parts[:3]):
+        return None
+    user_id, epoch, expires = (int(p) for p in parts[:3])
+    if expires < now or not hmac.compare_digest(parts[3], _password_mac(user_id, epoch, expires, secret_key)):
+        return None
+    return user_id, epoch

@@ -18,7 +18,8 @@ def console_routes(app) -> list[tuple[str, str, tuple, tuple]]:
                                                                  None)
         if not rule.endpoint.startswith("console.") or roles is None:
             continue
-        path = rule.rule.replace("<int:alert_id>", "999999").replace("<path:external_id>", "cust-x")
+        path = (rule.rule.replace("<int:alert_id>", "999999").replace("<path:external_id>", "cust-x")
+                .replace("<int:user_id>", "999999").replace("<int:key_id>", "999999"))
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, path, tuple(r.value for r in roles[0]), tuple(r.value for r in roles[1])))
     return found
@@ -37,6 +38,12 @@ CONTRACT = {
     ("GET", "/console/contacts"): (EVERYONE, ()),
     ("GET", "/console/contacts/cust-x"): (EVERYONE, ()),
     ("POST", "/console/contacts/cust-x/telegram-link"): (EVERYONE, ()),
+    ("GET", "/console/users"): (("admin",), ()),
+    ("POST", "/console/users"): (("admin",), ()),
+    ("POST", "/console/users/999999"): (("admin",), ()),
+    ("GET", "/console/api-keys"): (("admin",), ()),
+    ("POST", "/console/api-keys"): (("admin",), ()),
+    ("POST", "/console/api-keys/999999/revoke"): (("admin",), ()),
     ("GET", "/console/password"): (EVERYONE, ()),
     ("POST", "/console/password"): (EVERYONE, ()),
 }

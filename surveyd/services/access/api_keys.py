@@ -7,7 +7,8 @@ import secrets
 import sqlalchemy as sa
 
 from surveyd.extensions import db
-from surveyd.models import ApiKey
+from surveyd.models import ApiKey, utcnow
+from surveyd.services.errors import NotFound
 
 PREFIX = "sk_"
 
@@ -35,3 +36,19 @@ def authenticate(raw: str) -> int | None:
     return db.session.scalar(
         sa.select(ApiKey.id).where(ApiKey.key_hash == _hash(raw), ApiKey.revoked_at.is_(None)))
 
+
+
+def list_api_keys() -> list[ApiKey]:
+    """Every key, newest first (only their prefixes are known)."""
+    return list(db.session.scalars(sa.select(ApiKey).order_by(ApiKey.id.desc())))
+
+
+def revoke_api_key(key_id: int) -> ApiKey:
+    """Revoke a key at once (commits); requests with it get 401 from now on. NotFound for an unknown id."""
+    key = db.session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id} does not exist")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    db.session.commit()
+    return key
