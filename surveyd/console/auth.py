@@ -7,7 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from surveyd.console import bp
 from surveyd.console.access import ALL, Staff, allowed, safe_next
 from surveyd.console.forms import ButtonForm, PasswordForm, SignInForm
-from surveyd.services.access import sign_in
+from surveyd.services.access import sign_in, users
 from surveyd.services.errors import Invalid
 
 
@@ -66,3 +66,17 @@ def password():
                 login_user(Staff(user))  # this session follows the new password
                 done = True
     return render_template("console/password.html", form=form, errors=errors, done=done), 400 if errors else 200
+
+
+@bp.route("/language", methods=["POST"])
+@allowed(*ALL)
+def language():
+    """Keep the console in the chosen language for this user, or follow the browser again."""
+    if not ButtonForm().validate_on_submit():
+        return redirect(url_for("console.password"))
+    try:
+        users.set_locale(current_user.user.id, request.form.get("locale", ""))
+    except Invalid:
+        return render_template("console/password.html", form=PasswordForm(), errors={"locale": ["errors.language"]},
+                               done=False), 400
+    return redirect(url_for("console.password"))

@@ -44,6 +44,7 @@ CONTRACT = {
     ("GET", "/console/api-keys"): (("admin",), ()),
     ("POST", "/console/api-keys"): (("admin",), ()),
     ("POST", "/console/api-keys/999999/revoke"): (("admin",), ()),
+    ("POST", "/console/language"): (EVERYONE, ()),
     ("GET", "/console/password"): (EVERYONE, ()),
     ("POST", "/console/password"): (EVERYONE, ()),
 }
@@ -71,8 +72,10 @@ def test_every_route_for_every_role(app, clients):
             response = clients[role].open(path, method=method)
             allowed = role in roles or (method == "GET" and role in read)
             if allowed:
-                # Through the guard: the page, its own 404 for a missing alert, or its own form refusal.
-                assert response.status_code in (200, 400, 404), (role, method, path, response.status_code)
+                # Through the guard: the page, its own 404 for a missing alert, its own form refusal, or its own
+                # redirect (never to the sign-in page).
+                assert response.status_code in (200, 302, 400, 404), (role, method, path, response.status_code)
+                assert not response.headers.get("Location", "").startswith("/console/login"), (role, path)
             else:
                 assert response.status_code == 403, (role, method, path, response.status_code)
                 assert "You cannot open this page" in response.get_data(as_text=True)

@@ -156,3 +156,14 @@ def test_the_language_follows_the_browser_then_the_user(app):
     assert 'lang="fa" dir="rtl"' in page and '<label for="email">ایمیل</label>' in page
     assert 'lang="tr" dir="ltr"' in client.get("/console/login", headers={"Accept-Language": "tr"}).get_data(
         as_text=True)
+
+
+def test_a_user_keeps_the_console_in_the_language_they_chose(app):
+    client = signed_in(app, "agent")
+    token = csrf(client, "/console/password")
+    english = {"Accept-Language": "en"}
+    assert client.post("/console/language", data={"csrf_token": token, "locale": "fa"}).status_code == 302
+    assert 'lang="fa" dir="rtl"' in client.get("/console/", headers=english).get_data(as_text=True)
+    assert client.post("/console/language", data={"csrf_token": token, "locale": "xx"}).status_code == 400
+    client.post("/console/language", data={"csrf_token": token, "locale": ""})
+    assert 'lang="en" dir="ltr"' in client.get("/console/", headers=english).get_data(as_text=True)

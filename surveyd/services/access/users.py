@@ -97,3 +97,18 @@ def change_user(user_id: int, role: str | None = None, active: bool | None = Non
         raise Conflict("surveyd needs at least one active admin")
     db.session.commit()
     return user
+
+
+LOCALES = ("en", "tr", "fa")  # the console's languages
+
+
+def set_locale(user_id: int, locale: str | None) -> User:
+    """The console language a user chose; None or "" to follow the browser (commits)."""
+    if locale and locale not in LOCALES:
+        raise Invalid("unknown language", {"locale": [f"One of: {', '.join(LOCALES)}."]})
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist")
+    user.locale = locale or None
+    db.session.commit()
+    return user
