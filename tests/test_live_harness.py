@@ -43,12 +43,18 @@ def test_stop_waitress_lets_the_request_in_flight_finish_before_it_closes_anythi
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
-def test_stop_waitress_stops_a_server_whose_loop_already_ended():
+def _server_whose_loop_ended():
+    """A waitress server as start_waitress makes it, whose loop thread has already ended (none ever ran)."""
     server = create_server(lambda environ, start_response: [], host="127.0.0.1", port=0, threads=1)
     server.stop_event, server.trigger_files = threading.Event(), _trigger_files(server)
     serving = threading.Thread(target=lambda: None)
     serving.start()
     serving.join()
+    return server, serving
+
+
+def test_stop_waitress_stops_a_server_whose_loop_already_ended():
+    server, serving = _server_whose_loop_ended()
     stop_waitress(server, serving)
     assert server.trigger._closed and not server.task_dispatcher.threads
 
@@ -61,11 +67,7 @@ def test_a_stray_close_of_the_trigger_fails_the_stop_and_says_who_closed_it():
     from tests import fd_trace
 
     # No loop runs: a running one would see the pipe's end of file and close the trigger itself.
-    server = create_server(lambda environ, start_response: [], host="127.0.0.1", port=0, threads=1)
-    server.stop_event, server.trigger_files = threading.Event(), _trigger_files(server)
-    serving = threading.Thread(target=lambda: None)
-    serving.start()
-    serving.join()
+    server, serving = _server_whose_loop_ended()
     fd = server.trigger._fds[1]
     os.close(fd)  # a stray close, as some other part of the process might make
     replacement = os.open(os.devnull, os.O_RDONLY)  # and the number is reused by whatever opens next
