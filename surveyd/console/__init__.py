@@ -34,14 +34,14 @@ def page_helpers() -> dict:
     """What every console template may call: strings, numbers and dates in the user's language, the CSRF token."""
     from flask_wtf.csrf import generate_csrf
 
-    from surveyd.console.i18n import direction, label, locale_code, number, say, t, when
+    from surveyd.console.i18n import direction, label, locale_code, number, say, t, until, when
     from surveyd.services.design.scales import SCALES
 
     def score(response) -> str:
         """An answer's score on its scale: "2 / 10"."""
         return t("alert.score_of", score=response.score, top=SCALES[response.survey_version.survey.kind.value][1])
 
-    return {"t": t, "say": say, "number": number, "when": when, "label": label, "score": score,
+    return {"t": t, "say": say, "number": number, "when": when, "until": until, "label": label, "score": score,
             "direction": direction, "locale_code": locale_code, "csrf_token": generate_csrf}
 
 

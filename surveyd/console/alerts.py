@@ -10,7 +10,7 @@ from surveyd.console.forms import ButtonForm, ReplyForm, ResolveForm
 from surveyd.models import AlertStatus, Role, utcnow
 from surveyd.services.alerts import handling, replies
 from surveyd.services.audience import contacts
-from surveyd.services.design import surveys
+from surveyd.services.design import surveys, touchpoints
 from surveyd.services.errors import Conflict, Invalid, NotFound
 from surveyd.services.runtime import settings
 
@@ -23,6 +23,7 @@ def _filters() -> dict:
     survey = args.get("survey", "")
     return {"status": args.get("status") if args.get("status") in STATUSES else "",
             "survey": int(survey) if survey.isdigit() else None,
+            "touchpoint": (args.get("touchpoint") or "").strip()[:100],
             "assignee": (args.get("assignee") or "").strip()[:254],
             "overdue": args.get("overdue") == "1"}
 
@@ -34,12 +35,14 @@ def alert_list():
     chosen = _filters()
     assignee = current_user.user.email if chosen["assignee"] == "me" else chosen["assignee"]
     rows = handling.list_alerts(status=chosen["status"] or None, survey_id=chosen["survey"], limit=200,
-                                assignee=assignee or None, overdue=chosen["overdue"])
-    query = {key: value for key, value in request.args.items() if key in ("status", "survey", "assignee", "overdue")}
+                                assignee=assignee or None, overdue=chosen["overdue"],
+                                touchpoint=chosen["touchpoint"] or None)
+    query = {key: value for key, value in request.args.items()
+             if key in ("status", "survey", "touchpoint", "assignee", "overdue")}
     stream_url = url_for("console.alert_stream", after=max((a.id for a in rows), default=_newest_id()), **query)
     return render_template("console/alerts.html", alerts=rows, chosen=chosen, statuses=STATUSES,
-                           surveys=surveys.list_surveys(), now=utcnow(), can_work=current_user.role in WORKERS,
-                           stream_url=stream_url)
+                           surveys=surveys.list_surveys(), touchpoints=touchpoints.list_touchpoints(), now=utcnow(),
+                           can_work=current_user.role in WORKERS, stream_url=stream_url)
 
 
 def _newest_id() -> int:
@@ -55,7 +58,7 @@ def alert_stream():
     chosen = _filters()
     assignee = current_user.user.email if chosen["assignee"] == "me" else chosen["assignee"]
     return live.stream(dict(status=chosen["status"] or None, survey_id=chosen["survey"], assignee=assignee or None,
-                            overdue=chosen["overdue"]))
+                            overdue=chosen["overdue"], touchpoint=chosen["touchpoint"] or None))
 
 
 def _alert_or_404(alert_id: int):

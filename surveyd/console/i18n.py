@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import request
-from flask_babel import format_datetime, format_decimal, get_locale
+from flask_babel import format_datetime, format_decimal, format_timedelta, get_locale
 from flask_login import current_user
 
 from survey_templates import catalog
@@ -88,6 +88,14 @@ def when(value: datetime | None) -> str:
     if value is None:
         return "–"
     return _digits(format_datetime(value, "medium"))
+
+
+def until(moment: datetime | None, now: datetime) -> str:
+    """How far away a moment is, in words ("in 23 minutes", "5 minutes ago"): an SLA's countdown."""
+    if moment is None:
+        return "–"
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
+    return _digits(format_timedelta(moment - now, add_direction=True, threshold=0.9))
 
 
 def label(group: str, value: str | None) -> str:

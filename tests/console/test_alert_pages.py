@@ -1,6 +1,8 @@
 """The alert inbox and one alert's page: filters, claim, reply to the customer, resolve with a root cause."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -35,10 +37,12 @@ def test_the_inbox_lists_the_alert_and_its_filters_narrow_it(app, alert_id):
     agent = signed_in(app, "agent")
     page = agent.get("/console/alerts").get_data(as_text=True)
     assert f'href="/console/alerts/{alert_id}"' in page and "Ada Lovelace" in page and "1 alert<" in page
-    assert "No alerts match." in agent.get("/console/alerts?status=resolved").get_data(as_text=True)
+    assert ">0 alerts<" in agent.get("/console/alerts?status=resolved").get_data(as_text=True)
     assert "1 alert<" in agent.get("/console/alerts?assignee=none&status=open").get_data(as_text=True)
-    assert "No alerts match." in agent.get("/console/alerts?assignee=me").get_data(as_text=True)
+    assert ">0 alerts<" in agent.get("/console/alerts?assignee=me").get_data(as_text=True)
     assert "1 alert<" in agent.get("/console/alerts?status=bogus&survey=x").get_data(as_text=True)  # ignored
+    assert "1 alert<" in agent.get("/console/alerts?touchpoint=order.delivered").get_data(as_text=True)
+    assert ">0 alerts<" in agent.get("/console/alerts?touchpoint=ticket.closed").get_data(as_text=True)
 
 
 def test_an_agent_claims_replies_and_resolves(app, alert_id):
@@ -113,3 +117,18 @@ def test_an_unknown_alert_is_a_404(app):
 def test_the_dashboard_shows_each_survey_with_its_n(app, alert_id):
     page = signed_in(app, "designer").get("/console/").get_data(as_text=True)
     assert "Delivery NPS" in page and "open alerts" in page
+
+
+def test_the_sla_shows_as_a_countdown_then_as_overdue(api, client, app):
+    survey = create_survey(api, kind="nps", locales=["en"], name="SLA NPS", alert={"sla_minutes": 30})
+    create_trigger(api, survey["id"], channels=["web"])
+    survey_answer(api, client, 1, external_id="cust-sla")
+    agent = signed_in(app, "agent")
+    assert "in 30 minutes" in agent.get("/console/alerts").get_data(as_text=True)
+    with app.app_context():
+        alert = db.session.scalar(sa.select(Alert))
+        alert.due_at = alert.created_at - timedelta(minutes=5)
+        db.session.commit()
+        db.session.remove()
+    page = agent.get("/console/alerts?overdue=1").get_data(as_text=True)
+    assert "overdue" in page and "1 alert<" in page

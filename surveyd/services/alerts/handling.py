@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from surveyd.extensions import db
-from surveyd.models import Alert, AlertStatus, User, utcnow
+from surveyd.models import Alert, AlertStatus, Response, Touchpoint, User, utcnow
 from surveyd.services.alerts import activity, feed, messages, rendering
 from surveyd.services.errors import Invalid, NotFound
 from surveyd.services.integrations import publishing
@@ -33,14 +33,19 @@ def get_alert(alert_id: int) -> Alert:
 
 def list_alerts(status: str | None = None, survey_id: int | None = None, limit: int = 100, before: int | None = None,
                 assignee: str | None = None, overdue: bool = False, now: datetime | None = None,
-                after: int | None = None, ids: Iterable[int] | None = None) -> list[Alert]:
-    """Alerts newest first, optionally by status, survey, assignee ("none": nobody's), overdue (open past due),
-    newer than an id, or among given ids."""
+                after: int | None = None, ids: Iterable[int] | None = None,
+                touchpoint: str | None = None) -> list[Alert]:
+    """Alerts newest first, optionally by status, survey, touchpoint key, assignee ("none": nobody's), overdue
+    (open past due), newer than an id, or among given ids."""
     query = sa.select(Alert).order_by(Alert.id.desc()).limit(limit)
     if after:
         query = query.where(Alert.id > after)
     if ids is not None:
         query = query.where(Alert.id.in_(list(ids)))
+    if touchpoint:
+        query = query.where(Alert.response_id.in_(
+            sa.select(Response.id).join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
+            .where(Touchpoint.key == touchpoint)))
     if status:
         query = query.where(Alert.status == AlertStatus(status))
     if survey_id:
