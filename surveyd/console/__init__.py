@@ -34,7 +34,16 @@ def page_helpers() -> dict:
     """What every console template may call: strings, numbers and dates in the user's language, the CSRF token."""
     from flask_wtf.csrf import generate_csrf
 
-    from surveyd.console.i18n import direction, label, locale_code, number, say, t, until, when
+    from surveyd.console.i18n import (
+        direction,
+        label,
+        locale_code,
+        number,
+        say,
+        t,
+        until,
+        when,
+    )
     from surveyd.services.design.scales import SCALES
 
     def score(response) -> str:

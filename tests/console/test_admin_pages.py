@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from surveyd.extensions import db
 from surveyd.models import User, utcnow
 from surveyd.services.access import users
-from tests.console.staff import PASSWORD, csrf, sign_in, signed_in
+from tests.console.staff import csrf, sign_in, signed_in
 
 LINK = re.compile(r'href="http://surveyd\.test(/console/set-password/[^"]+)"')
 
