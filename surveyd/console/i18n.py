@@ -72,7 +72,12 @@ def direction() -> str:
 def _digits(text: str) -> str:
     """Western digits written in the locale's own (Persian ۰-۹); Babel keeps Latin digits for every locale."""
     code = locale_code()
-    return catalog.locale_info(code).localize_digits(text) if code in catalog.available_locales() else text
+    if code not in catalog.available_locales():
+        return text
+    info = catalog.locale_info(code)
+    if info.direction == "rtl" and text[:1] in "-−":
+        text = "\u200e" + text  # a left-to-right mark keeps the minus in front of the number in right-to-left text
+    return info.localize_digits(text)
 
 
 def number(value: float | int | None, digits: int = 0) -> str:
