@@ -39,7 +39,8 @@ def alert_list():
                                 touchpoint=chosen["touchpoint"] or None)
     query = {key: value for key, value in request.args.items()
              if key in ("status", "survey", "touchpoint", "assignee", "overdue")}
-    stream_url = url_for("console.alert_stream", after=max((a.id for a in rows), default=_newest_id()), **query)
+    after = max(a.id for a in rows) if rows else _newest_id()  # the newest this page shows, or the newest there is
+    stream_url = url_for("console.alert_stream", after=after, **query)
     return render_template("console/alerts.html", alerts=rows, chosen=chosen, statuses=STATUSES,
                            surveys=surveys.list_surveys(), touchpoints=touchpoints.list_touchpoints(), now=utcnow(),
                            can_work=current_user.role in WORKERS, stream_url=stream_url)

@@ -22,10 +22,11 @@ def home():
     """Scores at a glance."""
     now = utcnow()
     since = now - timedelta(days=DAYS)
-    scores = [(survey, survey_metrics(survey, since, None, None, None)["overall"]) for survey in surveys.list_surveys()]
+    every = surveys.list_surveys()
+    scores = [(survey, survey_metrics(survey, since, None, None, None)["overall"]) for survey in every]
     weeks = now - timedelta(weeks=WEEKS)
     trends = []
-    for survey in surveys.list_surveys():
+    for survey in every:
         series = survey_metrics(survey, weeks, None, "week", None)["series"]
         if series:
             trends.append((survey, series, charts.trend(survey.kind.value, series)))

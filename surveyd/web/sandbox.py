@@ -3,13 +3,22 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from markupsafe import Markup, escape
 from wtforms import ValidationError
 
 from bots.sms_segments import count_segments
+from surveyd.extensions import login_manager
 from surveyd.models import Channel
 from surveyd.services.errors import ServiceError
 from surveyd.services.intake import events
@@ -29,8 +38,7 @@ def staff_only():
     token. Under --demo, reached on this machine's loopback, it stays open, as the quick start promises."""
     settings = current_app.config["SURVEYD"]
     if not (settings.demo and request.remote_addr in LOOPBACK) and not current_user.is_authenticated:
-        return redirect(url_for("console.login", next=request.full_path.rstrip("?") if request.method == "GET"
-                                else None))
+        return login_manager.unauthorized()  # to the console's sign-in, and back here afterwards
     if request.method == "POST":
         try:
             validate_csrf(request.form.get("csrf_token"))
