@@ -1,5 +1,6 @@
 """The console's language: the signed-in user's choice, else the browser's (Flask-Babel picks it); strings from
-one TOML file per locale, numbers and dates in that locale's digits (Babel)."""
+TOML files per locale (`strings/<locale>.toml` and one `strings/<room>.<locale>.toml` per part of the console, each
+with its own top-level tables), numbers and dates in that locale's digits (Babel)."""
 from __future__ import annotations
 
 import tomllib
@@ -29,8 +30,16 @@ def select_locale() -> str:
 
 @lru_cache(maxsize=None)
 def _strings(locale: str) -> dict[str, Any]:
-    with (STRINGS / f"{locale}.toml").open("rb") as handle:
-        return tomllib.load(handle)
+    """Every string file of a locale, merged; two files may not define the same table."""
+    merged: dict[str, Any] = {}
+    for path in [STRINGS / f"{locale}.toml", *sorted(STRINGS.glob(f"*.{locale}.toml"))]:
+        with path.open("rb") as handle:
+            table = tomllib.load(handle)
+        twice = merged.keys() & table.keys()
+        if twice:
+            raise ValueError(f"{path.name} defines {', '.join(sorted(twice))} again")
+        merged.update(table)
+    return merged
 
 
 def _lookup(table: dict[str, Any], key: str) -> Any:
