@@ -107,6 +107,14 @@ def _telegram_offer(env: Mapping[str, str]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _currency(env: Mapping[str, str]) -> str:
+    """SURVEYD_SMS_CURRENCY: the three-letter ISO 4217 code SMS prices are given in."""
+    raw = (env.get("SURVEYD_SMS_CURRENCY") or "USD").strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", raw):
+        raise ConfigError(f"SURVEYD_SMS_CURRENCY must be a three-letter currency code such as USD, not {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """What one surveyd process was told by its environment."""
@@ -159,6 +167,9 @@ class Settings:
     outbound_allow_private: bool = False
     # What an agent may name as the root cause when closing an alert (SURVEYD_ROOT_CAUSES, comma-separated).
     root_causes: tuple[str, ...] = DEFAULT_ROOT_CAUSES
+    # What one SMS segment costs, and in which currency (ISO 4217): the designer's preview estimates a message's cost.
+    sms_segment_price: float = 0.0083
+    sms_currency: str = "USD"
 
     @property
     def sandbox(self) -> bool:
@@ -298,4 +309,6 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         mail_unsubscribe=env.get("SURVEYD_MAIL_UNSUBSCRIBE") or None,
         outbound_allow_private=_flag(env, "SURVEYD_OUTBOUND_ALLOW_PRIVATE", False),
         root_causes=_root_causes(env),
+        sms_segment_price=_float(env, "SURVEYD_SMS_SEGMENT_PRICE", 0.0083),
+        sms_currency=_currency(env),
     )

@@ -56,11 +56,12 @@ def page_helpers() -> dict:
 
 @bp.after_request
 def security_headers(response):
-    """CSP and friends on every console response."""
-    response.headers["Content-Security-Policy"] = CSP
+    """CSP and friends on every console response. A view that frames its own page (the designer's email and web
+    previews) sets a stricter policy of its own with `frame-ancestors 'self'`, and keeps it."""
+    policy = response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN" if "frame-ancestors 'self'" in policy else "DENY"
     if response.mimetype == "text/html":
         response.headers["Cache-Control"] = "no-store"
     return response

@@ -25,7 +25,7 @@ def console_routes(app) -> list[tuple[str, str, tuple, tuple]]:
     return found
 
 
-EVERYONE, WORKERS = ("admin", "designer", "agent"), ("admin", "agent")
+EVERYONE, WORKERS, DESIGNERS = ("admin", "designer", "agent"), ("admin", "agent"), ("admin", "designer")
 # Who reaches what, as CONTRACT.md's "Staff console" section says: (roles, roles that may only read).
 CONTRACT = {
     ("GET", "/console/"): (EVERYONE, ()),
@@ -38,6 +38,17 @@ CONTRACT = {
     ("GET", "/console/contacts"): (EVERYONE, ()),
     ("GET", "/console/contacts/cust-x"): (EVERYONE, ()),
     ("POST", "/console/contacts/cust-x/telegram-link"): (EVERYONE, ()),
+    ("GET", "/console/surveys"): (DESIGNERS, ()),
+    ("GET", "/console/surveys/new"): (DESIGNERS, ()),
+    ("POST", "/console/surveys/new"): (DESIGNERS, ()),
+    ("GET", "/console/surveys/999999"): (DESIGNERS, ()),
+    ("POST", "/console/surveys/999999"): (DESIGNERS, ()),
+    ("POST", "/console/surveys/999999/draft-preview"): (DESIGNERS, ()),
+    ("GET", "/console/surveys/999999/versions"): (DESIGNERS, ()),
+    ("GET", "/console/surveys/999999/preview"): (DESIGNERS, ()),
+    ("GET", "/console/surveys/999999/preview/email"): (DESIGNERS, ()),
+    ("GET", "/console/surveys/999999/preview/web"): (DESIGNERS, ()),
+    ("POST", "/console/surveys/999999/test"): (DESIGNERS, ()),
     ("GET", "/console/users"): (("admin",), ()),
     ("POST", "/console/users"): (("admin",), ()),
     ("POST", "/console/users/999999"): (("admin",), ()),

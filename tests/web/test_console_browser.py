@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from surveyd.extensions import db
+from surveyd.models import Alert
 from surveyd.services.access import users
+from surveyd.services.design import surveys
 from tests.web.agent_alerts import notify_agents, unhappy_answer
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     axe_violations,
@@ -31,6 +34,13 @@ def _alert_and_agent() -> int:
     alert_id = unhappy_answer([{"channel": "email", "to": "agents@example.com"}], comment="The box was crushed")
     notify_agents(alert_id)
     return alert_id
+
+
+def _survey_of(alert_id: int) -> int:
+    """The alert's survey, given a second version so that its history has a change to show."""
+    survey_id = db.session.get(Alert, alert_id).survey_id
+    surveys.update_survey(survey_id, {"locales": ["en", "tr", "fa"], "alert": {"threshold": 5}})
+    return survey_id
 
 
 def _shots(tmp_path: Path) -> Path:
@@ -77,6 +87,7 @@ def test_an_agent_signs_in_and_claims_an_alert_with_the_keyboard_alone(open_page
 def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, live_app, live_server, tmp_path,
                                                                    locale):
     alert_id = in_live(live_app, _alert_and_agent)
+    survey_id = in_live(live_app, _survey_of, alert_id)
     folder, lang = _shots(tmp_path), locale[:2]
     for width in (1280, 390):
         page = open_page(viewport={"width": width, "height": 900}, locale=locale)
@@ -92,7 +103,10 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
         for name, path in (("dashboard", "/console/"), ("alerts", "/console/alerts"),
                            ("alert", f"/console/alerts/{alert_id}"), ("contacts", "/console/contacts"),
                            ("contact", "/console/contacts/cust-1"), ("users", "/console/users"),
-                           ("api-keys", "/console/api-keys"), ("password", "/console/password")):
+                           ("api-keys", "/console/api-keys"), ("password", "/console/password"),
+                           ("surveys", "/console/surveys"), ("survey-new", "/console/surveys/new"),
+                           ("survey", f"/console/surveys/{survey_id}"),
+                           ("survey-versions", f"/console/surveys/{survey_id}/versions")):
             assert page.goto(live_server + path).status == 200
             assert axe_violations(page) == [], f"{name}, {locale}, {width} px"
             no_horizontal_scroll(page)
@@ -104,7 +118,15 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
         page.wait_for_selector("#error-summary")
         assert axe_violations(page) == [], f"password errors, {locale}, {width} px"
         page.screenshot(path=str(folder / f"console-password-errors-{lang}-{width}.png"), full_page=True)
-        assert len(pages) == 9
+        # The designer's error summary, after a text was emptied.
+        page.goto(live_server + f"/console/surveys/{survey_id}")
+        page.fill("#q-0-text-en", "")
+        page.locator(".save-bar button").first.click()
+        page.wait_for_selector("#error-summary")
+        assert axe_violations(page) == [], f"designer errors, {locale}, {width} px"
+        no_horizontal_scroll(page)
+        page.screenshot(path=str(folder / f"console-survey-errors-{lang}-{width}.png"), full_page=True)
+        assert len(pages) == 13
 
 
 def test_a_new_alert_appears_in_an_open_inbox_without_reloading(open_page, live_app, live_server):
