@@ -11,6 +11,7 @@ from surveyd.schemas.trigger import (
     TouchpointSchema,
     TriggerCreateSchema,
     TriggerListSchema,
+    TriggerPatchSchema,
     TriggerSchema,
 )
 from surveyd.services.design import touchpoints, triggers
@@ -37,11 +38,22 @@ class Triggers(MethodView):
 
 
 @blp.route("/triggers/<int:trigger_id>")
-@blp.response(200, TriggerSchema)
-@blp.alt_response(404, schema=ErrorEnvelopeSchema)
-def trigger_item(trigger_id: int):
-    """Read a trigger."""
-    return triggers.get_trigger(trigger_id)
+class TriggerItem(MethodView):
+    """One trigger."""
+
+    @blp.response(200, TriggerSchema)
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema)
+    def get(self, trigger_id: int):
+        """Read a trigger."""
+        return triggers.get_trigger(trigger_id)
+
+    @blp.arguments(TriggerPatchSchema)
+    @blp.response(200, TriggerSchema)
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema)
+    def patch(self, data, trigger_id: int):
+        """Change a trigger (any subset of its fields); `{"enabled": false}` pauses it. Events from now on follow
+        the new rules; dispatches already planned keep theirs."""
+        return triggers.update_trigger(trigger_id, data)
 
 
 @blp.route("/touchpoints")

@@ -97,11 +97,12 @@ def number(value: float | int | None, digits: int = 0) -> str:
     return _digits(format_decimal(value, format=pattern))
 
 
-def when(value: datetime | None) -> str:
-    """A date and time, short, in the locale's calendar words and digits (UTC)."""
+def when(value: datetime | None, keep_zone: bool = False) -> str:
+    """A date and time, short, in the locale's calendar words and digits: in UTC, or with keep_zone in the zone
+    the value carries (a contact's local time)."""
     if value is None:
         return "–"
-    return _digits(format_datetime(value, "medium"))
+    return _digits(format_datetime(value, "medium", rebase=not keep_zone))
 
 
 def until(moment: datetime | None, now: datetime) -> str:

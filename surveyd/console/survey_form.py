@@ -313,22 +313,24 @@ def _empty(texts: Any, draft: dict[str, Any]) -> str:
     return (missing or draft["locales"] or ["en"])[0]
 
 
-def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Marshmallow's nested error messages as dotted paths, as the services write theirs."""
+def flatten(messages: Any, prefix: str = "", dict_entries: bool = True) -> dict[str, list[str]]:
+    """Marshmallow's nested error messages as dotted paths, as the services write theirs. With dict_entries, a
+    "value" or "key" level is a Dict field's entry (texts per locale) and belongs to the entry itself; schemas with
+    a field named value (trigger conditions) say False."""
     if isinstance(messages, dict):
         found: dict[str, list[str]] = {}
         for key, value in messages.items():
-            if key in ("value", "key") and prefix:  # a dict's value or key error belongs to the dict's entry
-                found.update(flatten(value, prefix))
+            if dict_entries and key in ("value", "key") and prefix:
+                found.update(flatten(value, prefix, dict_entries))
                 continue
-            found.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+            found.update(flatten(value, f"{prefix}.{key}" if prefix else str(key), dict_entries))
         return found
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         return {prefix or "form": list(messages)}
     if isinstance(messages, list):
         found = {}
         for item in messages:
-            found.update(flatten(item, prefix))
+            found.update(flatten(item, prefix, dict_entries))
         return found
     return {prefix or "form": [str(messages)]}
 

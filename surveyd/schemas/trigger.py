@@ -78,6 +78,18 @@ class TriggerCreateSchema(Schema):
             raise ValidationError("Each channel at most once.")
 
 
+class TriggerPatchSchema(TriggerCreateSchema):
+    """PATCH /triggers/{id}: any subset of the fields; `enabled: false` pauses the trigger."""
+
+    touchpoint = fields.String(validate=TOUCHPOINT_KEY)
+    survey_id = fields.Integer(strict=True)
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), validate=validate.Length(1, len(CHANNELS)))
+    delay_seconds = fields.Integer(strict=True, validate=validate.Range(0, 90 * 24 * 3600))
+    sample_rate = fields.Float(validate=validate.Range(0.0, 1.0))
+    conditions = fields.List(fields.Nested(ConditionSchema), validate=validate.Length(max=50))
+    enabled = fields.Boolean()
+
+
 class TriggerSchema(TriggerCreateSchema):
     """A stored trigger."""
 

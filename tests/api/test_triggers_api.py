@@ -135,3 +135,35 @@ def test_unknown_survey_is_404_and_nothing_is_created(api, app):
 
 def test_unknown_trigger_is_404(api):
     assert error_of(api.get("/triggers/424242"), 404)["code"] == "not_found"
+
+
+def test_patch_changes_only_the_fields_given_and_pauses(api):
+    survey = create_survey(api)
+    other = create_survey(api, name="Support NPS")
+    trigger = create_trigger(api, survey["id"], **FULL)
+    changed = ok(api.patch(f"/triggers/{trigger['id']}", json={"channels": ["email", "sms"], "quiet_hours": None,
+                                                                "survey_id": other["id"], "enabled": False}), 200)
+    assert changed["channels"] == ["email", "sms"] and changed["quiet_hours"] is None
+    assert changed["survey_id"] == other["id"] and changed["enabled"] is False
+    for field in ("delay_seconds", "throttle_days", "sample_rate", "conditions", "reminder", "expire_after_seconds",
+                  "touchpoint"):
+        assert changed[field] == trigger[field], field
+    # A paused trigger plans nothing.
+    accepted = ok(api.post("/events", json={"touchpoint": "ticket.closed", "contact": {"external_id": "c-1"}}), 202)
+    assert accepted["dispatches"] == []
+
+
+def test_a_refused_patch_changes_nothing(api, app):
+    survey = create_survey(api)
+    trigger = create_trigger(api, survey["id"], **FULL)
+    before = snapshot(app, "triggers", "touchpoints")
+    for body, status in (({"channels": []}, 422), ({"channels": ["sms", "sms"]}, 422), ({"delay_seconds": -1}, 422),
+                         ({"sample_rate": 2}, 422), ({"survey_id": 999999}, 404), ({"touchpoint": "Bad Key!"}, 422),
+                         ({"conditions": [{"field": "event.x", "op": "gt", "value": "ten"}]}, 422)):
+        error_of(api.patch(f"/triggers/{trigger['id']}", json=body), status)
+    assert ok(api.get(f"/triggers/{trigger['id']}"), 200) == trigger
+    assert snapshot(app, "triggers", "touchpoints") == before
+    error_of(api.patch("/triggers/999999", json={"enabled": False}), 404)
+    raw = api.patch(f"/triggers/{trigger['id']}", data="{not json", headers={"Content-Type": "application/json"})
+    assert raw.status_code == 400
+    assert ok(api.get(f"/triggers/{trigger['id']}"), 200) == trigger

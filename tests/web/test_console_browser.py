@@ -13,7 +13,7 @@ import pytest
 from surveyd.extensions import db
 from surveyd.models import Alert
 from surveyd.services.access import users
-from surveyd.services.design import surveys
+from surveyd.services.design import surveys, triggers
 from tests.web.agent_alerts import notify_agents, unhappy_answer
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     axe_violations,
@@ -34,6 +34,14 @@ def _alert_and_agent() -> int:
     alert_id = unhappy_answer([{"channel": "email", "to": "agents@example.com"}], comment="The box was crushed")
     notify_agents(alert_id)
     return alert_id
+
+
+def _trigger_of(survey_id: int) -> int:
+    """The survey's trigger, given quiet hours and a condition so that its form shows every part."""
+    (trigger,) = [t for t in triggers.list_triggers() if t.survey_id == survey_id]
+    triggers.update_trigger(trigger.id, {"quiet_hours": {"start": "21:00", "end": "08:00"}, "conditions": [
+        {"field": "event.amount", "op": "gte", "value": 10}]})
+    return trigger.id
 
 
 def _survey_of(alert_id: int) -> int:
@@ -88,6 +96,7 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
                                                                    locale):
     alert_id = in_live(live_app, _alert_and_agent)
     survey_id = in_live(live_app, _survey_of, alert_id)
+    trigger_id = in_live(live_app, _trigger_of, survey_id)
     folder, lang = _shots(tmp_path), locale[:2]
     for width in (1280, 390):
         page = open_page(viewport={"width": width, "height": 900}, locale=locale)
@@ -106,7 +115,11 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
                            ("api-keys", "/console/api-keys"), ("password", "/console/password"),
                            ("surveys", "/console/surveys"), ("survey-new", "/console/surveys/new"),
                            ("survey", f"/console/surveys/{survey_id}"),
-                           ("survey-versions", f"/console/surveys/{survey_id}/versions")):
+                           ("survey-versions", f"/console/surveys/{survey_id}/versions"),
+                           ("triggers", "/console/triggers"), ("trigger-new", "/console/triggers/new"),
+                           ("trigger", f"/console/triggers/{trigger_id}"),
+                           ("trigger-check", "/console/triggers/check?run=1&touchpoint=delivered.cust-1"
+                                             "&contact=cust-1&attributes=amount%3D20")):
             assert page.goto(live_server + path).status == 200
             assert axe_violations(page) == [], f"{name}, {locale}, {width} px"
             no_horizontal_scroll(page)
@@ -126,7 +139,7 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
         assert axe_violations(page) == [], f"designer errors, {locale}, {width} px"
         no_horizontal_scroll(page)
         page.screenshot(path=str(folder / f"console-survey-errors-{lang}-{width}.png"), full_page=True)
-        assert len(pages) == 13
+        assert len(pages) == 17
 
 
 def test_a_new_alert_appears_in_an_open_inbox_without_reloading(open_page, live_app, live_server):

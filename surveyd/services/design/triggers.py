@@ -35,6 +35,28 @@ def create_trigger(data: dict[str, Any]) -> Trigger:
     return trigger
 
 
+FIELDS = ("channels", "delay_seconds", "quiet_hours", "throttle_days", "sample_rate", "conditions", "reminder",
+          "expire_after_seconds", "enabled")
+
+
+def update_trigger(trigger_id: int, data: dict[str, Any]) -> Trigger:
+    """Change the fields given (touchpoint and survey included); events from now on are planned the new way, and
+    what was already planned stays as it was."""
+    trigger = get_trigger(trigger_id)
+    if "survey_id" in data:
+        trigger.survey = get_survey(data["survey_id"])
+    if "touchpoint" in data:
+        trigger.touchpoint = ensure_touchpoint(data["touchpoint"])
+    for field in FIELDS:
+        if field in data:
+            value = data[field]
+            setattr(trigger, field, list(value) if field in ("channels", "conditions") and value is not None else value)
+    if trigger.conditions is None:
+        trigger.conditions = []
+    db.session.commit()
+    return trigger
+
+
 def get_trigger(trigger_id: int) -> Trigger:
     """One trigger, or NotFound."""
     trigger = db.session.get(Trigger, trigger_id)

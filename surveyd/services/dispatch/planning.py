@@ -6,6 +6,7 @@ scheduled dispatch with its reason (delayed, quiet_hours). The API shows both.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -133,27 +134,66 @@ def last_asked(contact: Contact, since: datetime) -> Dispatch | None:
     )
 
 
-def _suppression(trigger: Trigger, event: Event, contact: Contact, now: datetime) -> tuple[str, dict] | None:
-    """The first rule that says not to ask, with its detail."""
-    failed = rules.failed_condition(trigger.conditions or [], event.attributes or {}, contact_fields(contact))
+def _suppression(trigger: Trigger, attributes: dict, event_id: int | None, contact: Contact, now: datetime,
+                 asked: Callable[[Contact, datetime], Dispatch | None] = last_asked) -> tuple[str, dict] | None:
+    """The first rule that says not to ask, with its detail. Without an event id (the "what would happen" check)
+    sampling cannot be known, so the event counts as sampled in unless the rate is 0."""
+    failed = rules.failed_condition(trigger.conditions or [], attributes or {}, contact_fields(contact))
     if failed is not None:
         return "condition", {"condition": failed}
-    if not rules.sampled_in(trigger.sample_rate, f"{trigger.id}:{event.id}"):
+    sampled = (rules.sampled_in(trigger.sample_rate, f"{trigger.id}:{event_id}") if event_id is not None
+               else trigger.sample_rate > 0)
+    if not sampled:
         return "sampled_out", {"sample_rate": trigger.sample_rate}
     days = trigger.throttle_days if trigger.throttle_days is not None else settings().throttle_days
     if days > 0:
-        previous = last_asked(contact, now - timedelta(days=days))
+        previous = asked(contact, now - timedelta(days=days))
         if previous is not None:
             return "throttled", {"throttle_days": days, "previous_dispatch_id": previous.id}
     return None
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What one trigger decides for one event before any row exists: a channel and a time, or why not."""
+
+    channel: Channel
+    status: DispatchStatus  # suppressed, scheduled, or sent (a web link goes out in the API answer)
+    reason: str | None  # why not (suppressed), or why later: delayed, quiet_hours
+    detail: dict | None
+    due_at: datetime  # after the delay and any quiet hours
+    expires_at: datetime
+    locale: str
+
+
+def decide(trigger: Trigger, version: SurveyVersion, attributes: dict, occurred_at: datetime, event_id: int | None,
+           contact: Contact, now: datetime,
+           asked: Callable[[Contact, datetime], Dispatch | None] = last_asked) -> Decision:
+    """The decision plan_one stores; the "what would happen" check only shows it. Reads, never adds or flushes."""
+    channel, reason = choose_channel(trigger.channels, contact)
+    due_at = max(now, occurred_at + timedelta(seconds=trigger.delay_seconds))
+    held = quiet_hours_release(trigger, contact, due_at) if channel != Channel.WEB else None
+    due_at = held or due_at
+    # A send held through quiet hours keeps its whole answering time once it goes out.
+    expires_at = due_at + timedelta(seconds=trigger.expire_after_seconds or settings().token_ttl_seconds)
+    locale = survey_templates.resolve_locale(contact.locale, version.locales)
+    suppression = _suppression(trigger, attributes, event_id, contact, now, asked)
+    if suppression is None and reason is not None:
+        suppression = (reason, {"channels": list(trigger.channels)})
+    if suppression:
+        status, reason, detail = DispatchStatus.SUPPRESSED, *suppression
+    elif channel == Channel.WEB:
+        status, reason, detail = DispatchStatus.SENT, None, None
+    elif held:
+        status, reason, detail = DispatchStatus.SCHEDULED, "quiet_hours", _quiet_detail(trigger, contact)
+    else:
+        status, reason, detail = DispatchStatus.SCHEDULED, "delayed" if due_at > now else None, None
+    return Decision(channel, status, reason, detail, due_at, expires_at, locale)
+
+
 def plan_one(trigger: Trigger, version: SurveyVersion, event: Event, contact: Contact, now: datetime) -> Dispatch:
     """The dispatch one trigger asks for after this event, on the survey's current version."""
-    channel, reason = choose_channel(trigger.channels, contact)
-    due_at = max(now, event.occurred_at + timedelta(seconds=trigger.delay_seconds))
-    held = quiet_hours_release(trigger, contact, due_at) if channel != Channel.WEB else None
-    lifetime = trigger.expire_after_seconds or settings().token_ttl_seconds
+    decision = decide(trigger, version, event.attributes, event.occurred_at, event.id, contact, now)
     dispatch = Dispatch(
         event_id=event.id,
         trigger=trigger,
@@ -161,28 +201,20 @@ def plan_one(trigger: Trigger, version: SurveyVersion, event: Event, contact: Co
         survey_id=trigger.survey_id,
         survey_version_id=version.id,
         contact=contact,
-        channel=channel,
-        locale=survey_templates.resolve_locale(contact.locale, version.locales),
+        channel=decision.channel,
+        locale=decision.locale,
         token_nonce=tokens.new_nonce(),
-        due_at=held or due_at,
-        # A send held through quiet hours keeps its whole answering time once it goes out.
-        expires_at=(held or due_at) + timedelta(seconds=lifetime),
+        due_at=decision.due_at,
+        expires_at=decision.expires_at,
     )
-    suppression = _suppression(trigger, event, contact, now)
-    if suppression is None and reason is not None:
-        suppression = (reason, {"channels": list(trigger.channels)})
-    if suppression:
-        record_status(dispatch, DispatchStatus.SUPPRESSED, *suppression)
-    elif channel == Channel.WEB:
+    if decision.status == DispatchStatus.SENT:
         # The link travels in the API answer itself, so it is sent the moment it exists.
         record_status(dispatch, DispatchStatus.SCHEDULED)
         record_status(dispatch, DispatchStatus.SENT, detail={"via": "api_response"})
         dispatch.sent_at = now
         plan_reminder(dispatch, now)
-    elif held:
-        record_status(dispatch, DispatchStatus.SCHEDULED, "quiet_hours", _quiet_detail(trigger, contact))
     else:
-        record_status(dispatch, DispatchStatus.SCHEDULED, "delayed" if due_at > now else None)
+        record_status(dispatch, decision.status, decision.reason, decision.detail)
     db.session.add(dispatch)
     return dispatch
 
