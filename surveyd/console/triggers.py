@@ -115,7 +115,7 @@ def _render(trigger, draft, errors: dict | None = None, status: int = 200, focus
 def _lines(text: str, name: str, errors: dict) -> dict:
     """key=value lines as a dict; values read as JSON when they are numbers, true, false or null."""
     found = {}
-    for number, line in enumerate(text.splitlines()[:100], 1):
+    for line in text.splitlines()[:100]:
         if not line.strip():
             continue
         key, sep, value = line.partition("=")
