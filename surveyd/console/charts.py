@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from surveyd.services.design.scales import SCALES, band
+
 # Where each kind's score lives: NPS -100..100, CSAT % satisfied 0..100, CES mean 1..7.
 RANGES = {"nps": (-100.0, 100.0), "csat": (0.0, 100.0), "ces": (1.0, 7.0)}
 WIDTH, HEIGHT, PAD = 320.0, 120.0, 12.0
@@ -50,3 +52,50 @@ def trend(kind: str, series: list[dict[str, Any]]) -> Trend:
     line = " ".join(f"{p.x},{p.y}" for p in points)
     middle = 0.0 if kind == "nps" else (50.0 if kind == "csat" else 4.0)
     return Trend(points=points, line=line, baseline=y(middle), top=y(hi), bottom=y(lo))
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One score's bar: where it sits, how many gave that score, and the band the score is in."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    score: int
+    count: int
+    band: str
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How many answers gave each score, ready to draw; the tallest bar fills the chart."""
+
+    bars: tuple[Bar, ...]
+    total: int
+    base: float  # the y of the bars' foot
+
+    @property
+    def bands(self) -> dict[str, int]:
+        """How many answers fall in each band."""
+        found = {"negative": 0, "neutral": 0, "positive": 0}
+        for bar in self.bars:
+            found[bar.band] += bar.count
+        return found
+
+
+def distribution(kind: str, counts: dict[str, int]) -> Distribution:
+    """The bars of a metric's distribution ({"0": 3, ...} as the metrics give it), one per point of the scale,
+    zero counts included (a missing bar would read as a gap)."""
+    low, high = SCALES[kind]
+    points = range(low, high + 1)
+    tallest = max([counts.get(str(p), 0) for p in points] + [1])
+    slot = (WIDTH - 2 * PAD) / len(points)
+    base = HEIGHT - PAD
+    bars = []
+    for i, point in enumerate(points):
+        count = counts.get(str(point), 0)
+        height = round(count / tallest * (HEIGHT - 2 * PAD), 1)
+        bars.append(Bar(x=round(PAD + i * slot + slot * 0.15, 1), y=round(base - height, 1), width=round(slot * 0.7, 1),
+                        height=height, score=point, count=count, band=band(kind, point)))
+    return Distribution(bars=tuple(bars), total=sum(b.count for b in bars), base=base)

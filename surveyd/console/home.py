@@ -1,19 +1,45 @@
-"""The dashboard: each survey's score over the last 30 days with its n and interval, and the open alerts."""
+"""The dashboard: per survey, the score over the last 30 days with its n and interval, the response rate, the
+weekly trend, the distribution of scores, and the score per touchpoint and journey stage; the open alerts. Every
+chart point, bar and table row links to the responses behind it (responses.py)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from flask import render_template
+from flask import render_template, url_for
 
 from surveyd.console import bp, charts
 from surveyd.console.access import ALL, allowed
-from surveyd.models import utcnow
+from surveyd.models import Survey, utcnow
 from surveyd.services.alerts import handling
 from surveyd.services.design import surveys
+from surveyd.services.insight import drilldown
 from surveyd.services.insight.metrics import survey_metrics
 
 DAYS = 30
 WEEKS = 12  # the trend charts' reach
+
+
+@dataclass
+class Section:
+    """One survey's figures on the dashboard, with the time range they count and their drill-down links."""
+
+    survey: Survey
+    overall: dict[str, Any]
+    rate: drilldown.ResponseRate | None
+    series: list[dict[str, Any]]
+    trend: charts.Trend | None
+    distribution: charts.Distribution
+    touchpoints: list[dict[str, Any]]
+    stages: list[dict[str, Any]]
+    since: str
+    weeks_since: str
+
+    def link(self, since: str | None = None, **narrowing: Any) -> str:
+        """The drill-down of this survey's answers in the figure's time range, narrowed."""
+        return url_for("console.response_list", survey=self.survey.id, since=since or self.since,
+                       **{k: (drilldown.NONE if v is None else v) for k, v in narrowing.items()})
 
 
 @bp.route("/")
@@ -22,15 +48,19 @@ def home():
     """Scores at a glance."""
     now = utcnow()
     since = now - timedelta(days=DAYS)
-    every = surveys.list_surveys()
-    scores = [(survey, survey_metrics(survey, since, None, None, None)["overall"]) for survey in every]
     weeks = now - timedelta(weeks=WEEKS)
-    trends = []
-    for survey in every:
+    rates = drilldown.response_rates(since)
+    sections = []
+    for survey in surveys.list_surveys():
+        recent = survey_metrics(survey, since, None, None, "touchpoint")
         series = survey_metrics(survey, weeks, None, "week", None)["series"]
-        if series:
-            trends.append((survey, series, charts.trend(survey.kind.value, series)))
+        sections.append(Section(
+            survey=survey, overall=recent["overall"], rate=rates.get(survey.id), series=series,
+            trend=charts.trend(survey.kind.value, series) if series else None,
+            distribution=charts.distribution(survey.kind.value, recent["overall"]["distribution"]),
+            touchpoints=recent["groups"], stages=survey_metrics(survey, since, None, None, "stage")["groups"],
+            since=since.isoformat(), weeks_since=weeks.isoformat()))
     open_alerts = handling.list_alerts(status="open", limit=200)
     overdue = handling.list_alerts(overdue=True, limit=200, now=now)
-    return render_template("console/home.html", scores=scores, days=DAYS, open_alerts=len(open_alerts),
-                           overdue=len(overdue), trends=trends, weeks=WEEKS, chart=charts)
+    return render_template("console/home.html", sections=sections, days=DAYS, open_alerts=len(open_alerts),
+                           overdue=len(overdue), weeks=WEEKS, chart=charts)

@@ -29,6 +29,7 @@ EVERYONE, WORKERS, DESIGNERS = ("admin", "designer", "agent"), ("admin", "agent"
 # Who reaches what, as CONTRACT.md's "Staff console" section says: (roles, roles that may only read).
 CONTRACT = {
     ("GET", "/console/"): (EVERYONE, ()),
+    ("GET", "/console/responses"): (EVERYONE, ()),
     ("GET", "/console/alerts"): (WORKERS, ("designer",)),
     ("GET", "/console/alerts/999999"): (WORKERS, ("designer",)),
     ("GET", "/console/alerts/stream"): (WORKERS, ("designer",)),

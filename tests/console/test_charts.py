@@ -33,6 +33,17 @@ def test_the_dashboard_draws_each_surveys_trend_with_its_numbers(api, client, ap
     create_trigger(api, survey["id"], channels=["web"])
     survey_answer(api, client, 5, external_id="happy")
     page = signed_in(app, "designer").get("/console/").get_data(as_text=True)
-    assert '<svg viewBox="0 0 320 120" role="img"' in page and "Weekly score of Support CSAT" in page
+    assert '<svg viewBox="0 0 320 120" role="group"' in page and "Weekly score of Support CSAT" in page
     assert '<circle class="point"' in page and "<summary>The numbers</summary>" in page
     assert '<td class="num">100.0</td>' in page  # the week's CSAT, in the table beside the picture
+
+
+def test_a_distribution_has_a_bar_for_every_point_of_the_scale_and_counts_per_band():
+    shown = charts.distribution("nps", {"0": 1, "6": 3, "8": 2, "10": 4})
+    assert [bar.score for bar in shown.bars] == list(range(11)) and shown.total == 10
+    assert shown.bands == {"negative": 4, "neutral": 2, "positive": 4}
+    tallest = max(shown.bars, key=lambda bar: bar.count)
+    assert tallest.score == 10 and tallest.y == charts.PAD and tallest.height == charts.HEIGHT - 2 * charts.PAD
+    assert next(bar for bar in shown.bars if bar.score == 5).height == 0
+    empty = charts.distribution("ces", {})
+    assert len(empty.bars) == 7 and empty.total == 0 and all(bar.height == 0 for bar in empty.bars)

@@ -119,7 +119,8 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
                            ("triggers", "/console/triggers"), ("trigger-new", "/console/triggers/new"),
                            ("trigger", f"/console/triggers/{trigger_id}"),
                            ("trigger-check", "/console/triggers/check?run=1&touchpoint=delivered.cust-1"
-                                             "&contact=cust-1&attributes=amount%3D20")):
+                                             "&contact=cust-1&attributes=amount%3D20"),
+                           ("responses", f"/console/responses?survey={survey_id}&band=negative")):
             assert page.goto(live_server + path).status == 200
             assert axe_violations(page) == [], f"{name}, {locale}, {width} px"
             no_horizontal_scroll(page)
@@ -139,7 +140,7 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
         assert axe_violations(page) == [], f"designer errors, {locale}, {width} px"
         no_horizontal_scroll(page)
         page.screenshot(path=str(folder / f"console-survey-errors-{lang}-{width}.png"), full_page=True)
-        assert len(pages) == 17
+        assert len(pages) == 18
 
 
 def test_a_new_alert_appears_in_an_open_inbox_without_reloading(open_page, live_app, live_server):

@@ -43,18 +43,11 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _rows(survey: Survey, since: datetime | None, until: datetime | None) -> list[Any]:
+def scored(survey: Survey, since: datetime | None, until: datetime | None, *columns: Any) -> sa.Select:
+    """The answers every figure counts: the survey's responses with a score, created in [since, until), joined to
+    their contact, touchpoint and event. The drill-down filters this same query, so its counts are the figures'."""
     query = (
-        sa.select(
-            Response.score,
-            Response.created_at,
-            Response.channel,
-            Response.locale,
-            Touchpoint.key.label("touchpoint"),
-            Touchpoint.stage,
-            Event.attributes.label("event_attributes"),
-            Contact.attributes.label("contact_attributes"),
-        )
+        sa.select(*columns)
         .join(Contact, Contact.id == Response.contact_id)
         .outerjoin(Touchpoint, Touchpoint.id == Response.touchpoint_id)
         .outerjoin(Event, Event.id == Response.event_id)
@@ -64,6 +57,21 @@ def _rows(survey: Survey, since: datetime | None, until: datetime | None) -> lis
         query = query.where(Response.created_at >= since)
     if until:
         query = query.where(Response.created_at < until)
+    return query
+
+
+def _rows(survey: Survey, since: datetime | None, until: datetime | None) -> list[Any]:
+    query = scored(
+        survey, since, until,
+        Response.score,
+        Response.created_at,
+        Response.channel,
+        Response.locale,
+        Touchpoint.key.label("touchpoint"),
+        Touchpoint.stage,
+        Event.attributes.label("event_attributes"),
+        Contact.attributes.label("contact_attributes"),
+    )
     rows = []
     for row in db.session.execute(query):
         mapping = dict(row._mapping)

@@ -1,0 +1,109 @@
+"""The dashboard's figures and the responses behind them: every chart point, bar and table row links to a
+drill-down that finds exactly as many answers as the figure counted; the response rate; refusals."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from html import unescape
+
+import pytest
+import sqlalchemy as sa
+
+from surveyd.extensions import db
+from surveyd.models import Response, utcnow
+from tests.api.helpers import create_survey, create_trigger, fire, ok, survey_answer
+from tests.console.staff import signed_in
+
+LINK = re.compile(r'<a href="(/console/responses\?[^"]+)" data-n="(\d+)"')
+
+
+@pytest.fixture
+def answered(api, client, app):
+    """An NPS survey asked at two touchpoints in two journey stages, answers over three months, and a CSAT one."""
+    nps = create_survey(api, name="Delivery NPS", locales=["en"])
+    ok(api.put("/touchpoints/order.delivered", json={"stage": "post_purchase"}), 201)
+    for touchpoint in ("order.delivered", "ticket.closed"):
+        create_trigger(api, nps["id"], touchpoint=touchpoint, channels=["web"])
+    scores = [(0, "order.delivered"), (3, "order.delivered"), (6, "ticket.closed"), (7, "order.delivered"),
+              (9, "ticket.closed"), (10, "order.delivered"), (10, "order.delivered")]
+    for number, (score, touchpoint) in enumerate(scores):
+        survey_answer(api, client, score, external_id=f"c-{number}", touchpoint=touchpoint)
+    fire(api, "order.delivered", "no-answer")  # sent, never answered: lowers the response rate
+    survey_answer(api, client, 2, external_id="old-1")
+    survey_answer(api, client, 8, external_id="old-2")
+    with app.app_context():  # two answers from six weeks ago: in the trend, not in the 30-day figures
+        ids = db.session.scalars(sa.select(Response.id).order_by(Response.id.desc()).limit(2)).all()
+        db.session.execute(sa.update(Response).where(Response.id.in_(ids))
+                           .values(created_at=utcnow() - timedelta(weeks=6)))
+        db.session.commit()
+        db.session.remove()
+    csat = create_survey(api, name="Support CSAT", kind="csat", locales=["en"])
+    create_trigger(api, csat["id"], touchpoint="chat.ended", channels=["web"])
+    survey_answer(api, client, 5, external_id="d-1", touchpoint="chat.ended")
+    return nps, csat
+
+
+def test_every_figure_opens_exactly_the_answers_it_counts(app, answered):
+    viewer = signed_in(app, "agent")
+    page = viewer.get("/console/").get_data(as_text=True)
+    links = [(unescape(href), int(n)) for href, n in LINK.findall(page)]
+    # Per survey: the n, trend points and their table rows, 11 + 5 bars and table rows, bands, touchpoints, stages.
+    assert len(links) >= 60, len(links)
+    assert len({href for href, _ in links}) >= 30  # NPS: 1 + 3 weeks + 11 scores + 3 bands + 2 + 2; CSAT: 12
+    for href, n in links:
+        found = viewer.get(href)
+        assert found.status_code == 200, href
+        html = found.get_data(as_text=True)
+        total = int(re.search(r'data-total="(\d+)"', html).group(1))
+        assert total == n, (href, n, total)
+        assert html.count('<tr class="response-row">') == min(n, 50), href
+
+
+def test_the_dashboard_shows_the_distribution_rate_and_breakdowns(app, answered):
+    nps, _ = answered
+    page = signed_in(app, "designer").get("/console/").get_data(as_text=True)
+    assert "Scores given, last 30 days" in page and 'aria-label="Score 10: 2 answers"' in page
+    assert "Delivery NPS per touchpoint" in page and "Delivery NPS per journey stage" in page
+    assert ">After purchase</a>" in page and ">Support</a>" in page  # ticket.closed's stage is guessed from its key
+    # 10 invitations went out in the last 30 days (the two old answers' invitations too); 9 were answered.
+    assert "90% (9 of 10 sent)" in page
+    rows = re.search(r'<tr>\s*<th scope="row"><a href="#survey-%d">Delivery NPS</a>.*?</tr>' % nps["id"], page, re.S)
+    assert rows and 'data-n="7"' in rows.group(0)
+
+
+def test_a_drill_down_pages_through_many_answers(api, client, app):
+    survey = create_survey(api, name="Busy NPS", locales=["en"])
+    create_trigger(api, survey["id"], channels=["web"])
+    for number in range(53):
+        survey_answer(api, client, number % 11, external_id=f"busy-{number}")
+    viewer = signed_in(app, "designer")
+    first = viewer.get("/console/responses", query_string={"survey": survey["id"]}).get_data(as_text=True)
+    assert 'data-total="53"' in first and first.count('<tr class="response-row">') == 50
+    older = re.search(r'<a href="([^"]+)" rel="next">', first).group(1)
+    second = viewer.get(unescape(older)).get_data(as_text=True)
+    assert second.count('<tr class="response-row">') == 3 and "Page 2 of 2" in second
+
+
+@pytest.mark.parametrize("query, status", [
+    ({}, 404),
+    ({"survey": "999999"}, 404),
+    ({"survey": "abc"}, 404),
+    ({"score": "ten"}, 400),
+    ({"score": "11"}, 400),
+    ({"band": "meh"}, 400),
+    ({"stage": "launch"}, 400),
+    ({"channel": "fax"}, 400),
+    ({"period": "2026-11-02"}, 400),
+    ({"period": "2026-11-02", "interval": "fortnight"}, 400),
+    ({"period": "not a day", "interval": "week"}, 400),
+    ({"since": "yesterday"}, 400),
+    ({"since": "2026-11-02T00:00", "until": "2026-11-01T00:00"}, 400),
+])
+def test_a_drill_down_refuses_what_names_no_answers(api, app, query, status):
+    survey = create_survey(api, name="Refusing NPS", locales=["en"])
+    if "survey" not in query and status == 400:
+        query = {"survey": str(survey["id"]), **query}
+    response = signed_in(app, "agent").get("/console/responses", query_string=query)
+    assert response.status_code == status
+    if status == 400:
+        assert 'class="error-summary"' in response.get_data(as_text=True)
