@@ -116,6 +116,7 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
                            ("surveys", "/console/surveys"), ("survey-new", "/console/surveys/new"),
                            ("survey", f"/console/surveys/{survey_id}"),
                            ("survey-versions", f"/console/surveys/{survey_id}/versions"),
+                           ("survey-preview", f"/console/surveys/{survey_id}/preview?locale=fa"),
                            ("triggers", "/console/triggers"), ("trigger-new", "/console/triggers/new"),
                            ("trigger", f"/console/triggers/{trigger_id}"),
                            ("trigger-check", "/console/triggers/check?run=1&touchpoint=delivered.cust-1"
@@ -140,7 +141,7 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
         assert axe_violations(page) == [], f"designer errors, {locale}, {width} px"
         no_horizontal_scroll(page)
         page.screenshot(path=str(folder / f"console-survey-errors-{lang}-{width}.png"), full_page=True)
-        assert len(pages) == 18
+        assert len(pages) == 19
 
 
 def test_a_new_alert_appears_in_an_open_inbox_without_reloading(open_page, live_app, live_server):
