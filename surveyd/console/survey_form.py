@@ -73,7 +73,10 @@ def read(form, survey: Survey) -> dict[str, Any]:
         chosen = [first, *[code for code in chosen if code != first]]
     questions = []
     for i in range(_count(form, "q-count", MAX_QUESTIONS)):
-        question: dict[str, Any] = {"id": _text(form, f"q-{i}-id", 64), "type": _text(form, f"q-{i}-type", 10)}
+        kind = _text(form, f"q-{i}-type", 10)
+        if kind not in ("scale", "text", "choice"):  # only a tampered form says otherwise
+            kind = "scale" if i == 0 else "text"
+        question: dict[str, Any] = {"id": _text(form, f"q-{i}-id", 64), "type": kind}
         for field in TEXT_FIELDS:
             texts = {code: _text(form, f"q-{i}-{FIELD_IDS[field]}-{code}") for code in shown
                      if f"q-{i}-{FIELD_IDS[field]}-{code}" in form}
@@ -139,7 +142,7 @@ def with_locales(draft: dict[str, Any], survey: Survey, fresh: list[str]) -> dic
             for code in draft["locales"]:
                 if code in fresh and not texts.get(code):
                     texts[code] = (source.get(field) or {}).get(code, "")
-            question[field] = {code: texts[code] for code in draft["locales"]}
+            question[field] = {code: texts.get(code, "") for code in draft["locales"]}
         for option in question.get("options") or []:
             option["label"] = {code: (option.get("label") or {}).get(code, "") for code in draft["locales"]}
     email = draft.get("email") or {}

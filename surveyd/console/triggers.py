@@ -145,7 +145,8 @@ def trigger_check():
         at = utcnow()
         if chosen["at"]:
             try:
-                at = datetime.fromisoformat(chosen["at"]).replace(tzinfo=timezone.utc)
+                at = datetime.fromisoformat(chosen["at"])
+                at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
             except ValueError:
                 errors["at"] = ["triggers.check_time_bad"]
         if chosen["contact"]:

@@ -305,3 +305,16 @@ def test_agents_cannot_open_the_designer(app, api):
     agent = signed_in(app, "agent")
     for path in ("/console/surveys", "/console/surveys/new", f"/console/surveys/{survey['id']}"):
         assert agent.get(path).status_code == 403
+
+
+def test_a_tampered_form_missing_a_languages_field_is_refused_not_a_crash(app, api, designer):
+    survey = create_survey(api, locales=["en", "fa"])
+    _, fields = editor(designer, survey["id"])
+    del fields["q-1-text-fa"]
+    before = snapshot(app, "surveys", "survey_versions")
+    response = press(designer, survey["id"], fields, "save")
+    assert response.status_code == 400 and "q-1-text-fa" in errors_on(response.get_data(as_text=True))
+    assert snapshot(app, "surveys", "survey_versions") == before
+    for broken in ({"q-count": ["999"]}, {"q-count": ["-1"]}, {"notify-count": ["abc"]}, {"q-0-type": ["text"]}):
+        assert press(designer, survey["id"], {**fields, **broken}, "save").status_code in (400, 302)
+    assert stored(app, survey["id"])[0] in (1, 2)
