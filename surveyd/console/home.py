@@ -35,10 +35,11 @@ class Section:
     stages: list[dict[str, Any]]
     since: str
     weeks_since: str
+    until: str  # the moment the figures were counted: a link keeps showing what its figure counted
 
     def link(self, since: str | None = None, **narrowing: Any) -> str:
         """The drill-down of this survey's answers in the figure's time range, narrowed."""
-        return url_for("console.response_list", survey=self.survey.id, since=since or self.since,
+        return url_for("console.response_list", survey=self.survey.id, since=since or self.since, until=self.until,
                        **{k: (drilldown.NONE if v is None else v) for k, v in narrowing.items()})
 
 
@@ -49,17 +50,17 @@ def home():
     now = utcnow()
     since = now - timedelta(days=DAYS)
     weeks = now - timedelta(weeks=WEEKS)
-    rates = drilldown.response_rates(since)
+    rates = drilldown.response_rates(since, now)
     sections = []
     for survey in surveys.list_surveys():
-        recent = survey_metrics(survey, since, None, None, "touchpoint")
-        series = survey_metrics(survey, weeks, None, "week", None)["series"]
+        recent = survey_metrics(survey, since, now, None, "touchpoint")
+        series = survey_metrics(survey, weeks, now, "week", None)["series"]
         sections.append(Section(
             survey=survey, overall=recent["overall"], rate=rates.get(survey.id), series=series,
             trend=charts.trend(survey.kind.value, series) if series else None,
             distribution=charts.distribution(survey.kind.value, recent["overall"]["distribution"]),
-            touchpoints=recent["groups"], stages=survey_metrics(survey, since, None, None, "stage")["groups"],
-            since=since.isoformat(), weeks_since=weeks.isoformat()))
+            touchpoints=recent["groups"], stages=survey_metrics(survey, since, now, None, "stage")["groups"],
+            since=since.isoformat(), weeks_since=weeks.isoformat(), until=now.isoformat()))
     open_alerts = handling.list_alerts(status="open", limit=200)
     overdue = handling.list_alerts(overdue=True, limit=200, now=now)
     return render_template("console/home.html", sections=sections, days=DAYS, open_alerts=len(open_alerts),

@@ -8,11 +8,18 @@ from flask import abort, render_template, request, url_for
 
 from surveyd.console import bp
 from surveyd.console.access import ALL, allowed
-from surveyd.services.design import surveys
+from surveyd.models import Channel, Stage
+from surveyd.services.design import surveys, touchpoints
+from surveyd.services.design.scales import SCALES
 from surveyd.services.errors import Invalid, NotFound
 from surveyd.services.insight import drilldown
+from surveyd.services.insight.metrics import INTERVALS
 
 FILTERS = ("since", "until", "score", "band", "touchpoint", "stage", "channel", "locale", "period", "interval")
+# The service's refusals, per field, in the console's words (its own messages are English sentences).
+REFUSALS = {"score": "responses.invalid_score", "band": "responses.invalid_band", "stage": "responses.invalid_stage",
+            "channel": "responses.invalid_channel", "period": "responses.invalid_period",
+            "until": "responses.invalid_until"}
 
 
 def _moment(raw: str, name: str, errors: dict) -> datetime | None:
@@ -26,8 +33,7 @@ def _moment(raw: str, name: str, errors: dict) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _filters(args, errors: dict) -> drilldown.Filters:
-    text = {name: (args.get(name) or "").strip()[:200] for name in FILTERS}
+def _filters(text: dict[str, str], errors: dict) -> drilldown.Filters:
     score = None
     if text["score"]:
         if text["score"].lstrip("-").isdigit():
@@ -39,12 +45,21 @@ def _filters(args, errors: dict) -> drilldown.Filters:
         try:
             period = date.fromisoformat(text["period"])
         except ValueError:
-            errors["period"] = ["responses.bad_time"]
+            errors["period"] = ["responses.bad_day"]
     return drilldown.Filters(
         since=_moment(text["since"], "since", errors), until=_moment(text["until"], "until", errors), score=score,
         band=text["band"] or None, touchpoint=text["touchpoint"] or None, stage=text["stage"] or None,
         channel=text["channel"] or None, locale=text["locale"] or None, period=period,
         interval=text["interval"] or None)
+
+
+def _refusals(survey, filters: drilldown.Filters, errors: dict) -> None:
+    """Add what the service refuses to what could not be read, so the page names every problem at once."""
+    try:
+        drilldown.check(survey, filters)
+    except Invalid as refused:
+        for field in refused.fields:
+            errors.setdefault(field, [REFUSALS.get(field, "responses.invalid_filters")])
 
 
 @bp.route("/responses")
@@ -58,17 +73,18 @@ def response_list():
         survey = surveys.get_survey(int(raw))
     except NotFound:
         abort(404)
+    text = {name: (request.args.get(name) or "").strip()[:200] for name in FILTERS}
     errors: dict[str, list[str]] = {}
-    filters = _filters(request.args, errors)
+    filters = _filters(text, errors)
+    _refusals(survey, filters, errors)
     page = request.args.get("page", "1")
-    found = None
-    if not errors:
-        try:
-            found = drilldown.responses(survey, filters, int(page) if page.isdigit() else 1)
-        except Invalid as refused:
-            errors = refused.fields
-    kept = {name: request.args.get(name) for name in ("survey", *FILTERS) if request.args.get(name)}
-    pages = {n: url_for("console.response_list", **kept, page=n) for n in
+    found = None if errors else drilldown.responses(survey, filters, int(page) if page.isdigit() else 1)
+    kept = {name: value for name, value in text.items() if value}
+    pages = {n: url_for("console.response_list", survey=survey.id, **kept, page=n) for n in
              ((found.page - 1, found.page + 1) if found else ())}
-    return render_template("console/responses.html", survey=survey, filters=filters, found=found, errors=errors,
-                           kept=kept, pages=pages), 400 if errors else 200
+    low, high = SCALES[survey.kind.value]
+    return render_template(
+        "console/responses.html", survey=survey, found=found, errors=errors, text=text, pages=pages,
+        comments=drilldown.comments, scale=(low, high), touchpoints=touchpoints.list_touchpoints(),
+        channels=[c.value for c in Channel], stages=[s.value for s in Stage], intervals=INTERVALS, none=drilldown.NONE,
+    ), 400 if errors else 200

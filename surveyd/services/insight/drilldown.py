@@ -54,6 +54,7 @@ class Page:
     total: int
     responses: list[Response]
     alerts: dict[int, int]  # response id -> alert id
+    touchpoints: dict[int, str]  # touchpoint id -> key
     page: int
     pages: int
 
@@ -132,7 +133,29 @@ def responses(survey: Survey, filters: Filters, page: int = 1) -> Page:
     rows.sort(key=lambda r: ids.index(r.id))
     alerts = {response_id: alert_id for response_id, alert_id in db.session.execute(
         sa.select(Alert.response_id, Alert.id).where(Alert.response_id.in_(ids)))} if ids else {}
-    return Page(total=total, responses=rows, alerts=alerts, page=page, pages=pages)
+    used = {r.touchpoint_id for r in rows if r.touchpoint_id is not None}
+    touchpoints = {tp_id: key for tp_id, key in db.session.execute(
+        sa.select(Touchpoint.id, Touchpoint.key).where(Touchpoint.id.in_(used)))} if used else {}
+    return Page(total=total, responses=rows, alerts=alerts, touchpoints=touchpoints, page=page, pages=pages)
+
+
+def comments(response: Response) -> list[str]:
+    """What the customer said beyond the score: free text as written, a choice as its option's label in the
+    language they answered in (the option's id when the version has no such option any more)."""
+    version = response.survey_version
+    questions = {q.get("id"): q for q in version.questions}
+    said = []
+    for answer in response.answers:
+        if not answer.value_text:
+            continue
+        question = questions.get(answer.question_id) or {}
+        if question.get("type") != "choice":
+            said.append(answer.value_text)
+            continue
+        option = next((o for o in question.get("options", []) if o.get("id") == answer.value_text), None)
+        labels = (option or {}).get("label") or {}
+        said.append(labels.get(response.locale) or labels.get(version.default_locale) or answer.value_text)
+    return said
 
 
 @dataclass(frozen=True)
