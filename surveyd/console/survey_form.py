@@ -102,7 +102,7 @@ def read(form, survey: Survey) -> dict[str, Any]:
     email = {part: {code: _text(form, f"email-{part}-{code}", 600) for code in shown
                     if _text(form, f"email-{part}-{code}", 600)} for part in definitions.EMAIL_TEXTS}
     draft = {"name": _text(form, "name", 200), "locales": chosen or list(survey.latest.locales),
-             "questions": questions, "alert": alert, "email": email}
+             "questions": questions, "alert": alert, "email": email, "none_ticked": not chosen}
     return with_locales(draft, survey, [code for code in chosen if code not in shown])
 
 
@@ -242,6 +242,8 @@ def to_data(draft: dict[str, Any], survey: Survey) -> tuple[dict[str, Any], dict
             "alert": alert, "email": {part: texts for part, texts in draft["email"].items() if texts} or None}
     if not draft["name"]:
         errors["name"] = ["designer.name_missing"]
+    if draft.get("none_ticked"):  # the page keeps showing the saved languages' columns meanwhile
+        errors["locales"] = ["designer.locales_missing"]
     return data, errors
 
 

@@ -198,6 +198,7 @@ def test_a_new_language_on_a_template_survey_starts_with_the_templates_words(app
 @pytest.mark.parametrize("change, field, message", [
     ({"q-0-text-fa": [""]}, "q-0-text-fa", "Missing text for locale(s): fa."),
     ({"name": [""]}, "name", "Enter a name for the survey."),
+    ({"locales": []}, "locales", "Choose at least one language."),
     ({"alert-threshold": ["abc"]}, "alert-threshold", "Enter a whole number."),
     ({"alert-threshold": ["10"]}, "alert-threshold", "Must be from 0 to 9."),
     ({"alert-sla": ["0"]}, "alert-sla", None),
