@@ -4,9 +4,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_smorest import Blueprint
 
+from surveyd.downloads import export_download
 from surveyd.extensions import db
 from surveyd.models import Response
-from surveyd.schemas.response import ResponsePageSchema, ResponseQuerySchema
+from surveyd.schemas.common import ErrorEnvelopeSchema
+from surveyd.schemas.response import (
+    ExportQuerySchema,
+    ResponsePageSchema,
+    ResponseQuerySchema,
+)
+from surveyd.services.design import surveys
+from surveyd.services.insight import export
 
 blp = Blueprint("responses", __name__, description="Answers from every channel")
 
@@ -29,3 +37,16 @@ def response_list(query):
     items = list(db.session.scalars(statement))
     next_cursor = items[limit - 1].id if len(items) > limit else None
     return {"items": items[:limit], "next_cursor": next_cursor}
+
+
+@blp.route("/responses/export")
+@blp.arguments(ExportQuerySchema, location="query")
+@blp.response(200, description="The survey's responses, one row each, streamed: CSV (UTF-8 with BOM) or XLSX. "
+                               "A text cell starting with =, +, -, @, tab or CR is prefixed with '.",
+              content_type="text/csv")
+@blp.alt_response(404, schema=ErrorEnvelopeSchema)
+def response_export(query):
+    """Every response of one survey in [since, until), oldest first, for a spreadsheet."""
+    survey = surveys.get_survey(query["survey_id"])
+    table = export.table(survey, query.get("since"), query.get("until"))
+    return export_download(table, query["format"], f"survey-{survey.id}-responses")

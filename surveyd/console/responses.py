@@ -8,11 +8,12 @@ from flask import abort, render_template, request, url_for
 
 from surveyd.console import bp
 from surveyd.console.access import ALL, allowed
-from surveyd.models import Channel, Stage
+from surveyd.downloads import export_download
+from surveyd.models import Channel, Role, Stage
 from surveyd.services.design import surveys, touchpoints
 from surveyd.services.design.scales import SCALES
 from surveyd.services.errors import Invalid, NotFound
-from surveyd.services.insight import drilldown
+from surveyd.services.insight import drilldown, export
 from surveyd.services.insight.metrics import INTERVALS
 
 FILTERS = ("since", "until", "score", "band", "touchpoint", "stage", "channel", "locale", "period", "interval")
@@ -88,3 +89,27 @@ def response_list():
         comments=drilldown.comments, scale=(low, high), touchpoints=touchpoints.list_touchpoints(),
         channels=[c.value for c in Channel], stages=[s.value for s in Stage], intervals=INTERVALS, none=drilldown.NONE,
     ), 400 if errors else 200
+
+
+@bp.route("/responses/export")
+@allowed(Role.ADMIN, Role.DESIGNER)
+def response_export():
+    """Every answer of one survey in the time range given (since, until), as CSV or XLSX: the API's export."""
+    raw = request.args.get("survey", "")
+    if not raw.isdigit():
+        abort(404)
+    try:
+        survey = surveys.get_survey(int(raw))
+    except NotFound:
+        abort(404)
+    errors: dict[str, list[str]] = {}
+    since = _moment((request.args.get("since") or "").strip()[:200], "since", errors)
+    until = _moment((request.args.get("until") or "").strip()[:200], "until", errors)
+    kind = request.args.get("format", "csv")
+    if errors or kind not in export.FORMATS:
+        abort(400)
+    try:
+        table = export.table(survey, since, until)
+    except Invalid:
+        abort(400)
+    return export_download(table, kind, f"survey-{survey.id}-responses")

@@ -1,7 +1,7 @@
 """Response bodies and their query."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from surveyd.schemas.common import PageQuerySchema, Timestamp
 from surveyd.services.design.scales import band
@@ -40,6 +40,16 @@ class ResponseQuerySchema(PageQuerySchema):
     survey_id = fields.Integer()
     since = Timestamp()
     until = Timestamp()
+
+
+class ExportQuerySchema(Schema):
+    """GET /responses/export."""
+
+    survey_id = fields.Integer(required=True, validate=validate.Range(1, 2**63 - 1))
+    since = Timestamp()
+    until = Timestamp()
+    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]), metadata={
+        "description": "csv (UTF-8 with BOM) or xlsx."})
 
 
 class ResponsePageSchema(Schema):

@@ -30,6 +30,7 @@ EVERYONE, WORKERS, DESIGNERS = ("admin", "designer", "agent"), ("admin", "agent"
 CONTRACT = {
     ("GET", "/console/"): (EVERYONE, ()),
     ("GET", "/console/responses"): (EVERYONE, ()),
+    ("GET", "/console/responses/export"): (DESIGNERS, ()),
     ("GET", "/console/alerts"): (WORKERS, ("designer",)),
     ("GET", "/console/alerts/999999"): (WORKERS, ("designer",)),
     ("GET", "/console/alerts/stream"): (WORKERS, ("designer",)),

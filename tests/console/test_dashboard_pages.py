@@ -108,3 +108,23 @@ def test_a_drill_down_refuses_what_names_no_answers(api, app, query, status):
     assert response.status_code == status
     if status == 400:
         assert 'class="error-summary"' in response.get_data(as_text=True)
+
+
+def test_designers_download_a_surveys_answers_and_agents_cannot(app, answered):
+    nps, _ = answered
+    designer = signed_in(app, "designer")
+    page = designer.get("/console/responses", query_string={"survey": nps["id"], "band": "negative"})
+    link = unescape(re.search(r'<a href="(/console/responses/export\?[^"]*format=csv[^"]*)" download>',
+                              page.get_data(as_text=True)).group(1))
+    download = designer.get(link)
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    lines = download.get_data().decode("utf-8").lstrip("\ufeff").strip().splitlines()
+    assert len(lines) == 1 + 9  # the header and every answer of the survey, whatever the band
+    assert designer.get(link.replace("format=csv", "format=xlsx")).data[:2] == b"PK"
+    for bad in ({"survey": "999999"}, {"survey": nps["id"], "format": "pdf"}, {"survey": nps["id"], "since": "soon"},
+                {"survey": nps["id"], "since": "2026-02-01T00:00", "until": "2026-01-01T00:00"}):
+        assert designer.get("/console/responses/export", query_string=bad).status_code in (400, 404)
+    agent = signed_in(app, "agent")
+    assert agent.get(link).status_code == 403
+    assert "/console/responses/export" not in agent.get("/console/responses", query_string={
+        "survey": nps["id"]}).get_data(as_text=True)
