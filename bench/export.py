@@ -40,8 +40,8 @@ def load(url: str, rows: int) -> int:
 
     from surveyd.extensions import db
     from surveyd.models import Answer, Contact, Dispatch, Event, Response
-    from surveyd.services.design import surveys, touchpoints
     from surveyd.server import apply_migrations
+    from surveyd.services.design import surveys, touchpoints
 
     app = _app(url)
     apply_migrations(app, quiet=True)

@@ -11,7 +11,14 @@ from xml.etree import ElementTree
 import pytest
 
 from surveyd.services.insight.export import defuse
-from tests.api.helpers import create_survey, create_trigger, error_of, fire, page_path, web_dispatch
+from tests.api.helpers import (
+    create_survey,
+    create_trigger,
+    error_of,
+    fire,
+    page_path,
+    web_dispatch,
+)
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
