@@ -94,6 +94,21 @@ def _root_causes(env: Mapping[str, str]) -> tuple[str, ...]:
     return causes
 
 
+JOURNEY_STAGES = ("awareness", "consideration", "purchase", "post_purchase", "support")  # models.Stage's values
+
+
+def _journey_stages(env: Mapping[str, str]) -> tuple[str, ...]:
+    """SURVEYD_JOURNEY_STAGES: the journey's stages in the order the journey view shows them, each once."""
+    raw = env.get("SURVEYD_JOURNEY_STAGES")
+    if raw is None or not raw.strip():
+        return JOURNEY_STAGES
+    chosen = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if sorted(chosen) != sorted(JOURNEY_STAGES):
+        raise ConfigError(f"SURVEYD_JOURNEY_STAGES must name each of {', '.join(JOURNEY_STAGES)} once, "
+                          f"in the order wanted; got {raw!r}")
+    return chosen
+
+
 def _telegram_offer(env: Mapping[str, str]) -> frozenset[str]:
     """SURVEYD_TELEGRAM_OFFER: the channels whose invitations carry the bot's deep link ("email" by default;
     "email,sms" adds it to SMS, where it costs a segment; "none" turns it off)."""
@@ -168,6 +183,8 @@ class Settings:
     # What an agent may name as the root cause when closing an alert (SURVEYD_ROOT_CAUSES, comma-separated).
     root_causes: tuple[str, ...] = DEFAULT_ROOT_CAUSES
     # What one SMS segment costs, and in which currency (ISO 4217): the designer's preview estimates a message's cost.
+    # The journey's stages in the order the journey view shows them (SURVEYD_JOURNEY_STAGES).
+    journey_stages: tuple[str, ...] = JOURNEY_STAGES
     sms_segment_price: float = 0.0083
     sms_currency: str = "USD"
 
@@ -309,6 +326,7 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         mail_unsubscribe=env.get("SURVEYD_MAIL_UNSUBSCRIBE") or None,
         outbound_allow_private=_flag(env, "SURVEYD_OUTBOUND_ALLOW_PRIVATE", False),
         root_causes=_root_causes(env),
+        journey_stages=_journey_stages(env),
         sms_segment_price=_float(env, "SURVEYD_SMS_SEGMENT_PRICE", 0.0083),
         sms_currency=_currency(env),
     )

@@ -61,3 +61,28 @@ class MetricsSchema(Schema):
     series = fields.List(fields.Nested(PeriodFigureSchema))
     group_by = fields.String()
     groups = fields.List(fields.Nested(GroupFigureSchema))
+
+
+class JourneyQuerySchema(Schema):
+    """GET /journey."""
+
+    since = Timestamp()
+    until = Timestamp()
+
+
+class JourneyStageSchema(Schema):
+    """One stage: its touchpoints, and each survey kind's figure there."""
+
+    stage = fields.String()
+    touchpoints = fields.List(fields.String())
+    nps = fields.Nested(FigureSchema)
+    csat = fields.Nested(FigureSchema)
+    ces = fields.Nested(FigureSchema)
+
+
+class JourneySchema(Schema):
+    """Every stage in the configured order."""
+
+    since = Timestamp(allow_none=True)
+    until = Timestamp(allow_none=True)
+    stages = fields.List(fields.Nested(JourneyStageSchema))

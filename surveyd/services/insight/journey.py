@@ -1,0 +1,50 @@
+"""The journey: every survey kind's score rolled up per journey stage (awareness ... support), with n and 95%
+interval, so staff see the weakest stage at a glance. Read only; one grouped query."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from surveyd.extensions import db
+from surveyd.models import Response, Survey, Touchpoint
+from surveyd.services.errors import Invalid
+from surveyd.services.insight.metric_math import summarize_counts
+from surveyd.services.insight.metrics import present
+
+KINDS = ("nps", "csat", "ces")
+
+
+def journey(since: datetime | None, until: datetime | None, order: tuple[str, ...]) -> dict[str, Any]:
+    """Per stage in `order`: its touchpoints, and for each survey kind answered there its figure (score, n,
+    interval). A stage without answers still shows, with its touchpoints and no figures."""
+    if since and until and since >= until:
+        raise Invalid("empty time range", {"until": ["Must be after since."]})
+    query = (
+        sa.select(Touchpoint.stage, Survey.kind, Response.score, sa.func.count())
+        .join(Touchpoint, Touchpoint.id == Response.touchpoint_id)
+        .join(Survey, Survey.id == Response.survey_id)
+        .where(Response.score.is_not(None))
+        .group_by(Touchpoint.stage, Survey.kind, Response.score)
+    )
+    if since:
+        query = query.where(Response.created_at >= since)
+    if until:
+        query = query.where(Response.created_at < until)
+    tallies: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for stage, kind, score, count in db.session.execute(query):
+        tallies[(stage.value, kind.value)][score] += count
+    keys: dict[str, list[str]] = defaultdict(list)
+    for key, stage in db.session.execute(sa.select(Touchpoint.key, Touchpoint.stage).order_by(Touchpoint.key)):
+        keys[stage.value].append(key)
+    stages = []
+    for stage in order:
+        entry: dict[str, Any] = {"stage": stage, "touchpoints": keys.get(stage, [])}
+        for kind in KINDS:
+            if (stage, kind) in tallies:
+                entry[kind] = present(summarize_counts(kind, tallies[(stage, kind)]))
+        stages.append(entry)
+    return {"since": since, "until": until, "stages": stages}
+
