@@ -203,7 +203,7 @@ def survey_preview_web(survey_id: int):
         questions = follow_ups_for(dispatch, steps[step])
         state = Progress(Stage.FOLLOW_UP, dispatch, follow_ups=questions) if questions else \
             Progress(Stage.COMPLETE, dispatch, changed=True)
-    html, _, _ = respond._render(state)  # the respondent page's own renderer: the preview is that page
+    html, _, _ = respond.render_progress(state)  # the respondent page's own renderer: the preview is that page
     return _framed(html)
 
 

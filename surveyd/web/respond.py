@@ -42,7 +42,7 @@ def _message(locale: str, key: str, status: int):
     return page("respond/message.html", locale, status, heading=t(locale, f"page.{key}_title"), body=t(locale, f"page.{key}_body"))
 
 
-def _render(state: Progress, chosen: int | None = None, notice_key: str | None = None, status: int = 200):
+def render_progress(state: Progress, chosen: int | None = None, notice_key: str | None = None, status: int = 200):
     """The page for where the respondent stands."""
     if state.stage == Stage.UNKNOWN:
         locale = survey_templates.resolve_locale(request.accept_languages.best, list(survey_templates.available_locales()))
@@ -69,7 +69,7 @@ def show(token: str):
     """The survey page; ?score=N (from an email) preselects N and records nothing."""
     state = progress(dispatch_for_token(token))
     chosen = request.args.get("score", type=int)
-    return _render(state, chosen=chosen)
+    return render_progress(state, chosen=chosen)
 
 
 @bp.post("/s/<token>")
@@ -77,16 +77,16 @@ def answer(token: str):
     """Record a posted answer through the web channel's inbound path; repeats change nothing."""
     dispatch = dispatch_for_token(token)
     if dispatch is None:
-        return _render(Progress(Stage.UNKNOWN))
+        return render_progress(Progress(Stage.UNKNOWN))
     try:
         (inbound,) = WebLinkChannel().parse_inbound({TOKEN_HEADER: token}, request.get_data(cache=True))
     except WebhookRejected:
         state = progress(dispatch)
         if state.stage != Stage.OPEN:
             # Answered or closed already: say so rather than asking for a score again.
-            return _render(state, notice_key="page.already_body")
-        return _render(Progress(Stage.OPEN, dispatch, error="choose_score"))
+            return render_progress(state, notice_key="page.already_body")
+        return render_progress(Progress(Stage.OPEN, dispatch, error="choose_score"))
     state = record_answer(dispatch, inbound)
     if state.stage == Stage.FOLLOW_UP and not state.changed:
-        return _render(state, notice_key="page.already_body")
-    return _render(state)
+        return render_progress(state, notice_key="page.already_body")
+    return render_progress(state)

@@ -230,7 +230,7 @@ def test_an_email_test_reaches_the_users_own_mailbox_marked_with_inert_links(pro
     message = mail.message
     assert mail.rcpt_tos == ["dana@acme.example"] and message["Subject"].startswith("[Test] ")
     html = message.get_body(("html",)).get_content()
-    sample = "/s/" + "x" * 22 + "." + "y" * 22  # messages._sample_link's token: a link as long as a real one
+    sample = "/s/" + "x" * 22 + "." + "y" * 22  # messages.sample_link's token: a link as long as a real one
     assert f"{sample}?score=10" in html and 'lang="fa"' in html
     assert counts(providers) == before
     assert "Your test is on its way to your email address." in client.get(response.headers["Location"]).get_data(

@@ -55,7 +55,7 @@ def compose(dispatch: Dispatch) -> OutboundMessage:
         text = survey_templates.render_message("telegram_invitation.txt", dispatch.locale, **context)
         return OutboundMessage(channel=channel.value, to=to, text=text, **common,
                                extra={"buttons": score_buttons(dispatch, to)})
-    if channel == Channel.SMS and _offers_telegram(dispatch):
+    if channel == Channel.SMS and offers_telegram(dispatch):
         context["telegram_link"] = chat_links.offer(dispatch.contact)
     template = {Channel.SMS: "sms_invitation.txt"}.get(channel)
     text = survey_templates.render_message(template, dispatch.locale, **context) if template else context["url"]
@@ -83,7 +83,7 @@ def _email(dispatch: Dispatch, context: dict[str, Any], to: str, common: dict[st
     values = {**context["attributes"], "name": dispatch.contact.name}
     context["own_subject"] = placeholders.fill((own.get("subject") or {}).get(dispatch.locale), values)
     context["own_intro"] = placeholders.fill((own.get("intro") or {}).get(dispatch.locale), values)
-    if _offers_telegram(dispatch):
+    if offers_telegram(dispatch):
         context["telegram_link"] = chat_links.offer(dispatch.contact)
     return OutboundMessage(
         channel=Channel.EMAIL.value,
@@ -96,7 +96,7 @@ def _email(dispatch: Dispatch, context: dict[str, Any], to: str, common: dict[st
     )
 
 
-def _offers_telegram(dispatch: Dispatch) -> bool:
+def offers_telegram(dispatch: Dispatch) -> bool:
     """The invitation offers the bot to a contact who could use it but has no chat linked, on the channels
     the operator chose (SURVEYD_TELEGRAM_OFFER: email by default, since on SMS the link costs a segment)."""
     contact = dispatch.contact
@@ -129,7 +129,7 @@ def score_buttons(dispatch: Dispatch, chat_id: str) -> list[list[tuple[str, str]
     return [buttons[:half], buttons[half:]]
 
 
-def _sample_link() -> str:
+def sample_link() -> str:
     """A survey link as long as a real one: the public URL, /s/, a nonce, a dot and a MAC."""
     def b64_length(n: int) -> int:
         return -(-n * 4 // 3)
@@ -153,7 +153,7 @@ def sms_segments(kind: SurveyKind, version: SurveyVersion) -> dict[str, dict[str
         variants["_with_telegram"] = _sample_deep_link()
     costs = {}
     for locale in version.locales:
-        context = {"question": version.scale_question["text"][locale], "url": _sample_link(), "contact_name": None,
+        context = {"question": version.scale_question["text"][locale], "url": sample_link(), "contact_name": None,
                    "low": low, "high": high}
         costs[locale] = {
             purpose + suffix: asdict(count_segments(survey_templates.render_message(

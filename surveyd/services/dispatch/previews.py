@@ -177,7 +177,7 @@ def sample_contact(locale: str, email: str = SAMPLE_EMAIL, phone: str = SAMPLE_P
 
 
 def _sample_token() -> str:
-    return messages._sample_link().rsplit("/", 1)[-1]
+    return messages.sample_link().rsplit("/", 1)[-1]
 
 
 def render(dispatch: Dispatch) -> OutboundMessage:
@@ -226,7 +226,7 @@ def offered_on(survey: Survey, version: SurveyVersion, locale: str) -> tuple[str
     """The channels whose invitation would also carry the bot's link, for a contact with no chat linked."""
     unlinked = sample_contact(locale, chat=None)
     return tuple(channel.value for channel in (Channel.EMAIL, Channel.SMS)
-                 if messages._offers_telegram(sample_dispatch(survey, version, locale, channel, unlinked)))
+                 if messages.offers_telegram(sample_dispatch(survey, version, locale, channel, unlinked)))
 
 
 def preview(survey: Survey, content: dict[str, Any] | None = None, locale: str | None = None,

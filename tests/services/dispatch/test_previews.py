@@ -52,7 +52,7 @@ def test_each_channel_is_exactly_what_a_real_dispatch_to_sam_would_carry_but_for
         real = messages.compose(dispatch)
         token = real.reference
         unsubscribe = tokens.sign_unsubscribe(dispatch.contact_id, "email", settings().secret_key)
-        sample = messages._sample_link().rsplit("/", 1)[-1]
+        sample = messages.sample_link().rsplit("/", 1)[-1]
 
         def inert(text, token=token, unsubscribe=unsubscribe, sample=sample):
             return text.replace(token, sample).replace(unsubscribe, "e0." + "z" * 16)
@@ -101,7 +101,7 @@ def test_the_links_and_buttons_in_a_preview_answer_nothing(survey):
     version = survey.latest
     email = previews.render(previews.sample_dispatch(survey, version, "en", Channel.EMAIL))
     token = email.reference
-    assert f"/s/{token}?score=9" in email.html and token == messages._sample_link().rsplit("/", 1)[-1]
+    assert f"/s/{token}?score=9" in email.html and token == messages.sample_link().rsplit("/", 1)[-1]
     assert tokens.verify(token, settings().secret_key) is None and dispatch_for_token(token) is None
     assert tokens.verify_unsubscribe("e0." + "z" * 16, "email", settings().secret_key) is None
     assert "e0." + "z" * 16 in email.extra["headers"]["List-Unsubscribe"]
