@@ -14,7 +14,8 @@ class MetricsQuerySchema(Schema):
     interval = fields.String(validate=validate.OneOf(["day", "week", "month"]))
     group_by = fields.String(
         validate=validate.Length(1, 120),
-        metadata={"description": "channel, touchpoint, stage, locale, attribute.<event attribute> or contact.<contact attribute>"},
+        metadata={"description": "channel, touchpoint, stage, locale, agent (the event's agent attribute), "
+                                 "attribute.<event attribute> or contact.<contact attribute>"},
     )
 
 
@@ -47,6 +48,7 @@ class GroupFigureSchema(FigureSchema):
     """A figure for one group."""
 
     key = fields.String(allow_none=True)
+    differs = fields.Boolean(metadata={"description": "The group's 95% interval does not overlap the overall one."})
 
 
 class MetricsSchema(Schema):

@@ -300,3 +300,22 @@ def test_interval_and_group_by_together(api, client):
     assert sum(p["n"] for p in body["series"]) == 3
     assert [(g["key"], g["n"]) for g in body["groups"]] == [("web", 3)]
     assert body["overall"]["score"] == round(100 * (1 - 2) / 3, 2)
+
+
+def test_group_by_agent_marks_the_groups_that_really_differ(api, client):
+    survey = create_survey(api, kind="csat", locales=["en"])
+    create_trigger(api, survey["id"])
+    answers = [("ana", 5)] * 12 + [("bo", 1)] * 12 + [("cy", 5), ("cy", 4), ("cy", 4), ("cy", 2), ("cy", 1)] + [(None, 3)]
+    for index, (agent, score) in enumerate(answers):
+        body = fire(api, external_id=f"a{index}", attributes={"agent": agent} if agent else {})
+        answer(client, web_dispatch(body)["url"], score)
+    body = metrics(api, survey["id"], group_by="agent")
+    overall = body["overall"]["interval"]
+    groups = {g["key"]: g for g in body["groups"]}
+    assert {key: (g["n"], g["score"]) for key, g in groups.items()} == {
+        "ana": (12, 100.0), "bo": (12, 0.0), "cy": (5, 60.0), None: (1, 0.0)}
+    assert {key: g["differs"] for key, g in groups.items()} == {"ana": True, "bo": True, "cy": False, None: False}
+    for g in groups.values():  # the mark says exactly that the intervals do not overlap (no interval: no mark)
+        apart = bool(g["interval"]) and (g["interval"]["high"] < overall["low"] or g["interval"]["low"] > overall["high"])
+        assert g["differs"] == apart
+    assert all("differs" in g for g in metrics(api, survey["id"], group_by="channel")["groups"])

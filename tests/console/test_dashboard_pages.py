@@ -128,3 +128,16 @@ def test_designers_download_a_surveys_answers_and_agents_cannot(app, answered):
     assert agent.get(link).status_code == 403
     assert "/console/responses/export" not in agent.get("/console/responses", query_string={
         "survey": nps["id"]}).get_data(as_text=True)
+
+
+def test_a_touchpoint_that_clearly_differs_from_the_whole_is_marked(api, client, app):
+    survey = create_survey(api, name="Marked CSAT", kind="csat", locales=["en"])
+    create_trigger(api, survey["id"], touchpoint="store.visit")
+    create_trigger(api, survey["id"], touchpoint="call.ended")
+    for number in range(12):
+        survey_answer(api, client, 5, external_id=f"s-{number}", touchpoint="store.visit")
+        survey_answer(api, client, 1, external_id=f"c-{number}", touchpoint="call.ended")
+    page = signed_in(app, "designer").get("/console/").get_data(as_text=True)
+    rows = re.findall(r'<code class="key">([\w.]+)</code></a></th>.*?<td>(.*?)</td></tr>', page, re.S)
+    assert ("store.visit", "<strong>clearly higher</strong>") in rows
+    assert ("call.ended", "<strong>clearly lower</strong>") in rows

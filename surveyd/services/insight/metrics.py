@@ -30,12 +30,14 @@ def period_start(moment: datetime, interval: str) -> date:
 def _group_key(group_by: str) -> Callable[[Any], str | None]:
     if group_by in GROUPS:
         return lambda row: getattr(row, group_by)
+    if group_by == "agent":  # the agent the event named (its `agent` attribute), attributed when it came in
+        return lambda row: _text((row.event_attributes or {}).get("agent"))
     prefix, _, name = group_by.partition(".")
     if prefix == "attribute" and name:
         return lambda row: _text((row.event_attributes or {}).get(name))
     if prefix == "contact" and name:
         return lambda row: _text((row.contact_attributes or {}).get(name))
-    choices = ", ".join((*GROUPS, "attribute.<name>", "contact.<name>"))
+    choices = ", ".join((*GROUPS, "agent", "attribute.<name>", "contact.<name>"))
     raise Invalid("unknown group_by", {"group_by": [f"Must be one of {choices}."]})
 
 
@@ -130,8 +132,17 @@ def survey_metrics(survey: Survey, since: datetime | None, until: datetime | Non
         key = _group_key(group_by)
         groups = _summaries(kind, rows, key)
         result["group_by"] = group_by
+        overall = result["overall"]["interval"]
         result["groups"] = [
-            {"key": group, **groups[group]}
+            {"key": group, **groups[group], "differs": _apart(groups[group]["interval"], overall)}
             for group in sorted(groups, key=lambda g: (-groups[g]["n"], str(g)))
         ]
     return result
+
+
+def _apart(interval: dict | None, overall: dict | None) -> bool:
+    """True when a group's 95% interval and the overall one do not overlap: the group really is better or worse
+    than the whole, not just by chance."""
+    if not interval or not overall:
+        return False
+    return interval["high"] < overall["low"] or interval["low"] > overall["high"]
