@@ -21,16 +21,9 @@ from surveyd.services.design import survey_definitions as definitions
 from surveyd.services.design import surveys, versions
 from surveyd.services.design.scales import BANDS as SCORE_BANDS
 from surveyd.services.design.scales import SCALES
-from surveyd.services.errors import Invalid, NotFound
+from surveyd.services.errors import Invalid
 
 DESIGNERS = (Role.ADMIN, Role.DESIGNER)
-
-
-def _survey_or_404(survey_id: int):
-    try:
-        return surveys.get_survey(survey_id)
-    except NotFound:
-        abort(404)
 
 
 def _locales() -> list:
@@ -86,7 +79,7 @@ def survey_new():
 @allowed(*DESIGNERS)
 def survey_page(survey_id: int):
     """The editor. Buttons other than Save change the page, not the survey, so it all works without JavaScript."""
-    survey = _survey_or_404(survey_id)
+    survey = previews.survey_or_404(survey_id)
     if request.method == "GET":
         return _render(survey, form.from_version(survey, survey.latest))
     draft = form.read(request.form, survey)
@@ -158,7 +151,7 @@ def _preview(survey, draft, locale: str, of_draft: bool):
 @allowed(*DESIGNERS)
 def draft_preview(survey_id: int):
     """The preview panel alone, of the form as it stands: what designer.js swaps in while staff type."""
-    survey = _survey_or_404(survey_id)
+    survey = previews.survey_or_404(survey_id)
     if not ButtonForm().validate_on_submit():
         return render_template("console/preview_unavailable.html", reason="errors.expired"), 400
     draft = form.read(request.form, survey)
@@ -174,7 +167,7 @@ def draft_preview(survey_id: int):
 def survey_versions(survey_id: int):
     """Every version with the answers it saw; what changed between two of them (`a`, `b`; by default the newest
     against the one before)."""
-    survey = _survey_or_404(survey_id)
+    survey = previews.survey_or_404(survey_id)
     numbers = [v.number for v in survey.versions]
     newest = numbers[-1]
     a, b = request.args.get("a", ""), request.args.get("b", "")

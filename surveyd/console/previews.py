@@ -113,7 +113,8 @@ def _draft(token: str, survey_id: int) -> dict:
     return payload["c"]
 
 
-def _survey_or_404(survey_id: int):
+def survey_or_404(survey_id: int):
+    """The survey, or the console's 404 page."""
     try:
         return surveys.get_survey(survey_id)
     except NotFound:
@@ -157,7 +158,7 @@ def _framed(html: str):
 @allowed(*DESIGNERS)
 def survey_preview(survey_id: int):
     """The preview panel alone, of the current version (or `version`), in `locale`."""
-    survey = _survey_or_404(survey_id)
+    survey = survey_or_404(survey_id)
     version = _number(request.args.get("version"))
     return _page(survey, request.args.get("locale"), version)
 
@@ -181,7 +182,7 @@ def _page(survey, locale: str | None, version: int | None, errors: dict | None =
 @allowed(*DESIGNERS)
 def survey_preview_email(survey_id: int):
     """The email's HTML as a mail client gets it, for the panel's frame."""
-    survey = _survey_or_404(survey_id)
+    survey = survey_or_404(survey_id)
     version, locale = _framed_source(survey)
     return _framed(previews.render(previews.sample_dispatch(survey, version, locale, Channel.EMAIL)).html)
 
@@ -191,7 +192,7 @@ def survey_preview_email(survey_id: int):
 def survey_preview_web(survey_id: int):
     """The survey page as the customer sees it (`after=negative|neutral|positive`: the page after such a score),
     rendered by the survey page's own code, for the panel's frame; its form posts nowhere."""
-    survey = _survey_or_404(survey_id)
+    survey = survey_or_404(survey_id)
     version, locale = _framed_source(survey)
     dispatch = previews.sample_dispatch(survey, version, locale, Channel.WEB)
     step = request.args.get("after")
@@ -211,7 +212,7 @@ def survey_preview_web(survey_id: int):
 @allowed(*DESIGNERS)
 def survey_test(survey_id: int):
     """Send the invitation to the signed-in user (`channel`: email, telegram or sandbox) in `locale`."""
-    survey = _survey_or_404(survey_id)
+    survey = survey_or_404(survey_id)
     locale, channel = request.form.get("locale", ""), request.form.get("channel", "")
     version = _number(request.form.get("version"))
     if not ButtonForm().validate_on_submit():

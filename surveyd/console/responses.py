@@ -63,17 +63,22 @@ def _refusals(survey, filters: drilldown.Filters, errors: dict) -> None:
             errors.setdefault(field, [REFUSALS.get(field, "responses.invalid_filters")])
 
 
-@bp.route("/responses")
-@allowed(*ALL)
-def response_list():
-    """The answers of one survey behind a figure, newest first, 50 to a page."""
+def _survey_of_request():
+    """The survey the query's `survey` names; 404 for none, a non-number or an unknown id."""
     raw = request.args.get("survey", "")
     if not raw.isdigit():
         abort(404)
     try:
-        survey = surveys.get_survey(int(raw))
+        return surveys.get_survey(int(raw))
     except NotFound:
         abort(404)
+
+
+@bp.route("/responses")
+@allowed(*ALL)
+def response_list():
+    """The answers of one survey behind a figure, newest first, 50 to a page."""
+    survey = _survey_of_request()
     text = {name: (request.args.get(name) or "").strip()[:200] for name in FILTERS}
     errors: dict[str, list[str]] = {}
     filters = _filters(text, errors)
@@ -95,13 +100,7 @@ def response_list():
 @allowed(Role.ADMIN, Role.DESIGNER)
 def response_export():
     """Every answer of one survey in the time range given (since, until), as CSV or XLSX: the API's export."""
-    raw = request.args.get("survey", "")
-    if not raw.isdigit():
-        abort(404)
-    try:
-        survey = surveys.get_survey(int(raw))
-    except NotFound:
-        abort(404)
+    survey = _survey_of_request()
     errors: dict[str, list[str]] = {}
     since = _moment((request.args.get("since") or "").strip()[:200], "since", errors)
     until = _moment((request.args.get("until") or "").strip()[:200], "until", errors)
