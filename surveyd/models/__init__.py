@@ -19,6 +19,7 @@ from surveyd.models.dispatch import (
     DispatchStatusChange,
 )
 from surveyd.models.event import Event
+from surveyd.models.goal import Goal, ReportRun
 from surveyd.models.inbound import Conversation, InboundMessage
 from surveyd.models.response import Answer, Response
 from surveyd.models.sandbox_message import SandboxMessage
@@ -31,7 +32,7 @@ from surveyd.models.webhook_endpoint import DeliveryStatus, WebhookAttempt, Webh
 
 __all__ = [
     "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "Base", "Channel", "ChatLink", "Consent", "ConsentState", "Contact",
-    "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "InboundMessage", "Response", "Role", "SignInAttempt",
+    "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "Goal", "InboundMessage", "ReportRun", "Response", "Role", "SignInAttempt",
     "SandboxMessage", "StaffLink", "Stage", "Survey", "SurveyKind", "SurveyVersion", "Touchpoint", "Trigger", "User", "DeliveryStatus", "WebhookAttempt", "WebhookDelivery",
     "WebhookEndpoint",
     "utcnow",

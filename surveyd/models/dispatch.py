@@ -58,6 +58,7 @@ class Dispatch(Base):
     due_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime | None]  # the survey page was first shown (web link opened, email score followed)
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("dispatches.id", ondelete="CASCADE"), index=True)

@@ -57,6 +57,9 @@ class Answer(Base):
     question_id: Mapped[str] = mapped_column(sa.String(64))
     value_number: Mapped[int | None]
     value_text: Mapped[str | None] = mapped_column(sa.Text)
+    # Free text only: the sentiment analyser's label (negative, neutral, positive) and score in [-1, 1].
+    sentiment: Mapped[str | None] = mapped_column(sa.String(8))
+    sentiment_score: Mapped[float | None]
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     response: Mapped[Response] = relationship(back_populates="answers")
