@@ -1,4 +1,5 @@
-"""The `surveyd` command: serve, worker, api-key create, user create/telegram-link, migrate, telegram set-webhook/delete-webhook."""
+"""The `surveyd` command: serve, worker, api-key create, user create/telegram-link, migrate, report send,
+telegram set-webhook/delete-webhook."""
 from __future__ import annotations
 
 import logging
@@ -134,6 +135,38 @@ def api_key_create(name: str) -> None:
         key_id = key.id
     click.echo(f"Created API key {key_id} ({name}). Store it now; it cannot be shown again:")
     click.echo(raw)
+
+
+@main.group()
+def report() -> None:
+    """The periodic customer experience report."""
+
+
+@report.command("send")
+@click.option("--month", default=None, metavar="YYYY-MM", help="The month to report (default: the last whole one).")
+@click.option("--to", "to", multiple=True, metavar="EMAIL", help="A recipient (repeat; default: SURVEYD_REPORT_TO).")
+def report_send(month: str | None, to: tuple[str, ...]) -> None:
+    """Email a month's report now, whether or not the schedule already sent it."""
+    from surveyd.models import utcnow
+    from surveyd.server import apply_migrations
+    from surveyd.services.errors import ServiceError
+    from surveyd.services.insight import periods, reporting
+
+    app = _app()
+    apply_migrations(app, quiet=True)
+    with app.app_context():
+        current = app.config["SURVEYD"]
+        try:
+            period = (periods.parse_month(month, current.default_timezone) if month
+                      else periods.last_complete(current.report_cadence, utcnow(), current.default_timezone))
+            sent = reporting.send(period, to or current.report_to)
+        except ServiceError as error:
+            details = "; ".join(" ".join(problems) for problems in (error.fields or {}).values())
+            click.echo(f"surveyd: {error.message}{': ' + details if details else ''}", err=True)
+            sys.exit(2)
+    click.echo(f"Sent the {period.label} report to {sent} of {len(to or current.report_to)} recipients.")
+    if sent < len(to or current.report_to):
+        sys.exit(1)
 
 
 @main.group()

@@ -97,6 +97,22 @@ def _root_causes(env: Mapping[str, str]) -> tuple[str, ...]:
 JOURNEY_STAGES = ("awareness", "consideration", "purchase", "post_purchase", "support")  # models.Stage's values
 
 
+def _report_to(env: Mapping[str, str]) -> tuple[str, ...]:
+    """SURVEYD_REPORT_TO: the report's recipients, comma-separated email addresses."""
+    addresses = tuple(part.strip() for part in (env.get("SURVEYD_REPORT_TO") or "").split(",") if part.strip())
+    for address in addresses:
+        if "@" not in address or any(ch.isspace() for ch in address):
+            raise ConfigError(f"SURVEYD_REPORT_TO holds something that is not an email address: {address!r}")
+    return addresses
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def _journey_stages(env: Mapping[str, str]) -> tuple[str, ...]:
     """SURVEYD_JOURNEY_STAGES: the journey's stages in the order the journey view shows them, each once."""
     raw = env.get("SURVEYD_JOURNEY_STAGES")
@@ -182,11 +198,16 @@ class Settings:
     outbound_allow_private: bool = False
     # What an agent may name as the root cause when closing an alert (SURVEYD_ROOT_CAUSES, comma-separated).
     root_causes: tuple[str, ...] = DEFAULT_ROOT_CAUSES
-    # What one SMS segment costs, and in which currency (ISO 4217): the designer's preview estimates a message's cost.
     # The journey's stages in the order the journey view shows them (SURVEYD_JOURNEY_STAGES).
     journey_stages: tuple[str, ...] = JOURNEY_STAGES
+    # What one SMS segment costs, and in which currency (ISO 4217): the designer's preview estimates a message's cost.
     sms_segment_price: float = 0.0083
     sms_currency: str = "USD"
+    # Who receives the periodic report (SURVEYD_REPORT_TO, comma-separated), how often (month or week), in which
+    # language; its periods follow the calendar of default_timezone.
+    report_to: tuple[str, ...] = ()
+    report_cadence: str = "month"
+    report_locale: str = "en"
 
     @property
     def sandbox(self) -> bool:
@@ -327,6 +348,9 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         outbound_allow_private=_flag(env, "SURVEYD_OUTBOUND_ALLOW_PRIVATE", False),
         root_causes=_root_causes(env),
         journey_stages=_journey_stages(env),
+        report_to=_report_to(env),
+        report_cadence=_choice(env, "SURVEYD_REPORT_CADENCE", ("month", "week"), "month"),
+        report_locale=_choice(env, "SURVEYD_REPORT_LOCALE", ("en", "tr", "fa"), "en"),
         sms_segment_price=_float(env, "SURVEYD_SMS_SEGMENT_PRICE", 0.0083),
         sms_currency=_currency(env),
     )

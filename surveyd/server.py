@@ -23,15 +23,17 @@ def apply_migrations(app: Flask, quiet: bool = False) -> None:
 def relay_chores() -> list[Chore]:
     """What every relay does now and then beside the outbox: act on kept webhook deliveries nothing acted on,
     hand out agent notifications and integrators' webhook deliveries that are due (retries, and any whose
-    hand-off on commit was lost), and escalate alerts past their SLA."""
+    hand-off on commit was lost), escalate alerts past their SLA, and send the periodic report once its period is over."""
     from surveyd.services.alerts import escalation, notifying
     from surveyd.services.answers import inbound_recovery
+    from surveyd.services.insight import reporting
     from surveyd.services.integrations import delivering
 
     return [Chore("inbound recovery", inbound_recovery.EVERY_SECONDS, inbound_recovery.recover),
             Chore("alert notifications", notifying.SWEEP_EVERY_SECONDS, notifying.sweep),
             Chore("webhook deliveries", delivering.SWEEP_EVERY_SECONDS, delivering.sweep),
-            Chore("alert escalation", escalation.EVERY_SECONDS, escalation.escalate_overdue)]
+            Chore("alert escalation", escalation.EVERY_SECONDS, escalation.escalate_overdue),
+            Chore("periodic report", reporting.EVERY_SECONDS, reporting.send_due)]
 
 
 def start_notifier(app: Flask):

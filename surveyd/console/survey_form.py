@@ -95,6 +95,7 @@ def read(form, survey: Survey) -> dict[str, Any]:
         "threshold": _text(form, "alert-threshold", 10),
         "keywords": [word.strip() for word in _text(form, "alert-keywords").split(",") if word.strip()],
         "sla_minutes": _text(form, "alert-sla", 10),
+        "sentiment": form.get("alert-sentiment") == "1",
     }
     for part in PARTS:
         alert[part] = [_read_target(form, f"{part}-{i}", saved.get(part) or [])
@@ -211,7 +212,7 @@ def to_data(draft: dict[str, Any], survey: Survey) -> tuple[dict[str, Any], dict
     """The draft as the PATCH body the API would take, and the errors found on the way (field id: messages):
     numbers that are not numbers, a kept secret URL filled back in from the saved version."""
     errors: dict[str, list[str]] = {}
-    alert: dict[str, Any] = {"keywords": draft["alert"]["keywords"]}
+    alert: dict[str, Any] = {"keywords": draft["alert"]["keywords"], "sentiment": bool(draft["alert"].get("sentiment"))}
     for field, key, name in (("threshold", "threshold", "alert-threshold"), ("sla_minutes", "sla_minutes", "alert-sla")):
         raw = str(draft["alert"].get(field) or "")
         if raw.lstrip("-").isdigit():

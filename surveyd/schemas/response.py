@@ -7,11 +7,25 @@ from surveyd.schemas.common import PageQuerySchema, Timestamp
 from surveyd.services.design.scales import band
 
 
+class SentimentSchema(Schema):
+    """How a free-text answer is worded, as the offline analyser read it."""
+
+    label = fields.String(metadata={"description": "negative, neutral or positive"})
+    score = fields.Float(metadata={"description": "From -1 (most negative) to 1 (most positive)."})
+
+
+def _sentiment(answer) -> dict | None:
+    if answer.sentiment is None:
+        return None
+    return {"label": answer.sentiment, "score": round(answer.sentiment_score or 0.0, 3)}
+
+
 class AnswerSchema(Schema):
-    """One answered question."""
+    """One answered question; a free-text answer also carries its sentiment."""
 
     question_id = fields.String()
     value = fields.Raw()
+    sentiment = fields.Function(_sentiment, metadata={"description": "null for scores and chosen options"})
     answered_at = Timestamp()
 
 

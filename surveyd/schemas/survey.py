@@ -62,10 +62,12 @@ class NotifySchema(Schema):
 
 
 class AlertRuleSchema(Schema):
-    """When an answer raises an alert (score at or below threshold, or a keyword), who hears, and the SLA."""
+    """When an answer raises an alert (score at or below threshold, a keyword, negative wording), who hears, and the SLA."""
 
     threshold = fields.Integer(strict=True)  # 5.5 is refused, not read as 5
     keywords = fields.List(fields.String(validate=validate.Length(1, 100)), validate=validate.Length(max=100))
+    sentiment = fields.Boolean(truthy={True}, falsy={False}, metadata={
+        "description": "Also raise an alert when a comment is negatively worded, whatever the score (reason sentiment)."})
     notify = fields.List(fields.Nested(NotifySchema), validate=validate.Length(max=20))
     sla_minutes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 525600), metadata={
         "description": "An alert not resolved this long after it was raised is escalated once."})

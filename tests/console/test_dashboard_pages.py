@@ -141,3 +141,42 @@ def test_a_touchpoint_that_clearly_differs_from_the_whole_is_marked(api, client,
     rows = re.findall(r'<code class="key">([\w.]+)</code></a></th>.*?<td>(.*?)</td></tr>', page, re.S)
     assert ("store.visit", "<strong>clearly higher</strong>") in rows
     assert ("call.ended", "<strong>clearly lower</strong>") in rows
+
+
+def test_each_score_is_set_against_the_period_before_and_a_clear_change_is_named(api, client, app):
+    survey = create_survey(api, name="Moving CSAT", kind="csat", locales=["en"])
+    create_trigger(api, survey["id"])
+    for number in range(15):
+        survey_answer(api, client, 1, external_id=f"before-{number}")
+    with app.app_context():  # the first 15 answers were given 40 days ago: the 30 days before the figure
+        db.session.execute(sa.update(Response).values(created_at=utcnow() - timedelta(days=40)))
+        db.session.commit()
+        db.session.remove()
+    for number in range(15):
+        survey_answer(api, client, 5, external_id=f"now-{number}")
+    page = signed_in(app, "agent").get("/console/").get_data(as_text=True)
+    row = re.search(r'<a href="#survey-\d+">Moving CSAT</a></th>(.*?)</tr>', page, re.S).group(1)
+    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells[1] == "100.0" and cells[4] == "0.0"  # now, and the 30 days before
+    assert cells[5] == "+100.0 clearly up"
+
+
+def test_root_causes_of_resolved_alerts_show_per_touchpoint(api, client, app):
+    from surveyd.services.alerts import handling
+
+    survey = create_survey(api, name="Causes CSAT", kind="csat", locales=["en"])
+    for touchpoint in ("order.delivered", "refund.paid"):
+        create_trigger(api, survey["id"], touchpoint=touchpoint)
+    for number, (touchpoint, cause) in enumerate([("order.delivered", "delivery"), ("order.delivered", "delivery"),
+                                                  ("refund.paid", "billing"), ("refund.paid", None)]):
+        survey_answer(api, client, 1, external_id=f"x-{number}", touchpoint=touchpoint)
+        if cause:
+            with app.app_context():
+                from surveyd.models import Alert
+                alert_id = db.session.scalar(sa.select(sa.func.max(Alert.id)))
+                handling.resolve_alert(alert_id, cause, "called back", "user:agent@shop.test")
+                db.session.remove()
+    page = signed_in(app, "agent").get("/console/").get_data(as_text=True)
+    table = re.search(r"Causes CSAT: why, root causes.*?</table>", page, re.S).group(0)
+    rows = re.findall(r'<code class="key">([\w.]+)</code></th>\s*<td class="num">(\d+)</td>\s*<td>(.*?)</td>', table)
+    assert rows == [("order.delivered", "2", "delivery (2)"), ("refund.paid", "1", "billing (1)")]

@@ -15,8 +15,9 @@ from surveyd.services.alerts.targets import Answered, matching
 from surveyd.services.integrations import publishing
 
 
-def alert_reasons(rule: dict[str, Any], score: int | None, texts: list[str]) -> list[str]:
-    """Why an answer is negative under a survey's alert rule; empty when it is not."""
+def alert_reasons(rule: dict[str, Any], score: int | None, texts: list[str], negative_wording: bool = False) -> list[str]:
+    """Why an answer is negative under a survey's alert rule; empty when it is not. `negative_wording` says
+    whether a comment was labelled negative; it counts only when the rule asks (alert.sentiment)."""
     reasons = []
     if score is not None and score <= rule["threshold"]:
         reasons.append("score")
@@ -24,6 +25,8 @@ def alert_reasons(rule: dict[str, Any], score: int | None, texts: list[str]) -> 
     for keyword in rule.get("keywords", []):
         if re.search(rf"(?<!\w){re.escape(keyword)}(?!\w)", words):
             reasons.append(f"keyword:{keyword}")
+    if negative_wording and rule.get("sentiment"):
+        reasons.append("sentiment")
     return reasons
 
 
@@ -45,7 +48,8 @@ def raise_alert_if_negative(response: Response) -> Alert | None:
     """
     texts = [a.value_text for a in response.answers if a.value_text]
     rule = response.survey_version.alert
-    reasons = alert_reasons(rule, response.score, texts)
+    negative = any(a.sentiment == "negative" for a in response.answers)
+    reasons = alert_reasons(rule, response.score, texts, negative)
     if not reasons:
         return None
     alert = db.session.scalar(sa.select(Alert).where(Alert.response_id == response.id))

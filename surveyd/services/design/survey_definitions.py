@@ -88,6 +88,8 @@ def check_alert(kind: str, alert: dict[str, Any] | None, allow_private: bool = F
     rule = {"threshold": threshold, "keywords": keywords, **targets}
     if alert.get("sla_minutes"):
         rule["sla_minutes"] = alert["sla_minutes"]
+    if alert.get("sentiment"):
+        rule["sentiment"] = True
     return rule
 
 

@@ -1,5 +1,5 @@
 """Responses for spreadsheets: one row per response with every answer, the contact's external id, touchpoint,
-channel, language, the version it saw and the event's attributes. Rows are read in batches and handed on as they
+channel, language, the version it saw, the sentiment of its comments and the event's attributes. Rows are read in batches and handed on as they
 come, so a million responses take the memory of one batch. Read only.
 
 Every text cell that a spreadsheet would read as a formula (starting with =, +, -, @, a tab or a carriage return)
@@ -37,7 +37,9 @@ BATCH = 1000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"  # Excel reads a CSV as UTF-8 (and Persian as Persian) only when it starts with one
 FIXED = ("response_id", "answered_at", "survey", "version", "contact_external_id", "touchpoint", "channel", "locale",
-         "score", "completed")
+         "score", "completed", "sentiment")
+# A response's sentiment is its most negative comment's: one angry sentence outweighs a polite one.
+WORST_FIRST = ("negative", "neutral", "positive")
 
 
 def defuse(value: Any) -> Any:
@@ -91,15 +93,20 @@ def table(survey: Survey, since: datetime | None, until: datetime | None, batch:
         result = db.session.execute(statement.execution_options(yield_per=batch))
         for part in result.partitions():
             answers: dict[int, dict[str, Any]] = defaultdict(dict)
-            for response_id, question_id, text, number in db.session.execute(
-                    sa.select(Answer.response_id, Answer.question_id, Answer.value_text, Answer.value_number)
+            moods: dict[int, set[str]] = defaultdict(set)
+            for response_id, question_id, text, number, mood in db.session.execute(
+                    sa.select(Answer.response_id, Answer.question_id, Answer.value_text, Answer.value_number,
+                              Answer.sentiment)
                     .where(Answer.response_id.in_([row.id for row in part]))):
                 answers[response_id][question_id] = text if text is not None else number
+                if mood:
+                    moods[response_id].add(mood)
             for row in part:
                 said = answers.get(row.id, {})
+                worst = next((label for label in WORST_FIRST if label in moods.get(row.id, ())), None)
                 yield [defuse(value) for value in (
                     row.id, row.created_at.isoformat(), survey.name, row.number, row.external_id, row.key,
-                    row.channel.value, row.locale, row.score, row.completed,
+                    row.channel.value, row.locale, row.score, row.completed, worst,
                     *(said.get(qid) for qid in questions),
                     json.dumps(row.attributes, ensure_ascii=False, sort_keys=True) if row.attributes else None)]
 
