@@ -22,6 +22,15 @@ def Timestamp(**kwargs) -> fields.AwareDateTime:
     return fields.AwareDateTime(default_timezone=timezone.utc, **kwargs)
 
 
+class StrictBoolean(fields.Boolean):
+    """true or false and nothing else: marshmallow's Boolean would also take "yes", 1 and "on"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def check_timezone(value: str) -> None:
     """Refuse anything that is not an IANA time zone name."""
     try:

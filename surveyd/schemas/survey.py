@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from surveyd.schemas.common import Timestamp, mask_url
+from surveyd.schemas.common import StrictBoolean, Timestamp, mask_url
 from surveyd.services.design.survey_definitions import scale_of
 from surveyd.services.dispatch.messages import sms_segments
 
@@ -66,7 +66,7 @@ class AlertRuleSchema(Schema):
 
     threshold = fields.Integer(strict=True)  # 5.5 is refused, not read as 5
     keywords = fields.List(fields.String(validate=validate.Length(1, 100)), validate=validate.Length(max=100))
-    sentiment = fields.Boolean(truthy={True}, falsy={False}, metadata={
+    sentiment = StrictBoolean(metadata={
         "description": "Also raise an alert when a comment is negatively worded, whatever the score (reason sentiment)."})
     notify = fields.List(fields.Nested(NotifySchema), validate=validate.Length(max=20))
     sla_minutes = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 525600), metadata={

@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 import pytest
 
 from surveyd.services.insight.export import defuse
+from surveyd.services.insight.sentiment import analyse
 from tests.api.helpers import (
     create_survey,
     create_trigger,
@@ -63,6 +64,9 @@ def test_csv_has_a_bom_every_answer_and_defused_cells(api, answered):
     assert "خیلی خوب بود، ممنون" in dariush.values() and "'-5 stars, never again" in minus.values()
     assert '"store": "+Kadıköy"' in ada["event_attributes"] and '"order_id": "A-ada"' in ada["event_attributes"]
     assert set(rows[0]) >= {"response_id", "answered_at", "survey", "completed", "answer.improve", "answer.liked"}
+    # The response's sentiment is its comment's, as the analyser read it when the answer came in.
+    assert dariush["sentiment"] == "positive"
+    assert minus["sentiment"] == analyse("-5 stars, never again", "en").label
 
 
 def test_xlsx_is_a_workbook_with_the_same_rows(api, answered):

@@ -6,6 +6,7 @@ Set SURVEYD_SCREENSHOT_DIR to keep the screenshots for a person to look at.
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -121,7 +122,9 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
                            ("trigger", f"/console/triggers/{trigger_id}"),
                            ("trigger-check", "/console/triggers/check?run=1&touchpoint=delivered.cust-1"
                                              "&contact=cust-1&attributes=amount%3D20"),
-                           ("responses", f"/console/responses?survey={survey_id}&band=negative")):
+                           ("responses", f"/console/responses?survey={survey_id}&band=negative"),
+                           ("reports", "/console/reports"),
+                           ("report", f"/console/reports/{datetime.now(timezone.utc):%Y-%m}")):
             assert page.goto(live_server + path).status == 200
             assert axe_violations(page) == [], f"{name}, {locale}, {width} px"
             no_horizontal_scroll(page)
@@ -141,7 +144,7 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
         assert axe_violations(page) == [], f"designer errors, {locale}, {width} px"
         no_horizontal_scroll(page)
         page.screenshot(path=str(folder / f"console-survey-errors-{lang}-{width}.png"), full_page=True)
-        assert len(pages) == 19
+        assert len(pages) == 21
 
 
 def test_a_new_alert_appears_in_an_open_inbox_without_reloading(open_page, live_app, live_server):

@@ -3,6 +3,7 @@ and a bundled DejaVu Sans, which covers Latin with Turkish letters and the Persi
 joined and right to left without any system font."""
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 from fpdf import FPDF
@@ -12,6 +13,19 @@ from surveyd.services.insight.report_view import ReportView
 
 FONTS = Path(__file__).parent / "fonts"
 FAMILY = "DejaVu"
+LRM = "\u200e"
+
+
+def _own_direction(text: str) -> str:
+    """A cell in a right-to-left page keeps its own direction: a Latin name or "+25.0" starts with a left-to-right
+    mark, or the page's direction would turn "+25.0" into "25.0+" (what dir="auto" does in the HTML)."""
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            return text
+        if kind == "L":
+            break
+    return LRM + text
 
 
 def render(view: ReportView) -> bytes:
@@ -49,7 +63,7 @@ def render(view: ReportView) -> bytes:
                 for cells in table.rows:
                     row = grid.row()
                     for value in order(cells):
-                        row.cell(value)
+                        row.cell(_own_direction(value) if rtl else value)
         if table.note:
             pdf.set_text_color(87, 96, 106)
             pdf.set_font(FAMILY, "", 8)
