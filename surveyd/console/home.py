@@ -15,7 +15,7 @@ from surveyd.console.access import ALL, allowed
 from surveyd.models import Survey, utcnow
 from surveyd.services.alerts import handling
 from surveyd.services.design import surveys
-from surveyd.services.insight import drilldown
+from surveyd.services.insight import drilldown, goals
 from surveyd.services.insight.root_causes import root_causes
 from surveyd.services.insight.metrics import survey_metrics
 
@@ -82,4 +82,5 @@ def home():
     open_alerts = handling.list_alerts(status="open", limit=200)
     overdue = handling.list_alerts(overdue=True, limit=200, now=now)
     return render_template("console/home.html", sections=sections, days=DAYS, open_alerts=len(open_alerts),
-                           overdue=len(overdue), weeks=WEEKS, chart=charts)
+                           overdue=len(overdue), weeks=WEEKS, chart=charts, goals=goals.goals_with_progress(),
+                           names={section.survey.id: section.survey.name for section in sections})

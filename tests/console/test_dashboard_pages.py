@@ -180,3 +180,15 @@ def test_root_causes_of_resolved_alerts_show_per_touchpoint(api, client, app):
     table = re.search(r"Causes CSAT: why, root causes.*?</table>", page, re.S).group(0)
     rows = re.findall(r'<code class="key">([\w.]+)</code></th>\s*<td class="num">(\d+)</td>\s*<td>(.*?)</td>', table)
     assert rows == [("order.delivered", "2", "delivery (2)"), ("refund.paid", "1", "billing (1)")]
+
+
+def test_goals_show_with_their_verdict(api, client, app):
+    survey = create_survey(api, name="Goal CSAT", kind="csat", locales=["en"])
+    create_trigger(api, survey["id"])
+    survey_answer(api, client, 5)
+    by = (utcnow() + timedelta(days=90)).date().isoformat()
+    ok(api.post("/goals", json={"name": "CSAT 90 by summer", "survey_id": survey["id"], "target": 90, "by": by}), 201)
+    page = signed_in(app, "agent").get("/console/").get_data(as_text=True)
+    row = re.search(r'<th scope="row" dir="auto">CSAT 90 by summer</th>(.*?)</tr>', page, re.S).group(1)
+    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells == ["Goal CSAT", "100.0", "1", "90.0", by, "At risk (too few answers to judge)"]

@@ -10,7 +10,7 @@ import pytest
 
 import surveyd.services
 
-ORDER = ["access", "audience", "design", "insight", "dispatch", "integrations", "alerts", "intake", "answers",
+ORDER = ["access", "audience", "design", "dispatch", "insight", "integrations", "alerts", "intake", "answers",
          "sandbox"]
 SERVICES = Path(__file__).resolve().parents[2] / "surveyd" / "services"
 SHARED = {"errors", "runtime", "tokens"}

@@ -2,5 +2,5 @@
 recovered when acting failed), web and chat answers turned into one response per dispatch, the chat
 conversation, Telegram updates (webhook or long poll) and provider delivery reports.
 
-Uses: access, alerts, audience, design, dispatch, insight (sentiment), integrations.
+Uses: access, alerts, audience, design, dispatch, insight, integrations.
 """

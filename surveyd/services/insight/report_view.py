@@ -57,7 +57,10 @@ class _Words:
 
     def __init__(self, locale: str):
         self.locale = locale
-        self.digits = survey_templates.locale_info(locale).localize_digits
+        info = survey_templates.locale_info(locale)
+        # Persian writes its own decimal and thousands separators and percent sign beside its own digits.
+        marks = str.maketrans({".": "٫", ",": "٬", "%": "٪"}) if info.digits != "0123456789" else None
+        self.digits = lambda value: info.localize_digits(value).translate(marks) if marks else info.localize_digits(value)
 
     def t(self, key: str, **values: Any) -> str:
         return survey_templates.translate(self.locale, key, **values)

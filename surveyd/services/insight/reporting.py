@@ -32,7 +32,8 @@ def view(period: Period, locale: str) -> ReportView:
     from surveyd.services.insight import goals as goal_progress
 
     current = settings()
-    report = reports.build(period, current.journey_stages, goal_progress.report_goals(reports.as_of(period)))
+    report = reports.build(period, current.journey_stages,
+                           goal_progress.report_goals(reports.as_of(period), since=period.start))
     return present(report, locale)
 
 

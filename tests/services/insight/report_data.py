@@ -2,12 +2,12 @@
 times pinned, some alerts resolved with root causes. Every figure the report shows follows from this table."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
 from surveyd.extensions import db
-from surveyd.models import Alert, AlertStatus, Dispatch, Response
+from surveyd.models import Alert, AlertStatus, Dispatch, Goal, Response
 from tests.api.helpers import create_survey, create_trigger, ok, survey_answer
 
 UTC = timezone.utc
@@ -62,6 +62,10 @@ def build(api, client, app) -> dict[str, int]:
             at = ANSWERS[index][3]
             db.session.execute(sa.update(Alert).where(Alert.response_id == ids[index]).values(
                 status=AlertStatus.RESOLVED, root_cause=cause, resolved_at=at + timedelta(minutes=minutes)))
+        # Made straight in the table: the API refuses a goal whose deadline has passed, and this one is judged
+        # as of October's end, when its deadline was still to come.
+        db.session.add(Goal(name="CSAT 80 by the new year", survey_id=csat, target=80.0, starts_on=date(2026, 9, 1),
+                            due_on=date(2026, 12, 31), created_at=datetime(2026, 9, 1, tzinfo=UTC)))
         db.session.commit()
         db.session.remove()
     return {"csat": csat, "nps": nps}
