@@ -39,6 +39,7 @@ def register_extensions(app: Flask) -> None:
     init_database(app, db)
     from surveyd.database import on_transaction_end
     from surveyd.services.alerts import feed, notifying
+    from surveyd.services.answers import wording
     from surveyd.services.integrations import events as webhook_events
     from surveyd.services.integrations import publishing
 
@@ -47,6 +48,7 @@ def register_extensions(app: Flask) -> None:
     on_transaction_end(db, notifying.after_commit, notifying.after_rollback)
     on_transaction_end(db, feed.after_commit, feed.after_rollback)  # open inboxes hear of new alerts
     on_transaction_end(db, publishing.after_commit, publishing.after_rollback)
+    on_transaction_end(db, wording.after_commit, wording.after_rollback)  # comments are read off the answer's path
     # Dispatch failures and opt-outs become webhook events through listeners: dispatch and audience may not
     # import integrations, which sits below them.
     webhook_events.listen()

@@ -75,7 +75,7 @@ def worker(concurrency: int | None, relay: bool, loglevel: str) -> None:
     """Run a Celery dispatch worker (and its relay) for the scaled setup."""
     import socket
 
-    from surveyd.server import relay_chores, start_notifier
+    from surveyd.server import relay_chores, start_notifier, warm_up_wording
     from surveyd.services.alerts.notifier import alerts_queue
     from surveyd.services.dispatch.relay import celery_relay
 
@@ -92,6 +92,7 @@ def worker(concurrency: int | None, relay: bool, loglevel: str) -> None:
             "slow with several workers; use PostgreSQL for the scaled setup")
     threads = concurrency or settings.dispatch_concurrency
     start_notifier(app)  # the relay's sweep hands due notifications to Celery, like the web processes do
+    warm_up_wording()  # this worker's tasks read the comments' wording
     relay_thread = celery_relay(app, max_in_flight=max(100, threads * 50), chores=relay_chores()) if relay else None
     if relay_thread:
         relay_thread.start()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from flask import Flask
 
@@ -23,9 +24,10 @@ def apply_migrations(app: Flask, quiet: bool = False) -> None:
 def relay_chores() -> list[Chore]:
     """What every relay does now and then beside the outbox: act on kept webhook deliveries nothing acted on,
     hand out agent notifications and integrators' webhook deliveries that are due (retries, and any whose
-    hand-off on commit was lost), escalate alerts past their SLA, and send the periodic report once its period is over."""
+    hand-off on commit was lost), escalate alerts past their SLA, read the wording of comments
+    whose hand-off was lost, and send the periodic report once its period is over."""
     from surveyd.services.alerts import escalation, notifying
-    from surveyd.services.answers import inbound_recovery
+    from surveyd.services.answers import inbound_recovery, wording
     from surveyd.services.insight import reporting
     from surveyd.services.integrations import delivering
 
@@ -33,7 +35,8 @@ def relay_chores() -> list[Chore]:
             Chore("alert notifications", notifying.SWEEP_EVERY_SECONDS, notifying.sweep),
             Chore("webhook deliveries", delivering.SWEEP_EVERY_SECONDS, delivering.sweep),
             Chore("alert escalation", escalation.EVERY_SECONDS, escalation.escalate_overdue),
-            Chore("periodic report", reporting.EVERY_SECONDS, reporting.send_due)]
+            Chore("periodic report", reporting.EVERY_SECONDS, reporting.send_due),
+            Chore("comment wording", wording.SWEEP_EVERY_SECONDS, wording.sweep)]
 
 
 def start_notifier(app: Flask):
@@ -42,7 +45,16 @@ def start_notifier(app: Flask):
 
     notifier = CeleryNotifier(app) if app.config["SURVEYD"].broker_url else ThreadNotifier(app)
     app.extensions["surveyd.notifier"] = notifier
+    if isinstance(notifier, ThreadNotifier):
+        warm_up_wording()  # this process reads the comments' wording itself
     return notifier
+
+
+def warm_up_wording() -> None:
+    """Load the sentiment model on a thread of its own while the process starts serving."""
+    from surveyd.services.answers.wording import warm_up
+
+    threading.Thread(target=warm_up, name="surveyd-wording-warm-up", daemon=True).start()
 
 
 def server_threads(app: Flask, threads: int) -> int:

@@ -65,3 +65,13 @@ def send_webhook(delivery_id: int) -> None:
     from surveyd.services.integrations.delivering import run_delivery
 
     run_delivery(current_app._get_current_object(), delivery_id, owner_name())
+
+
+@shared_task(name="surveyd.label_comments", ignore_result=True)
+def label_comments(response_id: int) -> None:
+    """Read the wording of one response's new comments."""
+    from flask import current_app
+
+    from surveyd.services.answers.wording import run_labelling
+
+    run_labelling(current_app._get_current_object(), response_id, owner_name())

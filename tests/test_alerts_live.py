@@ -234,3 +234,24 @@ def test_a_tap_by_someone_not_linked_or_forged_or_copied_changes_nothing(live, t
     assert (alert["status"], alert["assignee"]) == ("open", None)
     assert telegram.edits == []
     assert len(telegram.callback_answers) == 3
+
+
+def test_a_negatively_worded_comment_on_a_passive_score_reaches_the_agents(live, smtp):
+    """The wording is read after the answer is stored, by serve's own threads, and the alert follows."""
+    outside, app, relay = live
+    survey = outside.post("/surveys", {"name": "Support NPS", "kind": "nps", "locales": ["en", "tr"], "alert": {
+        "sentiment": True, "notify": [{"channel": "email", "to": "support@acme.example"}]}})
+    outside.post("/triggers", {"touchpoint": "ticket.closed", "survey_id": survey["id"], "channels": ["web"]})
+    body = outside.post("/events", {"touchpoint": "ticket.closed", "contact": {"external_id": "deniz", "locale": "tr"}},
+                        status=202)
+    url = body["dispatches"][0]["url"]
+    assert requests.post(url, data={"score": "8"}, timeout=10).status_code == 200  # a passive: no alert
+    comment = "Temsilci çok kabaydı, sorunum hâlâ çözülmedi. Berbat bir destek."
+    assert requests.post(url, data={"missing": comment}, timeout=10).status_code == 200
+    (mail,) = smtp.wait_for(1, timeout=30)
+    assert mail.rcpt_tos == ["support@acme.example"]
+    (alert,) = outside.get("/alerts")["items"]
+    assert alert["reasons"] == ["sentiment"]
+    (response,) = outside.get(f"/responses?survey_id={survey['id']}")["items"]
+    words = {a["question_id"]: a["sentiment"] for a in response["answers"]}
+    assert words["missing"]["label"] == "negative" and words["score"] is None

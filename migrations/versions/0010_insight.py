@@ -50,10 +50,14 @@ def upgrade():
     with op.batch_alter_table('answers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sentiment', sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column('sentiment_score', sa.Double(), nullable=True))
+        batch_op.create_index('ix_answers_sentiment_pending', ['response_id'], unique=False,
+                              sqlite_where=sa.text("sentiment = 'pending'"),
+                              postgresql_where=sa.text("sentiment = 'pending'"))
 
 
 def downgrade():
     with op.batch_alter_table('answers', schema=None) as batch_op:
+        batch_op.drop_index('ix_answers_sentiment_pending')
         batch_op.drop_column('sentiment_score')
         batch_op.drop_column('sentiment')
 

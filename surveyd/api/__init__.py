@@ -16,6 +16,7 @@ def register_api(app: Flask) -> None:
         contacts,
         dispatches,
         events,
+        funnel,
         goals,
         journey,
         responses,
@@ -29,7 +30,7 @@ def register_api(app: Flask) -> None:
     # Flask's defaults already hold MAX_CONTENT_LENGTH = None, so setdefault would never set the limit.
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    modules = (surveys, triggers, contacts, events, dispatches, responses, journey, goals, alerts, webhook_endpoints)
+    modules = (surveys, triggers, contacts, events, dispatches, responses, journey, funnel, goals, alerts, webhook_endpoints)
     for module in modules:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     api_blueprints = {module.blp.name for module in modules}

@@ -61,5 +61,5 @@ def survey_metrics(query, survey_id: int):
     """Score, n, 95% interval and distribution, overall, per period and per group."""
     survey = surveys.get_survey(survey_id)
     return metrics.survey_metrics(
-        survey, query.get("since"), query.get("until"), query.get("interval"), query.get("group_by")
+        survey, query.get("since"), query.get("until"), query.get("interval"), query.get("group_by"), query.get("tz")
     )

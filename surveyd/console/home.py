@@ -16,8 +16,8 @@ from surveyd.models import Survey, utcnow
 from surveyd.services.alerts import handling
 from surveyd.services.design import surveys
 from surveyd.services.insight import drilldown, goals
-from surveyd.services.insight.root_causes import root_causes
 from surveyd.services.insight.metrics import survey_metrics
+from surveyd.services.insight.root_causes import root_causes
 
 DAYS = 30
 WEEKS = 12  # the trend charts' reach

@@ -21,7 +21,7 @@ from surveyd.models.dispatch import (
 from surveyd.models.event import Event
 from surveyd.models.goal import Goal, ReportRun
 from surveyd.models.inbound import Conversation, InboundMessage
-from surveyd.models.response import Answer, Response
+from surveyd.models.response import PENDING_SENTIMENT, Answer, Response
 from surveyd.models.sandbox_message import SandboxMessage
 from surveyd.models.survey import Survey, SurveyKind, SurveyVersion
 from surveyd.models.touchpoint import Stage, Touchpoint
@@ -31,7 +31,7 @@ from surveyd.models.user import Role, SignInAttempt, User
 from surveyd.models.webhook_endpoint import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
-    "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "Base", "Channel", "ChatLink", "Consent", "ConsentState", "Contact",
+    "PENDING_SENTIMENT", "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "Base", "Channel", "ChatLink", "Consent", "ConsentState", "Contact",
     "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "Goal", "InboundMessage", "ReportRun", "Response", "Role", "SignInAttempt",
     "SandboxMessage", "StaffLink", "Stage", "Survey", "SurveyKind", "SurveyVersion", "Touchpoint", "Trigger", "User", "DeliveryStatus", "WebhookAttempt", "WebhookDelivery",
     "WebhookEndpoint",

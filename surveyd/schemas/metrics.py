@@ -1,9 +1,15 @@
 """Metrics query and body."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
+from surveyd.config import valid_timezone
 from surveyd.schemas.common import Timestamp
+
+
+def _zone(name: str) -> None:
+    if not valid_timezone(name):
+        raise ValidationError("Must be an IANA time zone, such as Europe/Istanbul.")
 
 
 class MetricsQuerySchema(Schema):
@@ -15,7 +21,13 @@ class MetricsQuerySchema(Schema):
     group_by = fields.String(
         validate=validate.Length(1, 120),
         metadata={"description": "channel, touchpoint, stage, locale, agent (the event's agent attribute), "
+                                 "sentiment (of the response's most negative comment), "
                                  "attribute.<event attribute> or contact.<contact attribute>"},
+    )
+    tz = fields.String(
+        validate=_zone,
+        metadata={"description": "IANA time zone whose local days, weeks (from Monday) and months the periods "
+                                 "are; default SURVEYD_DEFAULT_TIMEZONE"},
     )
 
 
@@ -60,6 +72,7 @@ class MetricsSchema(Schema):
     until = Timestamp(allow_none=True)
     overall = fields.Nested(FigureSchema)
     interval = fields.String()
+    tz = fields.String(metadata={"description": "The time zone the periods are local days, weeks and months of."})
     series = fields.List(fields.Nested(PeriodFigureSchema))
     group_by = fields.String()
     groups = fields.List(fields.Nested(GroupFigureSchema))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from surveyd.models import PENDING_SENTIMENT
 from surveyd.schemas.common import PageQuerySchema, Timestamp
 from surveyd.services.design.scales import band
 
@@ -15,7 +16,7 @@ class SentimentSchema(Schema):
 
 
 def _sentiment(answer) -> dict | None:
-    if answer.sentiment is None:
+    if answer.sentiment in (None, PENDING_SENTIMENT):  # not free text, or not read yet
         return None
     return {"label": answer.sentiment, "score": round(answer.sentiment_score or 0.0, 3)}
 

@@ -1,4 +1,5 @@
-"""Respondent pages at /s/<token>: work without JavaScript; a GET never records anything."""
+"""Respondent pages at /s/<token>: work without JavaScript; a GET never records an answer, only when the page
+was first opened (see `opening.mark_opened`)."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
@@ -6,6 +7,7 @@ from flask import Blueprint, render_template, request
 import survey_templates
 from bots.channel import WebhookRejected
 from bots.web_link import TOKEN_HEADER, WebLinkChannel
+from surveyd.services.answers.opening import mark_opened
 from surveyd.services.answers.responding import (
     Progress,
     Stage,
@@ -66,8 +68,11 @@ def render_progress(state: Progress, chosen: int | None = None, notice_key: str 
 
 @bp.get("/s/<token>")
 def show(token: str):
-    """The survey page; ?score=N (from an email) preselects N and records nothing."""
+    """The survey page; ?score=N (from an email) preselects N. A GET records only the first opening of a dispatch
+    that is still open (its opened_at); a HEAD records nothing."""
     state = progress(dispatch_for_token(token))
+    if request.method == "GET":
+        mark_opened(state)
     chosen = request.args.get("score", type=int)
     return render_progress(state, chosen=chosen)
 

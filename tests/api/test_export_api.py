@@ -10,6 +10,8 @@ from xml.etree import ElementTree
 
 import pytest
 
+from surveyd.extensions import db
+from surveyd.services.answers import wording
 from surveyd.services.insight.export import defuse
 from surveyd.services.insight.sentiment import analyse
 from tests.api.helpers import (
@@ -25,7 +27,7 @@ MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
 
 @pytest.fixture
-def answered(api, client):
+def answered(api, client, app):
     survey = create_survey(api, name="Delivery NPS", locales=["en", "fa"])
     create_trigger(api, survey["id"], channels=["web"])
     people = (("ada", "en", 3, "=HYPERLINK(\"http://evil.example\")"), ("dariush", "fa", 9, "خیلی خوب بود، ممنون"),
@@ -38,6 +40,9 @@ def answered(api, client):
         page = client.get(path).get_data(as_text=True)
         (question,) = re.findall(r'name="(\w+)"', page.split("<form", 1)[1])[:1] or ["comment"]
         client.post(path, data={question: comment})
+    with app.app_context():  # what the relay's sweep does: read the comments' wording
+        wording.sweep()
+        db.session.remove()
     return survey
 
 

@@ -19,7 +19,7 @@ def console_routes(app) -> list[tuple[str, str, tuple, tuple]]:
         roles = getattr(view, "console_roles", None)  # set by `allowed`, carried to the guard by functools.wraps
         if not rule.endpoint.startswith("console.") or roles is None:
             continue
-        path = re.sub(r"<int:\w+>", "999999", rule.rule).replace("<path:external_id>", "cust-x")
+        path = re.sub(r"<int:\w+>", "999999", rule.rule).replace("<path:external_id>", "cust-x").replace("<label>", "2026-10")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, path, tuple(r.value for r in roles[0]), tuple(r.value for r in roles[1])))
     return found
@@ -31,6 +31,9 @@ CONTRACT = {
     ("GET", "/console/"): (EVERYONE, ()),
     ("GET", "/console/responses"): (EVERYONE, ()),
     ("GET", "/console/responses/export"): (DESIGNERS, ()),
+    ("GET", "/console/reports"): (EVERYONE, ()),
+    ("GET", "/console/reports/2026-10"): (EVERYONE, ()),
+    ("GET", "/console/reports/2026-10.pdf"): (EVERYONE, ()),
     ("GET", "/console/alerts"): (WORKERS, ("designer",)),
     ("GET", "/console/alerts/999999"): (WORKERS, ("designer",)),
     ("GET", "/console/alerts/stream"): (WORKERS, ("designer",)),

@@ -22,8 +22,9 @@ SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
 MESSAGES_DIR = Path(catalog.__file__).parent / "messages"
 UPDATE = os.environ.get("SNAPSHOT_UPDATE") == "1"
 
-# Agent-facing alert templates take an AlertFacts context, not an invitation's: test_alert_snapshots.py covers them.
-ALERT_PREFIX = "alert_"
+# Agent-facing alert templates take an AlertFacts context, not an invitation's: test_alert_snapshots.py covers them;
+# the report's take a report view: tests/services/insight/test_report.py checks them against golden files.
+ALERT_PREFIX = ("alert_", "report_")
 TEMPLATES = sorted(p.name[: -len(".j2")] for p in MESSAGES_DIR.glob("*.j2") if not p.name.startswith(ALERT_PREFIX))
 LOCALES = list(available_locales())
 URL = "https://surveys.example.com/s/TOKEN"

@@ -13,8 +13,8 @@ from surveyd.extensions import db
 from surveyd.models import Answer, Dispatch, DispatchStatus, Event, Response, utcnow
 from surveyd.services import tokens
 from surveyd.services.alerts.raising import raise_alert_if_negative
+from surveyd.services.answers import wording
 from surveyd.services.design.scales import SCALES, band
-from surveyd.services.insight import sentiment
 from surveyd.services.dispatch.planning import record_status, settle_reminders
 from surveyd.services.integrations.events import publish_response
 from surveyd.services.runtime import settings
@@ -107,8 +107,7 @@ def _add_follow_ups(response: Response, questions: list[dict[str, Any]], answers
             continue
         answer = Answer(question_id=question["id"], value_text=value[:MAX_TEXT])
         if question["type"] == "text":  # a chosen option is the survey's words, not the customer's
-            found = sentiment.analyse(answer.value_text, response.locale)
-            answer.sentiment, answer.sentiment_score = found.label, found.score
+            wording.later(answer, response)
         response.answers.append(answer)
         added = True
     return added

@@ -1,13 +1,13 @@
 """The answers behind a figure: the drill-down from a dashboard's chart point, bar or table row to the responses it
 counts, and the response rate (invitations sent, and how many of them were answered). Read only.
 
-The drill-down narrows `metrics.scored`, the very query the figures count, so a figure's n and the number of
-responses behind it cannot drift apart.
+The drill-down narrows `metrics.counted`, the very query the figures count, and reads a period in the same time
+zone, so a figure's n and the number of responses behind it cannot drift apart.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -25,7 +25,8 @@ from surveyd.models import (
 )
 from surveyd.services.design.scales import BANDS, SCALES
 from surveyd.services.errors import Invalid
-from surveyd.services.insight.metrics import INTERVALS, scored
+from surveyd.services.insight.local_days import local_midnight
+from surveyd.services.insight.metrics import INTERVALS, counted, zone_of
 
 PAGE = 50
 NONE = "-"  # the group of answers without a touchpoint (or stage): the figures show it as a group of its own
@@ -43,8 +44,9 @@ class Filters:
     stage: str | None = None  # a stage, or NONE
     channel: str | None = None
     locale: str | None = None
-    period: date | None = None  # with interval: the period starting that day (UTC)
+    period: date | None = None  # with interval: the period starting that local day
     interval: str | None = None
+    tz: str | None = None  # the zone of the period's days; None: the app's default, as the figures use
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,6 @@ def period_end(start: date, interval: str) -> date:
     return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def _utc(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=timezone.utc)
-
-
 def check(survey: Survey, filters: Filters) -> None:
     """Invalid when a filter cannot name any answer of this survey's kind."""
     low, high = SCALES[survey.kind.value]
@@ -88,12 +86,18 @@ def check(survey: Survey, filters: Filters) -> None:
         errors["period"] = ["A period needs its interval (day, week or month), and an interval its period."]
     if filters.since and filters.until and filters.since >= filters.until:
         errors["until"] = ["Must be after since."]
+    try:
+        zone_of(filters.tz)
+    except Invalid as error:
+        errors.update(error.fields)
     if errors:
         raise Invalid("these filters name no answers", errors)
 
 
 def _narrowed(survey: Survey, filters: Filters, *columns) -> sa.Select:
-    query = scored(survey, filters.since, filters.until, *columns)
+    query = counted(survey, filters.since, filters.until, *columns)
+    if filters.touchpoint is not None or filters.stage is not None:
+        query = query.outerjoin(Touchpoint, Touchpoint.id == Response.touchpoint_id)
     if filters.score is not None:
         query = query.where(Response.score == filters.score)
     if filters.band is not None:
@@ -112,8 +116,9 @@ def _narrowed(survey: Survey, filters: Filters, *columns) -> sa.Select:
     if filters.locale is not None:
         query = query.where(Response.locale == filters.locale)
     if filters.period is not None and filters.interval:
-        query = query.where(Response.created_at >= _utc(filters.period),
-                            Response.created_at < _utc(period_end(filters.period, filters.interval)))
+        zone = zone_of(filters.tz)
+        query = query.where(Response.created_at >= local_midnight(filters.period, zone),
+                            Response.created_at < local_midnight(period_end(filters.period, filters.interval), zone))
     return query
 
 

@@ -10,6 +10,7 @@ import survey_templates
 from surveyd.services.insight.report import SENTIMENTS, Report, SurveyFigure, as_of
 
 KINDS = ("nps", "csat", "ces")
+KIND_NAMES = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}  # the metrics' own names, the same in every language
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class _Words:
 
 
 def _scores(report: Report, words: _Words) -> Table:
-    rows = [[figure.name, words.t(f"report.kind.{figure.kind}"), words.score(figure.kind, figure.current),
+    rows = [[figure.name, KIND_NAMES[figure.kind], words.score(figure.kind, figure.current),
              words.interval(figure.current), words.number(figure.current["n"]),
              words.score(figure.kind, figure.previous), words.change(figure.kind, figure)]
             for figure in report.surveys]
@@ -147,7 +148,7 @@ def _journey(report: Report, words: _Words) -> Table:
             cells.append(f"{words.score(kind, figure)} ({words.t('report.n', n=words.number(figure['n']))})"
                          if figure else "–")
         rows.append(cells)
-    columns = [words.t("report.col.stage"), *(words.t(f"report.kind.{kind}") for kind in KINDS)]
+    columns = [words.t("report.col.stage"), *(KIND_NAMES[kind] for kind in KINDS)]
     return Table(words.t("report.journey_title"), columns, rows, words.t("report.journey_note"))
 
 

@@ -20,7 +20,6 @@ from surveyd.services.errors import Invalid
 from surveyd.services.insight import periods, reporting
 from surveyd.services.insight import report as reports
 from surveyd.services.insight.report_pdf import render
-from surveyd.services.insight.report_view import present
 from surveyd.services.insight.root_causes import root_causes
 from tests.services.insight import report_data
 
