@@ -16,6 +16,7 @@ from surveyd.models import Survey, utcnow
 from surveyd.services.alerts import handling
 from surveyd.services.design import surveys
 from surveyd.services.insight import drilldown, goals
+from surveyd.services.insight.funnel import funnel
 from surveyd.services.insight.metrics import survey_metrics
 from surveyd.services.insight.root_causes import root_causes
 
@@ -36,6 +37,7 @@ class Section:
     distribution: charts.Distribution
     touchpoints: list[dict[str, Any]]
     stages: list[dict[str, Any]]
+    funnel: dict[str, Any]  # how far the period's invitations got, per channel
     causes: list[dict[str, Any]]  # root causes of the alerts resolved in the period, per touchpoint
     since: str
     weeks_since: str
@@ -77,6 +79,7 @@ def home():
             trend=charts.trend(survey.kind.value, series) if series else None,
             distribution=charts.distribution(survey.kind.value, recent["overall"]["distribution"]),
             touchpoints=recent["groups"], stages=survey_metrics(survey, since, now, None, "stage")["groups"],
+            funnel=funnel(survey, since, now, "channel"),
             causes=root_causes(since, now, "touchpoint", survey.id)["groups"],
             since=since.isoformat(), weeks_since=weeks.isoformat(), until=now.isoformat()))
     open_alerts = handling.list_alerts(status="open", limit=200)

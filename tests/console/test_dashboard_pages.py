@@ -192,3 +192,24 @@ def test_goals_show_with_their_verdict(api, client, app):
     row = re.search(r'<th scope="row" dir="auto">CSAT 90 by summer</th>(.*?)</tr>', page, re.S).group(1)
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
     assert cells == ["Goal CSAT", "100.0", "1", "90.0", by, "At risk (too few answers to judge)"]
+
+
+def test_the_funnel_counts_the_invitations_of_the_period_per_channel(api, client, app):
+    survey = create_survey(api, name="Funnel CSAT", kind="csat", locales=["en"])
+    create_trigger(api, survey["id"], touchpoint="order.delivered", channels=["web"])
+    create_trigger(api, survey["id"], touchpoint="ticket.closed", channels=["sms"])
+    for number in range(3):
+        survey_answer(api, client, 5, external_id=f"w-{number}")
+    fire(api, "order.delivered", "never-opened")
+    fire(api, "ticket.closed", "no-phone")  # suppressed: nobody to text
+    page = signed_in(app, "agent").get("/console/").get_data(as_text=True)
+    table = re.search(r"Funnel CSAT: how far the invitations.*?</table>", page, re.S).group(0)
+    rows = {re.sub(r"<[^>]+>", "", head).strip(): [re.sub(r"<[^>]+>", "", c).strip() for c in cells]
+            for head, cells in ((m.group(1), re.findall(r"<td[^>]*>(.*?)</td>", m.group(2), re.S))
+                                for m in re.finditer(r'<th scope="row">(.*?)</th>(.*?)</tr>', table, re.S))}
+    # Answered by posting the page straight away, never shown: answered and so delivered, not opened; the
+    # follow-up question was left unanswered, so not completed.
+    assert rows["web page"][:7] == ["4", "0", "4", "3", "0", "3", "0"]
+    assert rows["SMS"][:7] == ["1", "1", "0", "0", "0", "0", "0"]
+    assert rows["All channels"][:7] == ["5", "1", "4", "3", "0", "3", "0"]
+    assert rows["All channels"][7] == "75.0%"
