@@ -213,3 +213,12 @@ def test_the_funnel_counts_the_invitations_of_the_period_per_channel(api, client
     assert rows["SMS"][:7] == ["1", "1", "0", "0", "0", "0", "0"]
     assert rows["All channels"][:7] == ["5", "1", "4", "3", "0", "3", "0"]
     assert rows["All channels"][7] == "75.0%"
+
+
+def test_the_journey_shows_each_stage_in_order_with_its_scores(app, answered):
+    page = signed_in(app, "agent").get("/console/").get_data(as_text=True)
+    table = re.search(r"Journey stages, last 30 days.*?</table>", page, re.S).group(0)
+    rows = re.findall(r'<th scope="row">(.*?)</th>(.*?)</tr>', table, re.S)
+    assert [name for name, _ in rows] == ["Awareness", "Consideration", "Purchase", "After purchase", "Support"]
+    after = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", rows[3][1], re.S)]
+    assert after[0].endswith("(n = 5)") and after[1:] == ["–", "–"]  # NPS at order.delivered in the last 30 days
