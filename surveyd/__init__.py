@@ -22,6 +22,9 @@ def create_app(env: Mapping[str, str] | None = None, demo: bool = False, instanc
     register_error_handlers(app)
     register_commands(app)
     register_logging(app)
+    from surveyd.request_context import init_request_context
+
+    init_request_context(app)  # after the API's key check, so an API request acts for its key
     return app
 
 

@@ -171,6 +171,36 @@ def report_send(month: str | None, to: tuple[str, ...]) -> None:
 
 
 @main.group()
+def themes() -> None:
+    """Themes of customers' comments."""
+
+
+@themes.command("build")
+@click.option("--month", default=None, metavar="YYYY-MM", help="The month (default: the current one so far).")
+@click.option("--fresh", is_flag=True, help="Start over: drop the month's themes, names, merges and staff placements.")
+def themes_build(month: str | None, fresh: bool) -> None:
+    """Group a month's comments into themes, or place its new comments in the themes it has."""
+    from surveyd.models import utcnow
+    from surveyd.server import apply_migrations
+    from surveyd.services.errors import ServiceError
+    from surveyd.services.insight import periods
+    from surveyd.services.insight import themes as comment_themes
+
+    app = _app()
+    apply_migrations(app, quiet=True)
+    with app.app_context():
+        zone = app.config["SURVEYD"].default_timezone
+        try:
+            period = periods.parse_month(month, zone) if month else periods.current("month", utcnow(), zone)
+            done = comment_themes.build(period, fresh=fresh)
+        except ServiceError as error:
+            click.echo(f"surveyd: {error.message}", err=True)
+            sys.exit(2)
+    click.echo(f"Themes of {period.label}: {done['themes']} new, {done['assigned']} comments placed, "
+               f"{done['unthemed']} in none.")
+
+
+@main.group()
 def user() -> None:
     """Manage staff users."""
 

@@ -208,6 +208,10 @@ class Settings:
     report_to: tuple[str, ...] = ()
     report_cadence: str = "month"
     report_locale: str = "en"
+    # Requests per second each API key may make (SURVEYD_API_RATE, 0 = no limit) and how many at once beyond that
+    # (SURVEYD_API_BURST, default twice the rate): a token bucket per key, shared through Redis when configured.
+    api_rate: float = 100.0
+    api_burst: int = 200
 
     @property
     def sandbox(self) -> bool:
@@ -297,6 +301,10 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
     smtp_ca_file = env.get("SURVEYD_SMTP_CA_FILE") or None
     if smtp_ca_file and not Path(smtp_ca_file).is_file():
         raise ConfigError(f"SURVEYD_SMTP_CA_FILE is not a readable file: {smtp_ca_file}")
+    api_rate = _float(env, "SURVEYD_API_RATE", 100.0)
+    if api_rate == float("inf"):
+        raise ConfigError("SURVEYD_API_RATE must be a finite number of requests per second (0 turns the limit off)")
+    api_burst = _int(env, "SURVEYD_API_BURST", max(1, round(2 * api_rate)), minimum=1)
     telegram_mode = (env.get("SURVEYD_TELEGRAM_MODE") or "webhook").strip().lower()
     if telegram_mode not in ("webhook", "polling"):
         raise ConfigError("SURVEYD_TELEGRAM_MODE must be webhook or polling")
@@ -312,6 +320,8 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         default_timezone=default_timezone,
         throttle_days=_int(env, "SURVEYD_THROTTLE_DAYS", 0),
         redis_url=redis_url,
+        api_rate=api_rate,
+        api_burst=api_burst,
         queue_name=env.get("SURVEYD_QUEUE") or "surveyd",
         dispatch_concurrency=_int(env, "SURVEYD_DISPATCH_CONCURRENCY", 8, minimum=1),
         console_streams=_int(env, "SURVEYD_CONSOLE_STREAMS", 50, minimum=0),

@@ -17,7 +17,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """200 when the database (and the broker, when configured) answers; 503 otherwise."""
+    """200 when the database (and the broker and Redis, when configured) answers; 503 otherwise, naming which."""
     checks = {}
     try:
         db.session.execute(sa.text("SELECT 1"))
@@ -30,6 +30,9 @@ def readyz():
     broker_url = current_app.config["SURVEYD"].broker_url
     if broker_url:
         checks["broker"] = "ok" if _broker_answers(broker_url) else "unavailable"
+    redis_url = current_app.config["SURVEYD"].redis_url
+    if redis_url:  # rate limits (sends and the API) and the live inbox's fan-out
+        checks["redis"] = "ok" if _redis_answers(redis_url) else "unavailable"
     ready = all(value == "ok" for value in checks.values())
     response = jsonify(status="ok" if ready else "unavailable", checks=checks)
     return response, 200 if ready else 503
@@ -45,4 +48,19 @@ def _broker_answers(url: str) -> bool:
         return True
     except Exception as error:  # any failure means not ready; the reason goes to the log
         current_app.logger.warning("readiness: broker check failed: %s", error.__class__.__name__)
+        return False
+
+
+def _redis_answers(url: str) -> bool:
+    """Whether Redis answers PING within two seconds."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except redis.RedisError as error:
+        current_app.logger.warning("readiness: Redis check failed: %s", error.__class__.__name__)
         return False

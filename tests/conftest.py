@@ -71,6 +71,8 @@ def make_env(database_url: str, **overrides: str) -> dict[str, str]:
         "SURVEYD_PUBLIC_URL": PUBLIC_URL,
         "SURVEYD_SANDBOX": "1",
         "SURVEYD_CONSOLE_STREAMS": "4",  # live inboxes a test server serves at once, on threads of their own
+        # No per-key rate limit on the wall clock: tests/api/test_rate_limit.py drives one with a clock it moves.
+        "SURVEYD_API_RATE": "0",
     }
     env.update(overrides)
     return env

@@ -33,11 +33,25 @@ def test_readyz_checks_the_broker_when_one_is_configured(database_url, tmp_path)
 
     up = create_app(make_env(database_url, SURVEYD_BROKER_URL="redis://127.0.0.1:6379/14"), instance_path=str(tmp_path))
     answer = up.test_client().get("/readyz")
-    assert answer.status_code == 200 and answer.get_json()["checks"] == {"database": "ok", "broker": "ok"}
+    # A Redis broker is also the Redis of rate limits, so both are checked.
+    assert answer.status_code == 200 and answer.get_json()["checks"] == {"database": "ok", "broker": "ok",
+                                                                        "redis": "ok"}
     down = create_app(make_env(database_url, SURVEYD_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0"),
                       instance_path=str(tmp_path))
     answer = down.test_client().get("/readyz")
     assert answer.status_code == 503 and answer.get_json()["checks"]["broker"] == "unavailable"
+
+
+def test_readyz_says_when_redis_does_not_answer(database_url, tmp_path):
+    from tests.conftest import free_port
+
+    up = create_app(make_env(database_url, SURVEYD_REDIS_URL="redis://127.0.0.1:6379/14"), instance_path=str(tmp_path))
+    assert up.test_client().get("/readyz").get_json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    down = create_app(make_env(database_url, SURVEYD_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"),
+                      instance_path=str(tmp_path))
+    answer = down.test_client().get("/readyz")
+    assert answer.status_code == 503
+    assert answer.get_json() == {"status": "unavailable", "checks": {"database": "ok", "redis": "unavailable"}}
 
 
 def test_wsgi_exposes_the_app_and_its_celery(monkeypatch, database_url):

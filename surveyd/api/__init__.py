@@ -13,6 +13,7 @@ def register_api(app: Flask) -> None:
     """Register every API blueprint with flask-smorest and map service errors to the envelope."""
     from surveyd.api import (
         alerts,
+        audit,
         contacts,
         dispatches,
         events,
@@ -21,6 +22,7 @@ def register_api(app: Flask) -> None:
         journey,
         responses,
         surveys,
+        themes,
         triggers,
         webhook_endpoints,
     )
@@ -30,7 +32,8 @@ def register_api(app: Flask) -> None:
     # Flask's defaults already hold MAX_CONTENT_LENGTH = None, so setdefault would never set the limit.
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    modules = (surveys, triggers, contacts, events, dispatches, responses, journey, funnel, goals, alerts, webhook_endpoints)
+    modules = (surveys, triggers, contacts, events, dispatches, responses, journey, funnel, goals, themes, alerts,
+               webhook_endpoints, audit)
     for module in modules:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     api_blueprints = {module.blp.name for module in modules}

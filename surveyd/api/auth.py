@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g, request
 
+from surveyd.api import rate_limit
 from surveyd.api.envelope import envelope
 from surveyd.services.access.api_keys import authenticate
 
@@ -19,4 +20,4 @@ def require_api_key():
         response, status = envelope(401, "The API key is not valid.")
         return response, status, {"WWW-Authenticate": 'Bearer realm="surveyd", error="invalid_token"'}
     g.api_key_id = key_id
-    return None
+    return rate_limit.check(key_id)

@@ -31,7 +31,7 @@ def _period_or_404(label: str) -> periods.Period:
         period = periods.parse_month(label, zone)
     except Invalid:
         abort(404)
-    if period.start > periods.month_period(utcnow().date(), zone).start:
+    if period.start > periods.current("month", utcnow(), zone).start:
         abort(404)
     return period
 
@@ -44,7 +44,7 @@ def report_list():
     if wanted:
         return redirect(url_for("console.report_page", label=wanted))
     zone = settings().default_timezone
-    month = periods.month_period(utcnow().date(), zone)
+    month = periods.current("month", utcnow(), zone)
     months = []
     for _ in range(MONTHS_LISTED):
         months.append(month)

@@ -8,6 +8,7 @@ from surveyd.models.alert import (
     NotificationStatus,
 )
 from surveyd.models.api_key import ApiKey
+from surveyd.models.audit import AuditEntry
 from surveyd.models.base import Base, utcnow
 from surveyd.models.channel import Channel
 from surveyd.models.chat_link import ChatLink
@@ -24,6 +25,7 @@ from surveyd.models.inbound import Conversation, InboundMessage
 from surveyd.models.response import PENDING_SENTIMENT, Answer, Response
 from surveyd.models.sandbox_message import SandboxMessage
 from surveyd.models.survey import Survey, SurveyKind, SurveyVersion
+from surveyd.models.theme import CommentTheme, Theme
 from surveyd.models.touchpoint import Stage, Touchpoint
 from surveyd.models.trigger import Trigger
 from surveyd.models.staff_link import StaffLink
@@ -31,9 +33,9 @@ from surveyd.models.user import Role, SignInAttempt, User
 from surveyd.models.webhook_endpoint import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
-    "PENDING_SENTIMENT", "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "Base", "Channel", "ChatLink", "Consent", "ConsentState", "Contact",
+    "PENDING_SENTIMENT", "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "AuditEntry", "Base", "Channel", "ChatLink", "CommentTheme", "Consent", "ConsentState", "Contact",
     "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "Goal", "InboundMessage", "ReportRun", "Response", "Role", "SignInAttempt",
-    "SandboxMessage", "StaffLink", "Stage", "Survey", "SurveyKind", "SurveyVersion", "Touchpoint", "Trigger", "User", "DeliveryStatus", "WebhookAttempt", "WebhookDelivery",
+    "SandboxMessage", "StaffLink", "Stage", "Survey", "SurveyKind", "SurveyVersion", "Theme", "Touchpoint", "Trigger", "User", "DeliveryStatus", "WebhookAttempt", "WebhookDelivery",
     "WebhookEndpoint",
     "utcnow",
 ]

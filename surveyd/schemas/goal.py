@@ -14,8 +14,8 @@ class GoalCreateSchema(Schema):
     survey_id = fields.Integer(required=True, strict=True, validate=validate.Range(1, 2**63 - 1))
     target = fields.Float(required=True, validate=validate.Range(-100, 100), metadata={
         "description": "NPS -100..100, CSAT 0..100 (percent satisfied), CES on its answer scale (1..7)"})
-    by = fields.Date(required=True, metadata={"description": "The deadline (UTC day, counted); not in the past."})
-    since = fields.Date(metadata={"description": "The first day counted (UTC); the day the goal is made if absent."})
+    by = fields.Date(required=True, metadata={"description": "The deadline (a day in SURVEYD_DEFAULT_TIMEZONE, counted); not in the past."})
+    since = fields.Date(metadata={"description": "The first day counted (in SURVEYD_DEFAULT_TIMEZONE); the day the goal is made if absent."})
     touchpoint = fields.String(allow_none=True, validate=TOUCHPOINT_KEY, metadata={
         "description": "Count only answers at this touchpoint (an existing key); all the survey's answers if absent."})
 

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from surveyd.extensions import db
 from surveyd.models import Alert
@@ -50,6 +51,25 @@ def _survey_of(alert_id: int) -> int:
     survey_id = db.session.get(Alert, alert_id).survey_id
     surveys.update_survey(survey_id, {"locales": ["en", "tr", "fa"], "alert": {"threshold": 5}})
     return survey_id
+
+
+def _theme_of(alert_id: int) -> int:
+    """Two themes this month, the alert's comment in the first, so the theme pages show every part."""
+    from surveyd.models import Answer, CommentTheme, Response, Theme
+    from surveyd.services.insight import periods
+
+    response_id = db.session.get(Alert, alert_id).response_id
+    comment = db.session.scalar(sa.select(Answer.id).where(Answer.response_id == Response.id,
+                                                           Response.id == response_id,
+                                                           Answer.value_text.is_not(None)))
+    month = periods.current("month", datetime.now(timezone.utc), "UTC")
+    crushed = Theme(period_start=month.start, words=["box", "crushed"], embedder="lexical")
+    late = Theme(period_start=month.start, words=["late", "courier"], embedder="lexical", name="Late parcels")
+    db.session.add_all([crushed, late])
+    db.session.flush()
+    db.session.add(CommentTheme(answer_id=comment, theme_id=crushed.id, confidence=0.72, set_by="model"))
+    db.session.commit()
+    return crushed.id
 
 
 def _shots(tmp_path: Path) -> Path:
@@ -98,6 +118,7 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
     alert_id = in_live(live_app, _alert_and_agent)
     survey_id = in_live(live_app, _survey_of, alert_id)
     trigger_id = in_live(live_app, _trigger_of, survey_id)
+    theme_id = in_live(live_app, _theme_of, alert_id)
     folder, lang = _shots(tmp_path), locale[:2]
     for width in (1280, 390):
         page = open_page(viewport={"width": width, "height": 900}, locale=locale)
@@ -124,7 +145,9 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
                                              "&contact=cust-1&attributes=amount%3D20"),
                            ("responses", f"/console/responses?survey={survey_id}&band=negative"),
                            ("reports", "/console/reports"),
-                           ("report", f"/console/reports/{datetime.now(timezone.utc):%Y-%m}")):
+                           ("report", f"/console/reports/{datetime.now(timezone.utc):%Y-%m}"),
+                           ("themes", "/console/themes"), ("theme", f"/console/themes/{theme_id}"),
+                           ("audit", "/console/audit")):
             assert page.goto(live_server + path).status == 200
             assert axe_violations(page) == [], f"{name}, {locale}, {width} px"
             no_horizontal_scroll(page)
@@ -144,7 +167,7 @@ def test_every_console_page_passes_axe_at_laptop_and_phone_widths(open_page, liv
         assert axe_violations(page) == [], f"designer errors, {locale}, {width} px"
         no_horizontal_scroll(page)
         page.screenshot(path=str(folder / f"console-survey-errors-{lang}-{width}.png"), full_page=True)
-        assert len(pages) == 21
+        assert len(pages) == 24
 
 
 def test_a_new_alert_appears_in_an_open_inbox_without_reloading(open_page, live_app, live_server):

@@ -27,7 +27,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from surveyd.extensions import db
-from surveyd.models import Dispatch, DispatchPurpose, DispatchStatus, DispatchStatusChange, Response, Survey
+from surveyd.models import (
+    Dispatch,
+    DispatchPurpose,
+    DispatchStatus,
+    DispatchStatusChange,
+    Response,
+    Survey,
+)
 from surveyd.services.errors import Invalid
 
 GROUPINGS = ("channel",)

@@ -1,7 +1,7 @@
 """Goals: "CSAT at least 90 for order.delivered by 2027-06-30", stored, with progress and a verdict.
 
 A goal's window runs from its first day (`since`, by default the day it was made) to its deadline (`by`), both
-whole UTC days and both counted. Its `current` score counts the survey's scored answers in the window so far (only
+whole local days in SURVEYD_DEFAULT_TIMEZONE (the calendar the team works by) and both counted. Its `current` score counts the survey's scored answers in the window so far (only
 those at its touchpoint, when it names one): the same answers, n and 95% interval that `GET /surveys/{id}/metrics`
 gives for that range. The verdict, as a CX analyst would call it:
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Mapping, NamedTuple
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -33,7 +34,8 @@ from surveyd.services.design.scales import scale
 from surveyd.services.design.surveys import get_survey
 from surveyd.services.errors import Invalid, NotFound
 from surveyd.services.insight.metric_math import summarize_counts
-from surveyd.services.insight.metrics import period_start, present, scored
+from surveyd.services.insight.metrics import local_period, present, scored
+from surveyd.services.runtime import settings
 
 MIN_N = 30  # below this a 95% interval on a share is wider than about +-18 points: too wide to judge by
 MIN_WEEKS = 3  # a line through two weekly points is no trend
@@ -51,8 +53,12 @@ def target_range(kind: str) -> tuple[float, float]:
     return (float(low), float(high))
 
 
+def _zone() -> ZoneInfo:
+    return ZoneInfo(settings().default_timezone)
+
+
 def _today() -> date:
-    return utcnow().date()
+    return utcnow().astimezone(_zone()).date()
 
 
 def create_goal(data: Mapping[str, Any], today: date | None = None) -> Goal:
@@ -74,7 +80,7 @@ def create_goal(data: Mapping[str, Any], today: date | None = None) -> Goal:
         errors["target"] = [f"A {survey.kind.value.upper()} target lies between {low:g} and {high:g}."]
     due_on, starts_on = data["by"], data.get("since") or today
     if due_on < today:
-        errors["by"] = [f"Must not be in the past (today is {today.isoformat()} UTC)."]
+        errors["by"] = [f"Must not be in the past (today is {today.isoformat()} in {settings().default_timezone})."]
     if starts_on > due_on:
         errors["since"] = ["Must not be after by."]
     if errors:
@@ -116,17 +122,20 @@ def weekly_tallies(goal: Goal, today: date) -> dict[date, Counter]:
     if goal.touchpoint_id is not None:
         query = query.where(Response.touchpoint_id == goal.touchpoint_id)
     weeks: dict[date, Counter] = defaultdict(Counter)
+    zone = _zone()
     for score, created_at in db.session.execute(query):
-        weeks[period_start(created_at, "week")][score] += 1
+        local_day = created_at.replace(tzinfo=created_at.tzinfo or timezone.utc).astimezone(zone).date()
+        weeks[local_period(local_day, "week")][score] += 1
     return dict(weeks)
 
 
 def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=timezone.utc)
+    """The UTC instant a local day begins."""
+    return datetime.combine(day, time(), tzinfo=_zone()).astimezone(timezone.utc)
 
 
 def goal_progress(goal: Goal, today: date | None = None) -> dict[str, Any]:
-    """The goal's progress as of `today` (UTC by default): current, n, interval, verdict and what it rests on."""
+    """The goal's progress as of `today` (the local day by default): current, n, interval, verdict and what it rests on."""
     today = today or _today()
     return assess(goal.survey.kind.value, weekly_tallies(goal, today), goal.target, goal.starts_on, goal.due_on,
                   today)

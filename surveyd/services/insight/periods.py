@@ -70,8 +70,12 @@ def parse_month(text: str, zone: str) -> Period:
     return month_period(date(int(match.group(1)), int(match.group(2)), 1), zone)
 
 
+def current(cadence: str, now: datetime, zone: str) -> Period:
+    """The month (or week) holding `now`, in the zone's calendar."""
+    today = now.astimezone(ZoneInfo(zone)).date()
+    return month_period(today, zone) if cadence == "month" else week_period(today, zone)
+
+
 def last_complete(cadence: str, now: datetime, zone: str) -> Period:
     """The last whole month (or week) before `now`, in the zone's calendar."""
-    today = now.astimezone(ZoneInfo(zone)).date()
-    current = month_period(today, zone) if cadence == "month" else week_period(today, zone)
-    return current.previous()
+    return current(cadence, now, zone).previous()

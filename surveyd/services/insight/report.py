@@ -14,12 +14,14 @@ from surveyd.extensions import db
 from surveyd.models import Alert, Answer, Response, Survey
 from surveyd.services.insight import journey as journeys
 from surveyd.services.insight import root_causes as causes
+from surveyd.services.insight import themes as comment_themes
 from surveyd.services.insight.drilldown import response_rates
 from surveyd.services.insight.metrics import survey_metrics
 from surveyd.services.insight.periods import Period
 
 SENTIMENTS = ("negative", "neutral", "positive")
 TOP_CAUSES = 5
+TOP_THEMES = 5
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Report:
     alerts: AlertFigures
     root_causes: list[dict[str, Any]]
     sentiment: dict[str, int]
+    themes: list[dict[str, Any]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,6 +106,7 @@ def build(period: Period, journey_order: tuple[str, ...], goals: list[dict[str, 
     return Report(
         period=period, previous=previous, surveys=surveys, journey=stages, goals=goals or [],
         alerts=_alerts(period, previous), root_causes=_top_causes(rolled), sentiment=_sentiment(period),
+        themes=_top_themes(period),
     )
 
 
@@ -140,6 +144,13 @@ def _top_causes(rolled: dict[str, Any]) -> list[dict[str, Any]]:
                 where[cause["root_cause"]] = (group["key"], cause["count"])
     return [{**cause, "touchpoint": where.get(cause["root_cause"], ("-", 0))[0]}
             for cause in rolled["causes"][:TOP_CAUSES]]
+
+
+def _top_themes(period: Period) -> list[dict[str, Any]]:
+    """The month's largest themes with one example each; themes are found per month, so a week's report has none."""
+    if period.cadence != "month":
+        return []
+    return comment_themes.summary(period, examples=1)["themes"][:TOP_THEMES]
 
 
 def _sentiment(period: Period) -> dict[str, int]:

