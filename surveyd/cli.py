@@ -170,6 +170,22 @@ def report_send(month: str | None, to: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+def backup_command(path: str, force: bool) -> None:
+    """Copy the SQLite database to PATH consistently, while surveyd serves (PostgreSQL: use pg_dump)."""
+    from surveyd.backup import BackupError, backup
+
+    settings = _app().config["SURVEYD"]
+    try:
+        done = backup(settings.database_url, path, force=force)
+    except BackupError as error:
+        click.echo(f"surveyd: {error}", err=True)
+        sys.exit(2)
+    click.echo(f"Backed up to {done.path}: {done.pages} pages, {done.size} bytes, integrity ok.")
+
+
 @main.group()
 def themes() -> None:
     """Themes of customers' comments."""
