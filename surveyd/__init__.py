@@ -99,13 +99,15 @@ def register_error_handlers(app: Flask) -> None:
             return error
         db.session.rollback()
         if is_database_locked(error):
-            app.logger.warning("database busy past the timeout: %s %s", request.method, request.path)
+            route = request.url_rule.rule if request.url_rule else request.path
+            app.logger.warning("database busy past the timeout: %s %s", request.method, route)
             if request.path.startswith("/api/"):
                 response, status = envelope(503, "The database is busy; try again shortly.")
             else:
                 response, status = "The service is busy; please try again in a moment.", 503
             return response, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        route = request.url_rule.rule if request.url_rule else request.path  # the pattern, not the ids and tokens
+        app.logger.exception("unhandled error on %s %s", request.method, route)
         if request.path.startswith("/api/"):
             return envelope(500, "Internal error.", code="internal")
         return "Internal error.", 500
@@ -119,8 +121,13 @@ def register_commands(app: Flask) -> None:
 
 
 def register_logging(app: Flask) -> None:
-    """Per-request lines on the surveyd.request logger."""
+    """Per-request lines on the surveyd.request logger; no secret or customer's address in any log line."""
+    from surveyd import log_privacy
     from surveyd.request_log import init_request_log
 
+    settings = app.config["SURVEYD"]
+    log_privacy.remember_secrets([settings.secret_key, settings.twilio_auth_token, settings.telegram_bot_token,
+                                  settings.smtp_password])
+    log_privacy.install()
     init_request_log(app)
     logging.getLogger("surveyd").setLevel(logging.INFO)
