@@ -19,6 +19,7 @@ def register_api(app: Flask) -> None:
         events,
         funnel,
         goals,
+        health,
         journey,
         responses,
         surveys,
@@ -33,7 +34,7 @@ def register_api(app: Flask) -> None:
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     modules = (surveys, triggers, contacts, events, dispatches, responses, journey, funnel, goals, themes, alerts,
-               webhook_endpoints, audit)
+               webhook_endpoints, audit, health)
     for module in modules:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     api_blueprints = {module.blp.name for module in modules}

@@ -15,12 +15,13 @@ from surveyd.console.access import ALL, allowed
 from surveyd.models import Survey, utcnow
 from surveyd.services.alerts import handling
 from surveyd.services.design import surveys
-from surveyd.services.runtime import settings
+from surveyd.services.health import checks as health_checks
 from surveyd.services.insight import drilldown, goals
-from surveyd.services.insight.journey import journey
 from surveyd.services.insight.funnel import funnel
+from surveyd.services.insight.journey import journey
 from surveyd.services.insight.metrics import survey_metrics
 from surveyd.services.insight.root_causes import root_causes
+from surveyd.services.runtime import settings
 
 DAYS = 30
 WEEKS = 12  # the trend charts' reach
@@ -89,4 +90,5 @@ def home():
     return render_template("console/home.html", sections=sections, days=DAYS, open_alerts=len(open_alerts),
                            overdue=len(overdue), weeks=WEEKS, chart=charts, goals=goals.goals_with_progress(),
                            stages=journey(since, now, settings().journey_stages)["stages"],
-                           names={section.survey.id: section.survey.name for section in sections})
+                           names={section.survey.id: section.survey.name for section in sections},
+                           problems=[health_checks.describe(issue) for issue in health_checks.open_issues()])

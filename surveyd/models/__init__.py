@@ -21,6 +21,7 @@ from surveyd.models.dispatch import (
 )
 from surveyd.models.event import Event
 from surveyd.models.goal import Goal, ReportRun
+from surveyd.models.health import HealthIssue, WebhookRejection
 from surveyd.models.inbound import Conversation, InboundMessage
 from surveyd.models.response import PENDING_SENTIMENT, Answer, Response
 from surveyd.models.sandbox_message import SandboxMessage
@@ -34,8 +35,8 @@ from surveyd.models.webhook_endpoint import DeliveryStatus, WebhookAttempt, Webh
 
 __all__ = [
     "PENDING_SENTIMENT", "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "AuditEntry", "Base", "Channel", "ChatLink", "CommentTheme", "Consent", "ConsentState", "Contact",
-    "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "Goal", "InboundMessage", "ReportRun", "Response", "Role", "SignInAttempt",
-    "SandboxMessage", "StaffLink", "Stage", "Survey", "SurveyKind", "SurveyVersion", "Theme", "Touchpoint", "Trigger", "User", "DeliveryStatus", "WebhookAttempt", "WebhookDelivery",
+    "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "Goal", "HealthIssue", "InboundMessage", "ReportRun", "Response", "Role", "SignInAttempt",
+    "SandboxMessage", "StaffLink", "Stage", "Survey", "SurveyKind", "SurveyVersion", "Theme", "Touchpoint", "Trigger", "User", "DeliveryStatus", "WebhookAttempt", "WebhookRejection", "WebhookDelivery",
     "WebhookEndpoint",
     "utcnow",
 ]

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, request
 from bots.channel import WebhookRejected
 from bots.telegram_bot import verify_secret
 from surveyd.services.answers import telegram_updates
+from surveyd.services.health import rejections
 from surveyd.services.runtime import settings
 
 bp = Blueprint("telegram_webhook", __name__, url_prefix="/webhooks")
@@ -13,6 +14,8 @@ bp = Blueprint("telegram_webhook", __name__, url_prefix="/webhooks")
 
 @bp.errorhandler(WebhookRejected)
 def _rejected(error: WebhookRejected):
+    if error.status == 403:  # refused for its signature: counted, so a wrong public URL or secret shows
+        rejections.count_safely("telegram")
     return Response(f"{error}\n", status=error.status, mimetype="text/plain")
 
 

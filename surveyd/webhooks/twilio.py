@@ -7,6 +7,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bots import twilio_webhooks
 from bots.channel import InboundEvent, WebhookRejected
 from surveyd.services.answers import conversations, delivery_status, inbound
+from surveyd.services.health import rejections
 from surveyd.services.runtime import public_url, settings
 
 bp = Blueprint("twilio_webhooks", __name__, url_prefix="/webhooks/twilio")
@@ -28,6 +29,8 @@ def _twiml(replies: list[str]) -> Response:
 
 @bp.errorhandler(WebhookRejected)
 def _rejected(error: WebhookRejected):
+    if error.status == 403:  # refused for its signature: counted, so a wrong public URL or secret shows
+        rejections.count_safely("twilio")
     return Response(f"{error}\n", status=error.status, mimetype="text/plain")
 
 
