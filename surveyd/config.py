@@ -212,6 +212,10 @@ class Settings:
     # (SURVEYD_API_BURST, default twice the rate): a token bucket per key, shared through Redis when configured.
     api_rate: float = 100.0
     api_burst: int = 200
+    # Personal data older than this many days is anonymised by the relay (SURVEYD_RETENTION_DAYS; None: kept), and
+    # raw inbound payloads after SURVEYD_RAW_RETENTION_DAYS.
+    retention_days: int | None = None
+    raw_retention_days: int = 30
 
     @property
     def sandbox(self) -> bool:
@@ -322,6 +326,8 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         redis_url=redis_url,
         api_rate=api_rate,
         api_burst=api_burst,
+        retention_days=_int(env, "SURVEYD_RETENTION_DAYS", 0, minimum=1) if env.get("SURVEYD_RETENTION_DAYS") else None,
+        raw_retention_days=_int(env, "SURVEYD_RAW_RETENTION_DAYS", 30, minimum=1),
         queue_name=env.get("SURVEYD_QUEUE") or "surveyd",
         dispatch_concurrency=_int(env, "SURVEYD_DISPATCH_CONCURRENCY", 8, minimum=1),
         console_streams=_int(env, "SURVEYD_CONSOLE_STREAMS", 50, minimum=0),

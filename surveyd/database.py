@@ -25,6 +25,7 @@ def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")  # freed content is zeroed: an erased person leaves no bytes behind
         cursor.close()
 
     # SQLite has one writer at a time. Threads of this process queue for it on a lock of ours:

@@ -1,13 +1,17 @@
 """Contacts: search, and one page per customer with consent per channel and everything that happened to them."""
 from __future__ import annotations
 
-from flask import abort, render_template, request
+import json
+
+from flask import Response, abort, render_template, request
 
 from surveyd.console import bp
 from surveyd.console.access import ALL, allowed
 from surveyd.console.forms import ButtonForm
+from surveyd.models import Role
 from surveyd.services.audience import chat_links, contacts
 from surveyd.services.errors import Conflict, NotFound
+from surveyd.services.privacy import person_export
 from surveyd.services.runtime import settings
 
 
@@ -35,6 +39,7 @@ def contact_page(external_id: str):
 
 def _render(contact, link: str | None = None, error: str | None = None, status: int = 200):
     return render_template("console/contact.html", contact=contact, consent=contacts.consent_by_channel(contact),
+                           ledger=contacts.consent_history(contact),
                            timeline=contacts.timeline(contact, 200), button=ButtonForm(), link=link, error=error,
                            telegram_on=bool(settings().telegram_bot_username)), status
 
@@ -51,3 +56,16 @@ def telegram_link(external_id: str):
     except Conflict as conflict:
         return _render(contact, error=str(conflict), status=409)
     return _render(contacts.get_contact(external_id), link=link)
+
+
+@bp.route("/contacts/<path:external_id>/export")
+@allowed(Role.ADMIN)
+def contact_export(external_id: str):
+    """Everything held about the customer, as the API's JSON document, to download (admins; audited)."""
+    try:
+        document = person_export.export(external_id)
+    except NotFound:
+        abort(404)
+    body = json.dumps(document, ensure_ascii=False, indent=2, default=str)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": 'attachment; filename="surveyd-person.json"', "Cache-Control": "private, no-store"})

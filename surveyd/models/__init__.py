@@ -12,7 +12,7 @@ from surveyd.models.audit import AuditEntry
 from surveyd.models.base import Base, utcnow
 from surveyd.models.channel import Channel
 from surveyd.models.chat_link import ChatLink
-from surveyd.models.contact import Consent, ConsentState, Contact
+from surveyd.models.contact import Consent, ConsentChange, ConsentState, Contact, Suppression
 from surveyd.models.dispatch import (
     Dispatch,
     DispatchPurpose,
@@ -34,9 +34,9 @@ from surveyd.models.user import Role, SignInAttempt, User
 from surveyd.models.webhook_endpoint import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
-    "PENDING_SENTIMENT", "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "AuditEntry", "Base", "Channel", "ChatLink", "CommentTheme", "Consent", "ConsentState", "Contact",
+    "PENDING_SENTIMENT", "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "AuditEntry", "Base", "Channel", "ChatLink", "CommentTheme", "Consent", "ConsentChange", "ConsentState", "Contact",
     "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "Goal", "HealthIssue", "InboundMessage", "ReportRun", "Response", "Role", "SignInAttempt",
-    "SandboxMessage", "StaffLink", "Stage", "Survey", "SurveyKind", "SurveyVersion", "Theme", "Touchpoint", "Trigger", "User", "DeliveryStatus", "WebhookAttempt", "WebhookRejection", "WebhookDelivery",
+    "SandboxMessage", "StaffLink", "Stage", "Suppression", "Survey", "SurveyKind", "SurveyVersion", "Theme", "Touchpoint", "Trigger", "User", "DeliveryStatus", "WebhookAttempt", "WebhookRejection", "WebhookDelivery",
     "WebhookEndpoint",
     "utcnow",
 ]

@@ -75,3 +75,34 @@ class Consent(Base):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contact: Mapped[Contact] = relationship(back_populates="consents")
+
+
+class ConsentChange(Base):
+    """One consent decision, kept for good: when, on which channel, from where (the STOP keyword, a one-click
+    unsubscribe, /stop, the API, the console, a bounce) and the evidence (the keyword's text, the request id, the
+    provider's code). `consents` holds only the latest; this is the ledger that proves what happened."""
+
+    __tablename__ = "consent_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    state: Mapped[ConsentState] = mapped_column(enum_column(ConsentState))
+    source: Mapped[str] = mapped_column(sa.String(40))
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contact: Mapped[Contact] = relationship()
+
+
+class Suppression(Base):
+    """An address that must never be messaged again, kept only as a keyed hash (HMAC-SHA256 with the secret key):
+    what is left of a person who opted out of a channel and then had their data erased."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (sa.UniqueConstraint("channel", "address_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    address_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

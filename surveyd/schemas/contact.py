@@ -59,10 +59,25 @@ class ContactSchema(Schema):
     updated_at = Timestamp()
 
 
+class ConsentChangeSchema(Schema):
+    """One consent change and what shows it happened."""
+
+    at = Timestamp()
+    channel = fields.String()
+    state = fields.String(metadata={"description": "opted_in, opted_out or undeliverable"})
+    source = fields.String(metadata={"description": "sms_keyword, list_unsubscribe, unsubscribe_page, "
+                                                    "telegram_command, telegram_start, api, event, provider, "
+                                                    "address_changed"})
+    evidence = fields.Dict(metadata={"description": "the keyword's text and message id, the request id, the "
+                                                    "provider's code..."})
+
+
 class ContactDetailSchema(ContactSchema):
     """GET /contacts/{external_id}: the contact and their timeline."""
 
     timeline = fields.List(fields.Nested(TimelineItemSchema))
+    consent_history = fields.List(fields.Nested(ConsentChangeSchema), metadata={
+        "description": "every consent change, oldest first: the consent ledger"})
 
 
 class ChatLinkSchema(Schema):
@@ -71,3 +86,21 @@ class ChatLinkSchema(Schema):
     url = fields.String(metadata={"description": "https://t.me/<bot>?start=<one-time code>; the first chat to open it "
                                                  "becomes this contact's Telegram"})
     expires_at = Timestamp()
+
+
+class PersonExportSchema(Schema):
+    """GET /contacts/{external_id}/export: every row held about the person, each with all its columns."""
+
+    format = fields.String(metadata={"description": "surveyd.person/1"})
+    exported_at = fields.String()
+    contact = fields.Dict()
+    consent_history = fields.List(fields.Dict())
+    events = fields.List(fields.Dict())
+    dispatches = fields.List(fields.Dict(), metadata={"description": "each with history and messages"})
+    responses = fields.List(fields.Dict(), metadata={"description": "each with answers (sentiment, theme)"})
+    alerts = fields.List(fields.Dict(), metadata={"description": "each with activity"})
+    inbound_messages = fields.List(fields.Dict())
+    messages_without_invitation = fields.List(fields.Dict())
+    conversations = fields.List(fields.Dict())
+    chat_links = fields.List(fields.Dict())
+    webhook_deliveries = fields.List(fields.Dict())

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 import survey_templates
+from surveyd.request_context import request_id
 from surveyd.services.audience import unsubscribing
 from surveyd.web.respond import page
 
@@ -36,7 +37,8 @@ def confirm(token: str):
 def unsubscribe(token: str):
     """Opt out of email at once, from the page's button or a mail client's one-click POST."""
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    contact = unsubscribing.unsubscribe(token, "list_unsubscribe" if one_click else "unsubscribe_page")
+    contact = unsubscribing.unsubscribe(token, "list_unsubscribe" if one_click else "unsubscribe_page",
+                                        {"request_id": request_id(), "one_click": one_click})
     if contact is None:
         return page("unsubscribe/page.html", _locale(None), 404, state="not_found")
     return page("unsubscribe/page.html", _locale(contact), state="done", email=_isolated(contact.email))

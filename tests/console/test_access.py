@@ -49,6 +49,7 @@ CONTRACT = {
     ("GET", "/console/contacts"): (EVERYONE, ()),
     ("GET", "/console/contacts/cust-x"): (EVERYONE, ()),
     ("POST", "/console/contacts/cust-x/telegram-link"): (EVERYONE, ()),
+    ("GET", "/console/contacts/cust-x/export"): (("admin",), ()),
     ("GET", "/console/surveys"): (DESIGNERS, ()),
     ("GET", "/console/surveys/new"): (DESIGNERS, ()),
     ("POST", "/console/surveys/new"): (DESIGNERS, ()),

@@ -68,6 +68,12 @@ def _theme_of(alert_id: int) -> int:
     db.session.add_all([crushed, late])
     db.session.flush()
     db.session.add(CommentTheme(answer_id=comment, theme_id=crushed.id, confidence=0.72, set_by="model"))
+    # A consent change, so the contact page shows its ledger too.
+    from surveyd.models import Channel, ConsentState
+    from surveyd.services.audience import contacts
+
+    contacts.set_consent(contacts.get_contact("cust-1"), Channel.SMS, ConsentState.OPTED_OUT, "sms_keyword",
+                         {"keyword": "STOP", "message_id": "SM0123"})
     db.session.commit()
     return crushed.id
 

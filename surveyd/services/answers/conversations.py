@@ -115,7 +115,8 @@ def _act(thread: Thread, decision: Decision, message: InboundEvent, channel: Cha
         state = ConsentState.OPTED_IN if decision.action == Action.OPT_IN else ConsentState.OPTED_OUT
         if decision.action != Action.HELP:
             for contact in thread.contacts:
-                set_consent(contact, channel, state, f"{channel.value}_keyword")
+                set_consent(contact, channel, state, f"{channel.value}_keyword",
+                            {"keyword": (message.text or "")[:160], "message_id": message.provider_event_id})
         # The provider may have answered its own keyword already: one confirmation, not two.
         return [] if message.provider_confirms else [say(channel, locale, _KEYWORD_REPLIES[decision.action])]
     if decision.action in (*_CLOSED_REPLIES, Action.UNKNOWN) and replies.customer_wrote(

@@ -73,7 +73,8 @@ def _command(event: InboundEvent) -> tuple[ChatEffects, str, int | None]:
     locale = _locale(contacts, event)
     if name == "/stop":
         for contact in contacts:
-            set_consent(contact, TELEGRAM, ConsentState.OPTED_OUT, "telegram_command")
+            set_consent(contact, TELEGRAM, ConsentState.OPTED_OUT, "telegram_command",
+                        {"command": "/stop", "update_id": event.provider_event_id})
         return ChatEffects(replies=[say(TELEGRAM, locale, "opted_out")]), "opt_out", None
     if name == "/start" and argument:
         linked = chat_links.redeem(argument, chat, event.answers.get("language_code") or None)
@@ -85,7 +86,8 @@ def _command(event: InboundEvent) -> tuple[ChatEffects, str, int | None]:
         return ChatEffects(replies=[say(TELEGRAM, locale, "linked")]), "linked", None
     if name == "/start" and any(contact.opted_out(TELEGRAM) for contact in contacts):
         for contact in contacts:
-            set_consent(contact, TELEGRAM, ConsentState.OPTED_IN, "telegram_command")
+            set_consent(contact, TELEGRAM, ConsentState.OPTED_IN, "telegram_command",
+                        {"command": "/start", "update_id": event.provider_event_id})
         return ChatEffects(replies=[say(TELEGRAM, locale, "opted_in")]), "opt_in", None
     if name == "/start":
         return ChatEffects(replies=[say(TELEGRAM, locale, "welcome")]), "welcome", None

@@ -71,5 +71,5 @@ def redeem(code: str, chat_id: str, language_code: str | None = None) -> Contact
     contact.telegram_chat_id = chat_id
     if not contact.locale and language_code:
         contact.locale = language_code  # the contact's locale wins; the app's language fills a gap
-    set_consent(contact, Channel.TELEGRAM, ConsentState.OPTED_IN, "telegram_start")
+    set_consent(contact, Channel.TELEGRAM, ConsentState.OPTED_IN, "telegram_start", {"command": "/start"})
     return contact

@@ -10,6 +10,7 @@ from surveyd.models import (
     Alert,
     Channel,
     Consent,
+    ConsentChange,
     ConsentState,
     Contact,
     Dispatch,
@@ -63,7 +64,8 @@ def _find_locked(external_id: str) -> Contact | None:
     return db.session.scalar(query)
 
 
-def apply_contact(external_id: str, data: dict[str, Any], source: str = "api") -> tuple[Contact, bool]:
+def apply_contact(external_id: str, data: dict[str, Any], source: str = "api",
+                  evidence: dict[str, Any] | None = None) -> tuple[Contact, bool]:
     """Create or update a contact (never commits; a new one is inserted at the next flush); fields not given stay as they are.
 
     The contact's row stays locked until the caller commits: requests about one contact take it
@@ -82,32 +84,39 @@ def apply_contact(external_id: str, data: dict[str, Any], source: str = "api") -
                 _new_address(contact, ADDRESS_FIELDS[field])
             setattr(contact, field, data[field] if field != "attributes" else dict(data[field] or {}))
     for channel, state in (data.get("consent") or {}).items():
-        set_consent(contact, Channel(channel), ConsentState(state), source)
+        set_consent(contact, Channel(channel), ConsentState(state), source, evidence)
     return contact, created
 
 
 def _new_address(contact: Contact, channel: Channel) -> None:
     """A new address on a channel is worth trying again, even where the old one bounced."""
     if contact.undeliverable(channel):
-        set_consent(contact, channel, ConsentState.OPTED_IN, "address_changed")
+        set_consent(contact, channel, ConsentState.OPTED_IN, "address_changed", {"field": channel.value})
 
 
-def put_contact(external_id: str, data: dict[str, Any]) -> tuple[Contact, bool]:
-    """Create or update a contact; True when it was created."""
-    contact, created = apply_contact(external_id, data)
+def put_contact(external_id: str, data: dict[str, Any], source: str = "api",
+                evidence: dict[str, Any] | None = None) -> tuple[Contact, bool]:
+    """Create or update a contact; True when it was created. `evidence` goes to the consent ledger (the request id)."""
+    contact, created = apply_contact(external_id, data, source, evidence)
     db.session.commit()
     return contact, created
 
 
-def set_consent(contact: Contact, channel: Channel, state: ConsentState, source: str) -> None:
-    """Record a consent decision for one channel (flushes, never commits)."""
+def set_consent(contact: Contact, channel: Channel, state: ConsentState, source: str,
+                evidence: dict[str, Any] | None = None) -> None:
+    """Record a consent decision for one channel, and in the ledger with its evidence when it changes anything
+    (flushes, never commits)."""
     consent = next((c for c in contact.consents if c.channel == channel), None)
     changed = consent is None or consent.state != state
+    now = utcnow()
     if consent is None:
-        consent = Consent(channel=channel, state=state, source=source)
+        consent = Consent(channel=channel, state=state, source=source, changed_at=now)
         contact.consents.append(consent)
     elif changed:
-        consent.state, consent.source, consent.changed_at = state, source, utcnow()
+        consent.state, consent.source, consent.changed_at = state, source, now
+    if changed:
+        db.session.add(ConsentChange(contact=contact, channel=channel, state=state, source=source,
+                                     evidence=dict(evidence or {}), at=now))
     db.session.flush()
     if changed:
         for listener in CONSENT_LISTENERS:
@@ -153,3 +162,11 @@ def timeline(contact: Contact, limit: int = 200) -> list[dict[str, Any]]:
         for a in alerts
     ]
     return sorted(items, key=lambda item: (item["at"], item["type"]), reverse=True)[:limit]
+
+
+def consent_history(contact: Contact) -> list[dict[str, Any]]:
+    """Every consent change of the contact, oldest first: when, channel, state, source and evidence."""
+    return [{"at": change.at, "channel": change.channel.value, "state": change.state.value, "source": change.source,
+             "evidence": change.evidence}
+            for change in db.session.scalars(sa.select(ConsentChange).where(ConsentChange.contact_id == contact.id)
+                                             .order_by(ConsentChange.at, ConsentChange.id))]

@@ -39,12 +39,13 @@ def contact_for(token: str) -> Contact | None:
     return db.session.get(Contact, contact_id) if contact_id is not None else None
 
 
-def unsubscribe(token: str, source: str) -> Contact | None:
-    """Opt the token's contact out of email at once (commits; a repeat changes nothing); None for a bad token."""
+def unsubscribe(token: str, source: str, evidence: dict | None = None) -> Contact | None:
+    """Opt the token's contact out of email at once (commits; a repeat changes nothing); None for a bad token.
+    `evidence` (the request id, how it came) goes to the consent ledger."""
     contact = contact_for(token)
     if contact is None:
         return None
     if not contact.opted_out(Channel.EMAIL):
-        set_consent(contact, Channel.EMAIL, ConsentState.OPTED_OUT, source)
+        set_consent(contact, Channel.EMAIL, ConsentState.OPTED_OUT, source, evidence)
         db.session.commit()
     return contact

@@ -26,6 +26,7 @@ from surveyd.models import (
     Trigger,
 )
 from surveyd.services import tokens
+from surveyd.services.audience import suppressions
 from surveyd.services.design.triggers import triggers_for
 from surveyd.services.dispatch import channels, rules
 from surveyd.services.runtime import public_url, settings
@@ -47,6 +48,8 @@ def unusable_reason(channel: Channel, contact: Contact) -> str | None:
         return "opted_out"
     if contact.undeliverable(channel):
         return "undeliverable"
+    if channel != Channel.WEB and suppressions.suppressed(channel, contact.address(channel)):
+        return "opted_out"  # an erased person's opt-out, kept as a hash of the address
     return None
 
 

@@ -255,10 +255,12 @@ def fall_back(dispatch: Dispatch, code: str, now: datetime, detail: dict) -> Non
     failed = dispatch.channel
     if code == "opted_out":
         # The provider knows the customer said stop (e.g. Twilio 21610): mirror it so nobody asks again.
-        set_consent(dispatch.contact, failed, ConsentState.OPTED_OUT, "provider")
+        set_consent(dispatch.contact, failed, ConsentState.OPTED_OUT, "provider",
+                    {"dispatch_id": dispatch.id, "code": code})
     elif code == "undeliverable":
         # The address does not exist (e.g. SMTP 550 5.1.1): asking it again only hurts the sender's reputation.
-        set_consent(dispatch.contact, failed, ConsentState.UNDELIVERABLE, "provider")
+        set_consent(dispatch.contact, failed, ConsentState.UNDELIVERABLE, "provider",
+                    {"dispatch_id": dispatch.id, "code": code})
     preferred = dispatch.trigger.channels if dispatch.trigger else []
     following = next_channel(preferred, failed, dispatch.contact)
     if following is None:
