@@ -16,6 +16,12 @@ def create_app(env: Mapping[str, str] | None = None, demo: bool = False, instanc
     settings = load_settings(Path(app.instance_path), env, demo=demo)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(settings.flask_config())
+    from surveyd.json_limits import BoundedJSONProvider
+
+    app.json = BoundedJSONProvider(app)  # a body nested past its depth is a 400, never a RecursionError
+    from surveyd.url_ids import RowId
+
+    app.url_map.converters["int"] = RowId  # before any route: an id past 64 bits is a 404
     app.json.sort_keys = False
     register_extensions(app)
     register_blueprints(app)

@@ -4,8 +4,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
-from surveyd.models.base import Base
 from surveyd.api.envelope import EnvelopeApi
+from surveyd.models.base import Base
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from surveyd.api.envelope import envelope
+from surveyd.json_limits import MAX_DEPTH, too_deep
 from surveyd.services.errors import ServiceError
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -55,4 +56,7 @@ def register_api(app: Flask) -> None:
         if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH"):
             if request.content_length != 0 and not request.is_json:
                 return envelope(400, "Send the body as JSON with Content-Type: application/json.")
+            # webargs parses the body with the json module itself: the depth is checked here, once, before it.
+            if too_deep(request.get_data(cache=True)):
+                return envelope(400, f"The JSON body nests deeper than {MAX_DEPTH} levels.")
         return None

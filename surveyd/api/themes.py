@@ -5,6 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from surveyd.models import utcnow
+from surveyd.models.base import LARGEST_ID
 from surveyd.schemas.common import ErrorEnvelopeSchema
 from surveyd.schemas.theme import (
     CommentThemeBodySchema,
@@ -24,7 +25,6 @@ from surveyd.services.insight import periods, themes
 from surveyd.services.runtime import settings
 
 blp = Blueprint("themes", __name__, description="What comments talk about, per month, as staff edit it")
-LARGEST_ID = 2**63 - 1
 
 
 def month(label: str | None) -> periods.Period:

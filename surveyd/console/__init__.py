@@ -18,7 +18,20 @@ def init_console(app: Flask) -> None:
     """Bind sign-in and languages to the app and mount the console."""
     from flask_wtf.csrf import generate_csrf
 
-    from surveyd.console import admin, alerts, audit, auth, contacts, designer, home, previews, reports, responses, themes, triggers  # noqa: F401  (their routes join the blueprint)
+    from surveyd.console import (  # noqa: F401  (their routes join the blueprint)
+        admin,
+        alerts,
+        audit,
+        auth,
+        contacts,
+        designer,
+        home,
+        previews,
+        reports,
+        responses,
+        themes,
+        triggers,
+    )
     from surveyd.console.i18n import select_locale
     from surveyd.extensions import babel, login_manager
 

@@ -6,10 +6,10 @@ from flask import render_template, request
 from surveyd.console import bp
 from surveyd.console.access import allowed
 from surveyd.models import Role
+from surveyd.models.base import LARGEST_ID
 from surveyd.services.audit.entries import entries
 
 PAGE = 50
-LARGEST_ID = 2**63 - 1
 
 
 @bp.route("/audit")

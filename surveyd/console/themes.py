@@ -9,6 +9,7 @@ from surveyd.console.access import ALL, allowed
 from surveyd.console.forms import ButtonForm
 from surveyd.console.reports import month_name
 from surveyd.models import Role, utcnow
+from surveyd.models.base import LARGEST_ID
 from surveyd.services.design import surveys
 from surveyd.services.errors import Conflict, Invalid, NotFound, ServiceError
 from surveyd.services.insight import periods, themes
@@ -16,7 +17,6 @@ from surveyd.services.runtime import settings
 
 EDITORS = (Role.ADMIN, Role.DESIGNER)
 PAGE = 50
-LARGEST_ID = 2**63 - 1
 
 
 def _this_month() -> periods.Period:

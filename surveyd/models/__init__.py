@@ -12,7 +12,13 @@ from surveyd.models.audit import AuditEntry
 from surveyd.models.base import Base, utcnow
 from surveyd.models.channel import Channel
 from surveyd.models.chat_link import ChatLink
-from surveyd.models.contact import Consent, ConsentChange, ConsentState, Contact, Suppression
+from surveyd.models.contact import (
+    Consent,
+    ConsentChange,
+    ConsentState,
+    Contact,
+    Suppression,
+)
 from surveyd.models.dispatch import (
     Dispatch,
     DispatchPurpose,
@@ -25,13 +31,18 @@ from surveyd.models.health import HealthIssue, WebhookRejection
 from surveyd.models.inbound import Conversation, InboundMessage
 from surveyd.models.response import PENDING_SENTIMENT, Answer, Response
 from surveyd.models.sandbox_message import SandboxMessage
+from surveyd.models.staff_link import StaffLink
 from surveyd.models.survey import Survey, SurveyKind, SurveyVersion
 from surveyd.models.theme import CommentTheme, Theme
 from surveyd.models.touchpoint import Stage, Touchpoint
 from surveyd.models.trigger import Trigger
-from surveyd.models.staff_link import StaffLink
 from surveyd.models.user import Role, SignInAttempt, User
-from surveyd.models.webhook_endpoint import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from surveyd.models.webhook_endpoint import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "PENDING_SENTIMENT", "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "AuditEntry", "Base", "Channel", "ChatLink", "CommentTheme", "Consent", "ConsentChange", "ConsentState", "Contact",

@@ -35,6 +35,10 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+# Row ids are INTEGER columns: 32-bit on PostgreSQL (64 on SQLite), so no row anywhere has a larger id. Inputs
+# past it are refused as unknown before they reach a driver that cannot bind them.
+LARGEST_ID = 2**31 - 1
+
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 

@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from marshmallow import Schema, ValidationError, fields, validate
 
 from surveyd.models import Channel
+from surveyd.models.base import LARGEST_ID
 
 CHANNELS = [c.value for c in Channel]
+ID_RANGE = validate.Range(1, LARGEST_ID)  # so the OpenAPI document gives clients the range too
 TOUCHPOINT_KEY = validate.Regexp(
     r"^[a-z0-9][a-z0-9_.:-]{0,99}$", error="Lower-case letters, digits and . _ : - (up to 100), e.g. order.delivered."
 )
@@ -57,7 +59,7 @@ class PageQuerySchema(Schema):
     """Newest-first pagination by id cursor."""
 
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    cursor = fields.Integer(validate=validate.Range(min=1), metadata={"description": "next_cursor of the previous page"})
+    cursor = fields.Integer(validate=ID_RANGE, metadata={"description": "next_cursor of the previous page"})
 
 
 def mask_url(url: str) -> str:

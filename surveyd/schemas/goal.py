@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from surveyd.schemas.common import TOUCHPOINT_KEY, Timestamp
+from surveyd.schemas.common import ID_RANGE, TOUCHPOINT_KEY, Timestamp
 from surveyd.schemas.metrics import RangeSchema
 
 
@@ -11,7 +11,7 @@ class GoalCreateSchema(Schema):
     """POST /goals: reach `target` on a survey (at one touchpoint, if given) by a day."""
 
     name = fields.String(required=True, validate=validate.Length(1, 200))
-    survey_id = fields.Integer(required=True, strict=True, validate=validate.Range(1, 2**63 - 1))
+    survey_id = fields.Integer(required=True, strict=True, validate=ID_RANGE)
     target = fields.Float(required=True, validate=validate.Range(-100, 100), metadata={
         "description": "NPS -100..100, CSAT 0..100 (percent satisfied), CES on its answer scale (1..7)"})
     by = fields.Date(required=True, metadata={"description": "The deadline (a day in SURVEYD_DEFAULT_TIMEZONE, counted); not in the past."})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from surveyd.models import PENDING_SENTIMENT
-from surveyd.schemas.common import PageQuerySchema, Timestamp
+from surveyd.schemas.common import ID_RANGE, PageQuerySchema, Timestamp
 from surveyd.services.design.scales import band
 
 
@@ -60,7 +60,7 @@ class ResponseQuerySchema(PageQuerySchema):
 class ExportQuerySchema(Schema):
     """GET /responses/export."""
 
-    survey_id = fields.Integer(required=True, validate=validate.Range(1, 2**63 - 1))
+    survey_id = fields.Integer(required=True, validate=ID_RANGE)
     since = Timestamp()
     until = Timestamp()
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]), metadata={

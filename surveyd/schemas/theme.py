@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from surveyd.schemas.common import StrictBoolean, Timestamp
+from surveyd.schemas.common import ID_RANGE, StrictBoolean, Timestamp
 
-ID = validate.Range(1, 2**63 - 1)
+ID = ID_RANGE
 MONTH = validate.Regexp(r"^[0-9]{4}-[0-9]{2}$", error="A month as YYYY-MM, e.g. 2026-10.")
 
 

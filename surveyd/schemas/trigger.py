@@ -3,9 +3,16 @@ from __future__ import annotations
 
 import math
 
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates,
+    validates_schema,
+)
 
-from surveyd.schemas.common import CHANNELS, TOUCHPOINT_KEY, Timestamp
+from surveyd.schemas.common import CHANNELS, ID_RANGE, TOUCHPOINT_KEY, Timestamp
 
 # Integers in JSON bodies are strict: 1.5 or "30" is refused rather than silently read as 1 or 30.
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="A time as HH:MM, 00:00 to 23:59.")
@@ -22,7 +29,7 @@ class QuietHoursSchema(Schema):
 class ReminderSchema(Schema):
     """One reminder if there is no answer after a while, optionally on another channel."""
 
-    after_seconds = fields.Integer(strict=True, required=True, validate=validate.Range(min=60))
+    after_seconds = fields.Integer(strict=True, required=True, validate=validate.Range(60, 90 * 24 * 3600))
     channel = fields.String(validate=validate.OneOf(CHANNELS))
 
 
@@ -60,7 +67,7 @@ class TriggerCreateSchema(Schema):
     """POST /triggers."""
 
     touchpoint = fields.String(required=True, validate=TOUCHPOINT_KEY)
-    survey_id = fields.Integer(strict=True, required=True)
+    survey_id = fields.Integer(strict=True, required=True, validate=ID_RANGE)
     channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True,
                            validate=validate.Length(1, len(CHANNELS)))
     delay_seconds = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 90 * 24 * 3600))
@@ -69,7 +76,7 @@ class TriggerCreateSchema(Schema):
     sample_rate = fields.Float(load_default=1.0, validate=validate.Range(0.0, 1.0))
     conditions = fields.List(fields.Nested(ConditionSchema), load_default=list, validate=validate.Length(max=50))
     reminder = fields.Nested(ReminderSchema, allow_none=True)
-    expire_after_seconds = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=60))
+    expire_after_seconds = fields.Integer(strict=True, allow_none=True, validate=validate.Range(60, 365 * 24 * 3600))
     enabled = fields.Boolean(load_default=True)
 
     @validates("channels")
@@ -82,7 +89,7 @@ class TriggerPatchSchema(TriggerCreateSchema):
     """PATCH /triggers/{id}: any subset of the fields; `enabled: false` pauses the trigger."""
 
     touchpoint = fields.String(validate=TOUCHPOINT_KEY)
-    survey_id = fields.Integer(strict=True)
+    survey_id = fields.Integer(strict=True, validate=ID_RANGE)
     channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), validate=validate.Length(1, len(CHANNELS)))
     delay_seconds = fields.Integer(strict=True, validate=validate.Range(0, 90 * 24 * 3600))
     sample_rate = fields.Float(validate=validate.Range(0.0, 1.0))

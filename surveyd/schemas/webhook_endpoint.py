@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from surveyd.models import DeliveryStatus
-from surveyd.schemas.common import PageQuerySchema, Timestamp
+from surveyd.schemas.common import ID_RANGE, PageQuerySchema, Timestamp
 from surveyd.services.integrations.endpoints import EVENT_TYPES
 
 
@@ -23,7 +23,7 @@ class WebhookEndpointCreateSchema(Schema):
                        "addresses); checked again against every resolved address at each delivery."})
     events = fields.List(fields.String(validate=validate.OneOf(EVENT_TYPES)), required=True,
                          validate=validate.Length(1, len(EVENT_TYPES)))
-    survey_ids = fields.List(fields.Integer(strict=True), validate=validate.Length(1, 100), metadata={
+    survey_ids = fields.List(fields.Integer(strict=True, validate=ID_RANGE), validate=validate.Length(1, 100), metadata={
         "description": "Only these surveys' events; leave out for every survey. Events of no survey "
                        "(contact.opted_out) reach every endpoint subscribed to them."})
 

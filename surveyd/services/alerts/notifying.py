@@ -17,7 +17,12 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 
-from bots.channel import OutboundMessage, PermanentChannelError, SendResult, TransientChannelError
+from bots.channel import (
+    OutboundMessage,
+    PermanentChannelError,
+    SendResult,
+    TransientChannelError,
+)
 from surveyd.extensions import db
 from surveyd.models import (
     Alert,

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from surveyd.extensions import db
 from surveyd.models import Goal, Response, Touchpoint, utcnow
+from surveyd.models.base import LARGEST_ID
 from surveyd.services.design.scales import scale
 from surveyd.services.design.surveys import get_survey
 from surveyd.services.errors import Invalid, NotFound
@@ -40,7 +41,7 @@ from surveyd.services.runtime import settings
 MIN_N = 30  # below this a 95% interval on a share is wider than about +-18 points: too wide to judge by
 MIN_WEEKS = 3  # a line through two weekly points is no trend
 VERDICTS = ("met", "on_track", "at_risk", "missed")
-MAX_ID = 2**63 - 1
+MAX_ID = LARGEST_ID
 
 
 def target_range(kind: str) -> tuple[float, float]:

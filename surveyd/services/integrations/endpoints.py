@@ -9,7 +9,13 @@ import sqlalchemy as sa
 from bots.outbound_http import OutboundRefused, check_url
 from bots.standard_webhooks import new_secret
 from surveyd.extensions import db
-from surveyd.models import DeliveryStatus, Survey, WebhookDelivery, WebhookEndpoint, utcnow
+from surveyd.models import (
+    DeliveryStatus,
+    Survey,
+    WebhookDelivery,
+    WebhookEndpoint,
+    utcnow,
+)
 from surveyd.services.design.survey_definitions import URL_REFUSALS
 from surveyd.services.errors import Invalid, NotFound
 from surveyd.services.runtime import settings

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from surveyd.extensions import db
 from surveyd.models import Answer, CommentTheme, Response, Theme, utcnow
+from surveyd.models.base import LARGEST_ID
 from surveyd.services.errors import Conflict, Invalid, NotFound
 from surveyd.services.insight.periods import Period, month_period
 from surveyd.services.insight.themes.clustering import cluster, confidence
@@ -29,7 +30,7 @@ from surveyd.services.insight.themes.embedding import (
 from surveyd.services.insight.themes.words import theme_words
 from surveyd.services.runtime import settings
 
-MAX_ID = 2**63 - 1
+MAX_ID = LARGEST_ID
 NAME_LENGTH = 120
 SENTIMENTS = ("negative", "neutral", "positive")
 MODEL, STAFF = "model", "staff"
