@@ -139,31 +139,48 @@ def verify_secret(expected: str | None, headers: Mapping[str, str]) -> None:
         raise WebhookRejected("X-Telegram-Bot-Api-Secret-Token does not match")
 
 
+def _object(value: Any) -> dict:
+    """A JSON object of the update, or an empty one for anything else (an update is read, never trusted)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _identifier(value: Any) -> str | None:
+    """A Telegram id (chat, user, message) as text: an integer within 64 bits, as the Bot API gives them."""
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return str(value)
+    return None
+
+
+def _word(value: Any, limit: int = 64) -> str:
+    """A short text field (callback id, callback data, language code): text up to `limit` characters, else empty."""
+    return value if isinstance(value, str) and len(value) <= limit else ""
+
+
 def parse_update(update: Any) -> InboundEvent:
-    """One Telegram update as an InboundEvent: a text ("message"), a command ("command") or a button tap ("tap")."""
-    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+    """One Telegram update as an InboundEvent: a text ("message"), a command ("command") or a button tap ("tap").
+    Fields of the wrong type or size read as absent, so a malformed update is "other" and changes nothing."""
+    if not isinstance(update, dict) or _identifier(update.get("update_id")) is None:
         raise WebhookRejected("an update needs an integer update_id", status=400)
     event_id = str(update["update_id"])
     tap = update.get("callback_query")
     if isinstance(tap, dict):
-        message = tap.get("message") or {}
-        chat = (message.get("chat") or {}).get("id")
+        message = _object(tap.get("message"))
         return InboundEvent(
-            kind="tap", channel="telegram", sender=str(chat) if chat is not None else None,
-            provider_event_id=event_id, text=str(tap.get("data") or ""),
-            answers={"callback_query_id": str(tap.get("id") or ""), "message_id": str(message.get("message_id") or ""),
-                     "language_code": str((tap.get("from") or {}).get("language_code") or ""),
-                     "from_id": str((tap.get("from") or {}).get("id") or "")},
+            kind="tap", channel="telegram", sender=_identifier(_object(message.get("chat")).get("id")),
+            provider_event_id=event_id, text=_word(tap.get("data")),
+            answers={"callback_query_id": _word(tap.get("id")),
+                     "message_id": _identifier(message.get("message_id")) or "",
+                     "language_code": _word(_object(tap.get("from")).get("language_code"), 35),
+                     "from_id": _identifier(_object(tap.get("from")).get("id")) or ""},
         )
     message = update.get("message")
     if isinstance(message, dict) and isinstance(message.get("text"), str):
-        chat = (message.get("chat") or {}).get("id")
         text = message["text"]
         kind = "command" if text.startswith("/") else "message"
         return InboundEvent(
-            kind=kind, channel="telegram", sender=str(chat) if chat is not None else None,
+            kind=kind, channel="telegram", sender=_identifier(_object(message.get("chat")).get("id")),
             provider_event_id=event_id, text=text,
-            answers={"language_code": str((message.get("from") or {}).get("language_code") or ""),
-                     "from_id": str((message.get("from") or {}).get("id") or "")},
+            answers={"language_code": _word(_object(message.get("from")).get("language_code"), 35),
+                     "from_id": _identifier(_object(message.get("from")).get("id")) or ""},
         )
     return InboundEvent(kind="other", channel="telegram", provider_event_id=event_id)

@@ -25,6 +25,9 @@ def create_app(env: Mapping[str, str] | None = None, demo: bool = False, instanc
     app.json.sort_keys = False
     register_extensions(app)
     register_blueprints(app)
+    from surveyd.text_limits import refuse_nul
+
+    refuse_nul(app)  # after the API's key check, so a request without a key is still a 401
     register_error_handlers(app)
     register_commands(app)
     register_logging(app)
@@ -94,7 +97,7 @@ def register_error_handlers(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
     from surveyd.api.envelope import envelope
-    from surveyd.database import RETRY_AFTER_SECONDS, is_database_locked
+    from surveyd.database import TROUBLE, database_trouble
     from surveyd.extensions import db
 
     @app.errorhandler(Exception)
@@ -103,15 +106,20 @@ def register_error_handlers(app: Flask) -> None:
             if request.path.startswith("/api/"):
                 return envelope(error.code or 500, error.description or error.name)
             return error
-        db.session.rollback()
-        if is_database_locked(error):
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone with the database; the pool replaces it
+            db.session.remove()
+        trouble = database_trouble(error)
+        if trouble:
             route = request.url_rule.rule if request.url_rule else request.path
-            app.logger.warning("database busy past the timeout: %s %s", request.method, route)
+            app.logger.warning("database %s: %s %s answered 503", trouble, request.method, route)
+            message, retry_after = TROUBLE[trouble]
             if request.path.startswith("/api/"):
-                response, status = envelope(503, "The database is busy; try again shortly.")
+                response, status = envelope(503, message)
             else:
                 response, status = "The service is busy; please try again in a moment.", 503
-            return response, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            return response, status, {"Retry-After": str(retry_after)}
         route = request.url_rule.rule if request.url_rule else request.path  # the pattern, not the ids and tokens
         app.logger.exception("unhandled error on %s %s", request.method, route)
         if request.path.startswith("/api/"):

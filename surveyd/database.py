@@ -7,7 +7,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 RETRY_AFTER_SECONDS = 1
 HOLDS_WRITER = "surveyd_holds_writer_lock"
@@ -63,6 +63,34 @@ def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
 def is_database_locked(error: BaseException) -> bool:
     """True for SQLite's 'database is locked' after the busy timeout ran out."""
     return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+
+
+# What a request is told when the database fails it, and when to try again: nothing of it was stored.
+TROUBLE = {
+    "locked": ("The database is busy; try again shortly.", RETRY_AFTER_SECONDS),
+    "full": ("The database's disk is full; nothing was stored. Try again later.", 30),
+    "unreachable": ("The database is unavailable; nothing was stored. Try again shortly.", 5),
+}
+
+
+def database_trouble(error: BaseException) -> str | None:
+    """Which passing trouble of the database failed a statement, if any: "locked" (SQLite's busy timeout ran
+    out), "full" (the disk is), "unreachable" (the connection was refused or lost: a restart, a failover).
+    None for anything else, which is a bug and stays a 500."""
+    if not isinstance(error, DBAPIError):
+        return None
+    text = str(error.orig).lower()
+    if isinstance(error, OperationalError) and "database is locked" in text:
+        return "locked"
+    if "disk is full" in text or "no space left" in text or type(error.orig).__name__ == "DiskFull":
+        return "full"
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return "unreachable"
+    if isinstance(error, OperationalError) and any(
+            sign in text for sign in ("connection", "terminating", "shutting down", "starting up", "server closed",
+                                      "unable to open database file", "disk i/o error")):
+        return "unreachable"
+    return None
 
 
 def init_database(app: Flask, db) -> None:

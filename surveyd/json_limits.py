@@ -4,6 +4,7 @@ depth is counted over the raw text (brackets outside strings) before parsing, in
 refused like any malformed JSON: 400, nothing stored."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
@@ -50,10 +51,34 @@ def too_deep(text: str | bytes, limit: int = MAX_DEPTH) -> bool:
     return depth(text, limit) > limit
 
 
+class NotJSON(ValueError):
+    """NaN, Infinity or -Infinity: Python's parser takes them, JSON (and PostgreSQL's jsonb) does not."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotJSON(f"{name} is not JSON")
+
+
+def non_standard(text: str | bytes) -> bool:
+    """Whether a JSON text uses NaN or Infinity outside strings; only a text that mentions them is parsed."""
+    words = (b"NaN", b"Infinity") if isinstance(text, (bytes, bytearray)) else ("NaN", "Infinity")
+    if not any(word in text for word in words):
+        return False
+    try:
+        json.loads(text, parse_constant=_refuse_constant)
+    except NotJSON:
+        return True
+    except (ValueError, RecursionError):  # malformed otherwise: the parser that follows says so
+        return False
+    return False
+
+
 class BoundedJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, refusing documents nested deeper than MAX_DEPTH before the parser recurses into them."""
+    """Flask's JSON, refusing documents nested deeper than MAX_DEPTH before the parser recurses into them, and
+    the non-standard constants NaN and Infinity."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         if too_deep(s):
             raise TooDeep(f"JSON nested deeper than {MAX_DEPTH} levels")
+        kwargs.setdefault("parse_constant", _refuse_constant)
         return super().loads(s, **kwargs)

@@ -1,6 +1,9 @@
 """Operations routes: liveness and readiness."""
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
@@ -17,7 +20,8 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """200 when the database (and the broker and Redis, when configured) answers; 503 otherwise, naming which."""
+    """200 when the database (and the broker and Redis, when configured) answers and SQLite's disk has room;
+    503 otherwise, naming which."""
     checks = {}
     try:
         db.session.execute(sa.text("SELECT 1"))
@@ -26,7 +30,13 @@ def readyz():
         current_app.logger.warning("readiness: database check failed: %s", error.__class__.__name__)
         checks["database"] = "unavailable"
     finally:
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # the connection went with the database; the pool replaces it
+            db.session.remove()
+    storage = _sqlite_storage()
+    if storage:
+        checks["storage"] = storage
     broker_url = current_app.config["SURVEYD"].broker_url
     if broker_url:
         checks["broker"] = "ok" if _broker_answers(broker_url) else "unavailable"
@@ -36,6 +46,24 @@ def readyz():
     ready = all(value == "ok" for value in checks.values())
     response = jsonify(status="ok" if ready else "unavailable", checks=checks)
     return response, 200 if ready else 503
+
+
+FREE_SPACE_FLOOR = 1024 * 1024  # below this, SQLite's next checkpoint or page may not fit
+
+
+def _sqlite_storage() -> str | None:
+    """For SQLite, "ok" or "full" by the free space on the database file's disk (a full disk fails every write
+    while SELECT 1 still answers); None for PostgreSQL, whose server watches its own disk."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        return None
+    folder = Path(engine.url.database).resolve().parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError as error:
+        current_app.logger.warning("readiness: storage check failed: %s", error.__class__.__name__)
+        return "unavailable"
+    return "ok" if free >= FREE_SPACE_FLOOR else "full"
 
 
 def _broker_answers(url: str) -> bool:

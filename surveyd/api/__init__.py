@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from surveyd.api.envelope import envelope
-from surveyd.json_limits import MAX_DEPTH, too_deep
+from surveyd.json_limits import MAX_DEPTH, non_standard, too_deep
 from surveyd.services.errors import ServiceError
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -59,4 +59,6 @@ def register_api(app: Flask) -> None:
             # webargs parses the body with the json module itself: the depth is checked here, once, before it.
             if too_deep(request.get_data(cache=True)):
                 return envelope(400, f"The JSON body nests deeper than {MAX_DEPTH} levels.")
+            if non_standard(request.get_data(cache=True)):
+                return envelope(400, "NaN and Infinity are not JSON; send numbers or null.")
         return None

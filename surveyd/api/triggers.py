@@ -65,7 +65,8 @@ def touchpoint_list():
 
 @blp.route("/touchpoints/<key>", methods=["PUT"])
 @blp.arguments(TouchpointPutSchema)
-@blp.response(200, TouchpointSchema)
+@blp.response(200, TouchpointSchema, description="The touchpoint was known and now reads so.")
+@blp.alt_response(201, schema=TouchpointSchema, description="The touchpoint was new and is made so.")
 def touchpoint_put(data, key: str):
     """Name a touchpoint and set its journey stage."""
     try:

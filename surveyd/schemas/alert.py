@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from surveyd.schemas.common import PageQuerySchema, Timestamp, mask_url
+from surveyd.schemas.common import ID_RANGE, PageQuerySchema, Timestamp, mask_url
 
 STATUSES = ["open", "claimed", "contacted", "resolved"]
 
@@ -85,7 +85,7 @@ class AlertQuerySchema(PageQuerySchema):
     """GET /alerts filters."""
 
     status = fields.String(validate=validate.OneOf(STATUSES))
-    survey_id = fields.Integer()
+    survey_id = fields.Integer(validate=ID_RANGE)
 
 
 class AlertPageSchema(Schema):

@@ -1,7 +1,7 @@
 """Field types shared by the API schemas."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,9 +19,30 @@ E164 = validate.Regexp(r"^\+[1-9]\d{6,14}$", error="A phone number in E.164 form
 LOCALE_TAG = validate.Regexp(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", error="A language tag such as en, tr or fa-IR.")
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+
+class BoundedTimestamp(fields.AwareDateTime):
+    """An ISO 8601 instant from 1970 until the year 9999, as UTC. 0001-01-01T00:00+00:01 is a valid ISO string
+    whose UTC instant falls before year 1 and breaks every database driver; refused here, as a 422."""
+
+    default_error_messages = {"range": "Must be an instant from 1970 until 9999, e.g. 2026-05-04T10:30:00Z."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment = moment.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise self.make_error("range") from None
+        if not EARLIEST <= moment < LATEST:
+            raise self.make_error("range")
+        return moment
+
+
 def Timestamp(**kwargs) -> fields.AwareDateTime:
     """An ISO 8601 timestamp; one without a zone is read as UTC."""
-    return fields.AwareDateTime(default_timezone=timezone.utc, **kwargs)
+    return BoundedTimestamp(default_timezone=timezone.utc, **kwargs)
 
 
 class StrictBoolean(fields.Boolean):

@@ -10,10 +10,10 @@ class ContactPutSchema(Schema):
     """PUT /contacts/{external_id}: fields left out stay as they are; null clears one."""
 
     name = fields.String(allow_none=True, validate=validate.Length(max=200))
-    email = fields.Email(allow_none=True)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(allow_none=True, validate=E164)
     telegram_chat_id = fields.String(allow_none=True, validate=validate.Regexp(r"^-?\d{1,20}$", error="A numeric chat id."))
-    locale = fields.String(allow_none=True, validate=LOCALE_TAG)
+    locale = fields.String(allow_none=True, validate=[validate.Length(max=16), LOCALE_TAG])
     timezone = fields.String(allow_none=True, validate=check_timezone)
     attributes = fields.Dict(keys=fields.String(validate=validate.Length(1, 100)), allow_none=True)
     consent = fields.Dict(

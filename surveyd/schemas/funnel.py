@@ -45,6 +45,6 @@ class FunnelSchema(FunnelCountsSchema):
     """A survey's funnel in a period, overall and per group."""
 
     survey_id = fields.Integer()
-    since = fields.AwareDateTime(allow_none=True)
-    until = fields.AwareDateTime(allow_none=True)
+    since = Timestamp(allow_none=True)
+    until = Timestamp(allow_none=True)
     groups = fields.List(fields.Nested(FunnelGroupSchema))

@@ -52,7 +52,7 @@ class ResponseSchema(Schema):
 class ResponseQuerySchema(PageQuerySchema):
     """GET /responses filters."""
 
-    survey_id = fields.Integer()
+    survey_id = fields.Integer(validate=ID_RANGE)
     since = Timestamp()
     until = Timestamp()
 

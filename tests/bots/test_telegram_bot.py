@@ -146,3 +146,19 @@ def test_the_secret_header_is_required_and_compared_exactly():
         assert refused.value.status == 403
     with pytest.raises(WebhookRejected, match="not configured"):
         verify_secret(None, {"X-Telegram-Bot-Api-Secret-Token": ""})
+
+
+@pytest.mark.parametrize("chat", [{"id": {"nested": 1}}, {"id": 2**70}, {"id": True}, {"id": "12"}, [1], "x", None])
+def test_a_chat_id_that_is_not_a_64_bit_integer_reads_as_no_sender(chat):
+    # Found by the fuzz suite: str() of any JSON became the sender and overflowed its column on PostgreSQL.
+    for update in ({"update_id": 5, "message": {"text": "9", "chat": chat, "from": [2]}},
+                   {"update_id": 5, "callback_query": {"id": ["x"], "data": {"a": 1}, "message": {"chat": chat},
+                                                       "from": "someone"}}):
+        event = parse_update(update)
+        assert event.sender is None
+        assert all(isinstance(value, str) and len(value) <= 64 for value in event.answers.values())
+
+
+def test_an_update_id_past_64_bits_is_refused():
+    with pytest.raises(WebhookRejected):
+        parse_update({"update_id": 2**64, "message": {"text": "9", "chat": {"id": 1}}})

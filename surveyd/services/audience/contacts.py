@@ -17,8 +17,9 @@ from surveyd.models import (
     Response,
     utcnow,
 )
-from surveyd.services.errors import NotFound
+from surveyd.services.errors import Invalid, NotFound
 
+EXTERNAL_ID_LENGTH = 200  # contacts.external_id is VARCHAR(200)
 FIELDS = ("name", "email", "phone", "telegram_chat_id", "locale", "timezone", "attributes")
 ADDRESS_FIELDS = {"email": Channel.EMAIL, "phone": Channel.SMS, "telegram_chat_id": Channel.TELEGRAM}
 # Called with (contact, consent) when a consent changes, in its transaction. Capabilities later in the order may not
@@ -72,6 +73,8 @@ def apply_contact(external_id: str, data: dict[str, Any], source: str = "api",
     first, so they queue in one order (no deadlocks) and read-then-write rules such as contact
     frequency see each other's dispatches.
     """
+    if not 1 <= len(external_id) <= EXTERNAL_ID_LENGTH:
+        raise Invalid("bad external id", {"external_id": [f"From 1 to {EXTERNAL_ID_LENGTH} characters."]})
     contact = _find_locked(external_id)
     created = contact is None
     if contact is None:
