@@ -11,6 +11,8 @@ from surveyd import create_app
 from surveyd.extensions import db
 from tests.conftest import _backend, make_env
 
+STORAGE = {"storage": "ok"} if _backend() == "sqlite" else {}  # SQLite's disk is checked; PostgreSQL watches its own
+
 SQLITE_ONLY = pytest.mark.skipif(os.environ.get("SURVEYD_TEST_DB", "sqlite") != "sqlite", reason="SQLite locking")
 
 
@@ -20,7 +22,7 @@ def test_healthz_and_readyz(client):
     checks = ready.get_json()["checks"]
     assert ready.status_code == 200 and checks["database"] == "ok"
     # SQLite's disk is watched too (a full disk fails every write while SELECT 1 still answers).
-    assert checks == ({"database": "ok", "storage": "ok"} if _backend() == "sqlite" else {"database": "ok"})
+    assert checks == {"database": "ok", **STORAGE}
 
 
 def test_readyz_is_503_when_the_database_does_not_answer(tmp_path):
@@ -37,7 +39,7 @@ def test_readyz_checks_the_broker_when_one_is_configured(database_url, tmp_path)
     up = create_app(make_env(database_url, SURVEYD_BROKER_URL="redis://127.0.0.1:6379/14"), instance_path=str(tmp_path))
     answer = up.test_client().get("/readyz")
     # A Redis broker is also the Redis of rate limits, so both are checked.
-    assert answer.status_code == 200 and answer.get_json()["checks"] == {"database": "ok", "broker": "ok",
+    assert answer.status_code == 200 and answer.get_json()["checks"] == {"database": "ok", **STORAGE, "broker": "ok",
                                                                         "redis": "ok"}
     down = create_app(make_env(database_url, SURVEYD_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0"),
                       instance_path=str(tmp_path))
@@ -49,12 +51,14 @@ def test_readyz_says_when_redis_does_not_answer(database_url, tmp_path):
     from tests.conftest import free_port
 
     up = create_app(make_env(database_url, SURVEYD_REDIS_URL="redis://127.0.0.1:6379/14"), instance_path=str(tmp_path))
-    assert up.test_client().get("/readyz").get_json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert up.test_client().get("/readyz").get_json() == {"status": "ok", "checks": {"database": "ok", **STORAGE,
+                                                                                     "redis": "ok"}}
     down = create_app(make_env(database_url, SURVEYD_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"),
                       instance_path=str(tmp_path))
     answer = down.test_client().get("/readyz")
     assert answer.status_code == 503
-    assert answer.get_json() == {"status": "unavailable", "checks": {"database": "ok", "redis": "unavailable"}}
+    assert answer.get_json() == {"status": "unavailable", "checks": {"database": "ok", **STORAGE,
+                                                                     "redis": "unavailable"}}
 
 
 def test_wsgi_exposes_the_app_and_its_celery(monkeypatch, database_url):
