@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
 from surveyd import create_app
 from surveyd.extensions import db
 from surveyd.models import InboundMessage
+from tests.bots.test_twilio_webhooks import _sign as sign_twilio
 from tests.conftest import PUBLIC_URL, make_env
 
 EXAMPLES = int(os.environ.get("SURVEYD_FUZZ_EXAMPLES", "8")) * 3
@@ -64,16 +64,7 @@ def doors(app, database_url, tmp_path):
 
 
 def _signed(path: str, pairs: list[tuple[str, str]], query: str = "") -> dict[str, str]:
-    params: dict[str, list[str]] = {}
-    for name, value in pairs:
-        params.setdefault(name, []).append(value)
-
-    class Multi(dict):
-        def getall(self, name):
-            return self[name]
-
-    url = PUBLIC_URL.rstrip("/") + path + (f"?{query}" if query else "")
-    return {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, Multi(params))}
+    return sign_twilio(PUBLIC_URL.rstrip("/") + path + (f"?{query}" if query else ""), pairs, TOKEN)
 
 
 def _inbound_count(door_app) -> int:
