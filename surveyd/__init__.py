@@ -97,7 +97,7 @@ def register_error_handlers(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
     from surveyd.api.envelope import envelope
-    from surveyd.database import TROUBLE, database_trouble
+    from surveyd.database import TROUBLE, database_trouble, rollback_or_discard
     from surveyd.extensions import db
 
     @app.errorhandler(Exception)
@@ -106,10 +106,7 @@ def register_error_handlers(app: Flask) -> None:
             if request.path.startswith("/api/"):
                 return envelope(error.code or 500, error.description or error.name)
             return error
-        try:
-            db.session.rollback()
-        except Exception:  # the connection is gone with the database; the pool replaces it
-            db.session.remove()
+        rollback_or_discard(db.session)
         trouble = database_trouble(error)
         if trouble:
             route = request.url_rule.rule if request.url_rule else request.path

@@ -1,4 +1,4 @@
-"""Engine behaviour per database: SQLite in WAL mode with a busy timeout, lock errors as 503."""
+"""Engine behaviour per database: SQLite in WAL mode with a busy timeout; a locked, full or unreachable database as 503."""
 from __future__ import annotations
 
 import sqlite3
@@ -60,11 +60,6 @@ def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
         _release(connection)
 
 
-def is_database_locked(error: BaseException) -> bool:
-    """True for SQLite's 'database is locked' after the busy timeout ran out."""
-    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
-
-
 # What a request is told when the database fails it, and when to try again: nothing of it was stored.
 TROUBLE = {
     "locked": ("The database is busy; try again shortly.", RETRY_AFTER_SECONDS),
@@ -91,6 +86,15 @@ def database_trouble(error: BaseException) -> str | None:
                                       "unable to open database file", "disk i/o error")):
         return "unreachable"
     return None
+
+
+def rollback_or_discard(session) -> None:
+    """Roll back the session; when the connection went with the database, the rollback fails too
+    and the session is discarded instead (the pool replaces its connection)."""
+    try:
+        session.rollback()
+    except Exception:
+        session.remove()
 
 
 def init_database(app: Flask, db) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
+from surveyd.database import rollback_or_discard
 from surveyd.extensions import db
 
 bp = Blueprint("ops", __name__)
@@ -30,10 +31,7 @@ def readyz():
         current_app.logger.warning("readiness: database check failed: %s", error.__class__.__name__)
         checks["database"] = "unavailable"
     finally:
-        try:
-            db.session.rollback()
-        except Exception:  # the connection went with the database; the pool replaces it
-            db.session.remove()
+        rollback_or_discard(db.session)
     storage = _sqlite_storage()
     if storage:
         checks["storage"] = storage

@@ -57,8 +57,9 @@ def register_api(app: Flask) -> None:
             if request.content_length != 0 and not request.is_json:
                 return envelope(400, "Send the body as JSON with Content-Type: application/json.")
             # webargs parses the body with the json module itself: the depth is checked here, once, before it.
-            if too_deep(request.get_data(cache=True)):
+            body = request.get_data(cache=True)
+            if too_deep(body):
                 return envelope(400, f"The JSON body nests deeper than {MAX_DEPTH} levels.")
-            if non_standard(request.get_data(cache=True)):
+            if non_standard(body):
                 return envelope(400, "NaN and Infinity are not JSON; send numbers or null.")
         return None
