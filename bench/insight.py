@@ -146,6 +146,20 @@ def analyze(app) -> None:
                 conn.exec_driver_sql("ANALYZE")
 
 
+def build_rollups(app) -> float:
+    """The score rollups built from scratch (as the relay's chore would, batch by batch); seconds taken."""
+    from surveyd.extensions import db
+    from surveyd.models import RollupMark
+    from surveyd.services.insight import rollups
+
+    with app.app_context():
+        began = time.monotonic()
+        while rollups.refresh(batches=50) or db.session.scalar(db.select(db.func.count()).select_from(RollupMark)):
+            pass
+        db.session.remove()
+    return time.monotonic() - began
+
+
 def _time(work) -> float:
     work()  # warm-up: caches, query plans
     runs = []
@@ -160,8 +174,10 @@ def measure(app) -> list[tuple]:
     """Median milliseconds of each insight query, through the service functions."""
     import inspect
 
+    import sqlalchemy as sa
+
     from surveyd.extensions import db
-    from surveyd.models import Survey
+    from surveyd.models import Response, Survey
     from surveyd.services.insight import drilldown, journey, metrics
     from surveyd.services.runtime import settings
 
@@ -201,11 +217,17 @@ def measure(app) -> list[tuple]:
             ("drill-down page 1 + count", lambda: drilldown.responses(nps, drilldown.Filters(since=START, until=END)),
              lambda r: f"total={r.total}"),
         ]
+        cases.append(("weekly trend, one day changed since the refresh", lambda: metric("week"),
+                      lambda r: f"{len(r['series'])} weeks"))
         if funnel is not None:
             cases.append(("funnel by channel", lambda: funnel.funnel(nps, START, END, "channel"), lambda r: "ok"))
         else:
             rows.append(("funnel", "-", "funnel.py not present yet"))
         for name, work, describe in cases:
+            if name.startswith("weekly trend, one day changed"):  # a day the rollups must read from responses
+                db.session.execute(sa.update(Response).where(Response.id == db.session.scalar(
+                    sa.select(sa.func.min(Response.id)).where(Response.survey_id == nps.id))).values(score=0))
+                db.session.commit()
             ms = _time(work)
             rows.append((name, f"{ms:.1f}", describe(work())))
             db.session.rollback()
@@ -220,7 +242,8 @@ def markdown() -> Path:
         record = json.loads(path.read_text())
         lines += [f"## {record['title']}", "",
                   f"{record['machine']['when']}, {record['machine']['nproc']} cores, load {record['machine']['loadavg_at_end']}; "
-                  f"loading took {record.get('load_seconds', '-')} s", "",
+                  f"loading took {record.get('load_seconds', '-')} s; building the rollups "
+                  f"{record.get('rollup_seconds', '-')} s", "",
                   "| " + " | ".join(record["header"]) + " |", "|" + " --- |" * len(record["header"])]
         lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in record["rows"]]
         lines.append("")
@@ -254,9 +277,11 @@ def main() -> None:
         began = time.monotonic()
         load(app, args.rows)
         load_seconds = round(time.monotonic() - began)
+    rollup_seconds = round(build_rollups(app), 1)
+    print(f"  rollups built in {rollup_seconds} s", flush=True)
     rows = measure(app)
     title = f"{args.backend}, {args.rows:,} responses ({args.label})"
-    report(f"insight-{args.backend}-{args.label}", title, rows, {"load_seconds": load_seconds, "url": url})
+    report(f"insight-{args.backend}-{args.label}", title, rows, {"load_seconds": load_seconds, "rollup_seconds": rollup_seconds, "url": url})
     print(f"  -> {markdown().relative_to(REPO)}")
 
 

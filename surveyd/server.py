@@ -25,11 +25,11 @@ def relay_chores() -> list[Chore]:
     """What every relay does now and then beside the outbox: act on kept webhook deliveries nothing acted on,
     hand out agent notifications and integrators' webhook deliveries that are due (retries, and any whose
     hand-off on commit was lost), escalate alerts past their SLA, read the wording of comments
-    whose hand-off was lost, send the periodic report once its period is over, keep comment themes current, watch the pipeline's health, and keep personal data no longer than configured."""
+    whose hand-off was lost, send the periodic report once its period is over, keep comment themes current and the score rollups up to date, watch the pipeline's health, and keep personal data no longer than configured."""
     from surveyd.services.alerts import escalation, notifying
     from surveyd.services.answers import inbound_recovery, wording
     from surveyd.services.health import checks as health_checks
-    from surveyd.services.insight import reporting
+    from surveyd.services.insight import reporting, rollups
     from surveyd.services.insight.themes import upkeep
     from surveyd.services.integrations import delivering
     from surveyd.services.privacy import retention
@@ -41,6 +41,7 @@ def relay_chores() -> list[Chore]:
             Chore("periodic report", reporting.EVERY_SECONDS, reporting.send_due),
             Chore("comment wording", wording.SWEEP_EVERY_SECONDS, wording.sweep),
             Chore("comment themes", upkeep.EVERY_SECONDS, upkeep.keep_up),
+            Chore("score rollups", rollups.EVERY_SECONDS, rollups.refresh),
             Chore("pipeline health", health_checks.EVERY_SECONDS, health_checks.check),
             Chore("retention", retention.EVERY_SECONDS, retention.housekeep)]
 

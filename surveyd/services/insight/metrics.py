@@ -1,24 +1,23 @@
 """Survey scores over time and by group, each with its n and 95% interval."""
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from surveyd.config import valid_timezone
 from surveyd.extensions import db
-from surveyd.models import Answer, Contact, Event, Response, Survey, Touchpoint
+from surveyd.models import Contact, Event, Response, Survey, Touchpoint
 from surveyd.services.errors import Invalid
-from surveyd.services.insight import local_days
+from surveyd.services.insight import local_days, rollups
+from surveyd.services.insight.groups import group_column
 from surveyd.services.insight.metric_math import Summary, summarize_counts
 from surveyd.services.runtime import settings
 
 INTERVALS = ("day", "week", "month")
-GROUPS = ("channel", "touchpoint", "stage", "locale")
-SENTIMENTS = ("negative", "neutral", "positive")  # most negative first: a response counts as its worst comment
 
 
 def period_start(moment: datetime, interval: str) -> date:
@@ -33,66 +32,6 @@ def local_period(day: date, interval: str) -> date:
     if interval == "month":
         return day.replace(day=1)
     return day
-
-
-def _group_column(group_by: str) -> tuple[sa.ColumnElement, Callable[[sa.Select], sa.Select], Callable[[Any], Any]]:
-    """The SQL expression a group is keyed on, the join it needs, and how its value reads as the API's key."""
-    if group_by == "channel":
-        return Response.channel, _as_is, lambda value: value.value
-    if group_by == "locale":
-        return Response.locale, _as_is, _as_is
-    if group_by == "touchpoint":
-        return Touchpoint.key, _touchpoint, _as_is
-    if group_by == "stage":
-        return Touchpoint.stage, _touchpoint, lambda value: value.value if value else None
-    if group_by == "sentiment":
-        worst = _worst_sentiment()
-        return worst.c.rank, lambda q: q.outerjoin(worst, worst.c.response_id == Response.id), _sentiment_label
-    prefix, _, name = group_by.partition(".")
-    if group_by == "agent":  # the agent the event named (its `agent` attribute), attributed when it came in
-        prefix, name = "attribute", "agent"
-    # The JSON value itself (not ->> text), read back as Python, so the key is str(value) as the API always gave:
-    # 5 -> "5", 5.0 -> "5.0", true -> "True"; values that read alike (5 and "5") merge in Python below.
-    if prefix == "attribute" and name:
-        column, read = _json_value(Event.attributes, name)
-        return column, lambda q: q.outerjoin(Event, Event.id == Response.event_id), read
-    if prefix == "contact" and name:
-        column, read = _json_value(Contact.attributes, name)
-        return column, lambda q: q.join(Contact, Contact.id == Response.contact_id), read
-    choices = ", ".join((*GROUPS, "agent", "sentiment", "attribute.<name>", "contact.<name>"))
-    raise Invalid("unknown group_by", {"group_by": [f"Must be one of {choices}."]})
-
-
-def _json_value(column: Any, name: str) -> tuple[sa.ColumnElement, Callable[[Any], str | None]]:
-    """One key of a JSON column as JSON (true stays true, not SQLite's 1) and how it reads as a group key."""
-    if db.session.get_bind().dialect.name == "sqlite":  # `->` (SQLite 3.38+) gives the value's JSON text
-        path = "$." + json.dumps(name)
-        return column.op("->", return_type=sa.Text)(sa.literal(path)), lambda text: _text(
-            None if text is None else json.loads(text))
-    return column[name], _text
-
-
-def _as_is(value: Any) -> Any:
-    return value
-
-
-def _touchpoint(query: sa.Select) -> sa.Select:
-    return query.outerjoin(Touchpoint, Touchpoint.id == Response.touchpoint_id)
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _worst_sentiment() -> sa.Subquery:
-    """Per response, the rank of its most negative labelled comment (0 negative, 1 neutral, 2 positive)."""
-    rank = sa.case({label: index for index, label in enumerate(SENTIMENTS)}, value=Answer.sentiment)
-    return (sa.select(Answer.response_id, sa.func.min(rank).label("rank"))
-            .where(Answer.sentiment.in_(SENTIMENTS)).group_by(Answer.response_id).subquery("worst_sentiment"))
-
-
-def _sentiment_label(rank: int | None) -> str | None:
-    return None if rank is None else SENTIMENTS[int(rank)]
 
 
 def scored(survey: Survey, since: datetime | None, until: datetime | None, *columns: Any) -> sa.Select:
@@ -130,8 +69,35 @@ def _tallies(query: sa.Select, key: Callable[[Any], Any]) -> dict[Any, Counter]:
     return counts
 
 
+def _rolled(survey: Survey, since: datetime | None, until: datetime | None, group_by: str | None,
+            per_day: bool = False) -> dict[Any, Counter] | None:
+    """Tallies from the score rollups keyed as the figures key them (by day, or by group), or None when the
+    rollups cannot serve this one (services/insight/rollups.py)."""
+    dimension = rollups.rolled_up(group_by)
+    counts = None if dimension is None else rollups.tallies([survey.id], dimension, since, until, per_day)
+    if counts is None:
+        return None
+    name: Callable[[Any], Any] = _as_is
+    if group_by in ("touchpoint", "stage"):
+        column = Touchpoint.key if group_by == "touchpoint" else Touchpoint.stage
+        names = {str(id_): value for id_, value in db.session.execute(sa.select(Touchpoint.id, column))}
+        name = (lambda value: names.get(value)) if group_by == "touchpoint" else (
+            lambda value: names[value].value if value in names and names[value] else None)
+    tallies: dict[Any, Counter] = defaultdict(Counter)
+    for (_, day, value), tally in counts.items():
+        tallies[day if per_day else name(value)].update(tally)
+    return tallies
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
 def _by_group(survey: Survey, since: datetime | None, until: datetime | None, group_by: str) -> dict[Any, Counter]:
-    column, join, key = _group_column(group_by)
+    rolled = _rolled(survey, since, until, group_by)
+    if rolled is not None:
+        return rolled
+    column, join, key = group_column(group_by)
     value = column.label("value")
     query = join(counted(survey, since, until, value, Response.score, sa.func.count()))
     return _tallies(query.group_by(value, Response.score), key)
@@ -139,6 +105,10 @@ def _by_group(survey: Survey, since: datetime | None, until: datetime | None, gr
 
 def _by_day(survey: Survey, since: datetime | None, until: datetime | None, zone: str) -> dict[date, Counter]:
     """Tallies per local day in the zone; an open range is closed at the first and last answer."""
+    if zone == settings().default_timezone:
+        rolled = _rolled(survey, since, until, None, per_day=True)
+        if rolled is not None:
+            return rolled
     if not since or not until:
         first, last = db.session.execute(counted(survey, since, until, sa.func.min(Response.created_at),
                                                  sa.func.max(Response.created_at))).one()
@@ -149,6 +119,67 @@ def _by_day(survey: Survey, since: datetime | None, until: datetime | None, zone
     day = local_days.day_number(Response.created_at, dialect, zone, since, until).label("day")
     query = counted(survey, since, until, day, Response.score, sa.func.count()).group_by(day, Response.score)
     return _tallies(query, local_days.to_date)
+
+
+def _by_period(survey: Survey, since: datetime | None, until: datetime | None, interval: str,
+               zone: str) -> dict[date, Counter]:
+    """Tallies per day, week or month of the zone."""
+    if zone != settings().default_timezone and interval != "day":
+        split = _split_days(survey, since, until, interval, zone)
+        if split is not None:
+            return split
+    periods: dict[date, Counter] = defaultdict(Counter)
+    for day, tally in _by_day(survey, since, until, zone).items():
+        periods[local_period(day, interval)].update(tally)
+    return periods
+
+
+MOST_SPLIT_DAYS = 120
+
+
+def _split_days(survey: Survey, since: datetime | None, until: datetime | None, interval: str,
+                zone: str) -> dict[date, Counter] | None:
+    """Weeks or months of a zone other than the rollups' own, from the rollups' days: a rollup day wholly inside
+    one period counts there; a day a period boundary cuts in two is split by counting its answers before the
+    boundary from the responses (the rest is the day's tally less those). None when the rollups cannot serve."""
+    home = settings().default_timezone
+    days = _rolled(survey, since, until, None, per_day=True)
+    if days is None:
+        return None
+    here = ZoneInfo(zone)
+
+    def period(moment: datetime) -> date:
+        return local_period(moment.astimezone(here).date(), interval)
+
+    def boundary_after(moment: datetime) -> datetime:
+        start = period(moment)
+        following = start + timedelta(days=7) if interval == "week" else (start + timedelta(days=32)).replace(day=1)
+        return local_days.local_midnight(following, zone)
+
+    periods: dict[date, Counter] = defaultdict(Counter)
+    cuts: list[tuple[date, datetime, datetime]] = []  # (day, its first instant, the boundary cutting it)
+    for day, tally in days.items():
+        start = local_days.local_midnight(day, home)
+        end = local_days.local_midnight(day + timedelta(days=1), home)
+        start, end = max(start, since) if since else start, min(end, until) if until else end
+        boundary = boundary_after(start)
+        if boundary < end:
+            cuts.append((day, start, boundary))
+        else:
+            periods[period(start)].update(tally)
+    if len(cuts) > MOST_SPLIT_DAYS:
+        return None
+    before: dict[int, Counter] = defaultdict(Counter)
+    if cuts:
+        parts = [counted(survey, start, boundary, sa.literal(index).label("part"), Response.score, sa.func.count())
+                 .group_by(Response.score) for index, (_, start, boundary) in enumerate(cuts)]
+        for index, score, count in db.session.execute(sa.union_all(*parts)):
+            before[index][score] += count
+    for index, (day, start, boundary) in enumerate(cuts):
+        for moment, tally in ((start, before[index]), (boundary, days[day] - before[index])):
+            if tally:  # a period shows only with answers, as when counted from the responses
+                periods[period(moment)].update(tally)
+    return periods
 
 
 def present(summary: Summary) -> dict[str, Any]:
@@ -203,15 +234,14 @@ def survey_metrics(survey: Survey, since: datetime | None, until: datetime | Non
     groups = _by_group(survey, since, until, group_by) if group_by else None
     periods: dict[date, Counter] | None = None
     if interval:
-        periods = defaultdict(Counter)
-        for day, tally in _by_day(survey, since, until, zone).items():
-            periods[local_period(day, interval)].update(tally)
+        periods = _by_period(survey, since, until, interval, zone)
     if groups is not None:
         overall = _total(groups)
     elif periods is not None:
         overall = _total(periods)
     else:
-        overall = Counter(dict(db.session.execute(
+        rolled = _rolled(survey, since, until, None)
+        overall = _total(rolled) if rolled is not None else Counter(dict(db.session.execute(
             counted(survey, since, until, Response.score, sa.func.count()).group_by(Response.score)).all()))
     result: dict[str, Any] = {
         "survey_id": survey.id,

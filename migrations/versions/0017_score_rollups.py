@@ -1,0 +1,146 @@
+"""score rollups: answers counted per survey, local day and group; triggers mark the days whose answers change
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-04
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0017'
+down_revision = '0016'
+branch_labels = None
+depends_on = None
+
+SENTIMENTS = "('negative', 'neutral', 'positive')"
+
+# SQLite: one trigger per change. date() of the stored 'YYYY-MM-DD HH:MM:SS' UTC text is its UTC day.
+SQLITE_TRIGGERS = [
+    """CREATE TRIGGER rollup_mark_response_insert AFTER INSERT ON responses WHEN NEW.score IS NOT NULL
+       BEGIN INSERT INTO rollup_marks (survey_id, day) VALUES (NEW.survey_id, date(NEW.created_at)); END""",
+    """CREATE TRIGGER rollup_mark_response_update
+       AFTER UPDATE OF score, survey_id, created_at, touchpoint_id, channel, locale, event_id ON responses
+       BEGIN
+         INSERT INTO rollup_marks (survey_id, day) SELECT OLD.survey_id, date(OLD.created_at) WHERE OLD.score IS NOT NULL;
+         INSERT INTO rollup_marks (survey_id, day) SELECT NEW.survey_id, date(NEW.created_at) WHERE NEW.score IS NOT NULL;
+       END""",
+    """CREATE TRIGGER rollup_mark_response_delete AFTER DELETE ON responses WHEN OLD.score IS NOT NULL
+       BEGIN INSERT INTO rollup_marks (survey_id, day) VALUES (OLD.survey_id, date(OLD.created_at)); END""",
+    f"""CREATE TRIGGER rollup_mark_answer_insert AFTER INSERT ON answers WHEN NEW.sentiment IN {SENTIMENTS}
+       BEGIN INSERT INTO rollup_marks (survey_id, day) SELECT survey_id, date(created_at) FROM responses
+             WHERE id = NEW.response_id AND score IS NOT NULL; END""",
+    """CREATE TRIGGER rollup_mark_answer_update AFTER UPDATE OF sentiment, response_id ON answers
+       WHEN OLD.sentiment IS NOT NEW.sentiment OR OLD.response_id IS NOT NEW.response_id
+       BEGIN INSERT INTO rollup_marks (survey_id, day) SELECT survey_id, date(created_at) FROM responses
+             WHERE id IN (OLD.response_id, NEW.response_id) AND score IS NOT NULL; END""",
+    f"""CREATE TRIGGER rollup_mark_answer_delete AFTER DELETE ON answers WHEN OLD.sentiment IN {SENTIMENTS}
+       BEGIN INSERT INTO rollup_marks (survey_id, day) SELECT survey_id, date(created_at) FROM responses
+             WHERE id = OLD.response_id AND score IS NOT NULL; END""",
+    """CREATE TRIGGER rollup_mark_event_update AFTER UPDATE OF attributes ON events
+       BEGIN INSERT INTO rollup_marks (survey_id, day) SELECT survey_id, date(created_at) FROM responses
+             WHERE event_id = NEW.id AND score IS NOT NULL; END""",
+]
+SQLITE_DROP = ["rollup_mark_response_insert", "rollup_mark_response_update", "rollup_mark_response_delete",
+               "rollup_mark_answer_insert", "rollup_mark_answer_update", "rollup_mark_answer_delete",
+               "rollup_mark_event_update"]
+
+# PostgreSQL: one function per table; the UTC day of a timestamptz.
+POSTGRESQL_TRIGGERS = [
+    """CREATE FUNCTION rollup_mark_response() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF TG_OP <> 'INSERT' AND OLD.score IS NOT NULL THEN
+           INSERT INTO rollup_marks (survey_id, day) VALUES (OLD.survey_id, (OLD.created_at AT TIME ZONE 'UTC')::date);
+         END IF;
+         IF TG_OP <> 'DELETE' AND NEW.score IS NOT NULL THEN
+           INSERT INTO rollup_marks (survey_id, day) VALUES (NEW.survey_id, (NEW.created_at AT TIME ZONE 'UTC')::date);
+         END IF;
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER rollup_mark_response
+       AFTER INSERT OR DELETE OR UPDATE OF score, survey_id, created_at, touchpoint_id, channel, locale, event_id
+       ON responses FOR EACH ROW EXECUTE FUNCTION rollup_mark_response()""",
+    f"""CREATE FUNCTION rollup_mark_answer() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF TG_OP <> 'INSERT' AND OLD.sentiment IN {SENTIMENTS}
+            AND (TG_OP = 'DELETE' OR OLD.sentiment IS DISTINCT FROM NEW.sentiment
+                 OR OLD.response_id IS DISTINCT FROM NEW.response_id) THEN
+           INSERT INTO rollup_marks (survey_id, day) SELECT survey_id, (created_at AT TIME ZONE 'UTC')::date
+             FROM responses WHERE id = OLD.response_id AND score IS NOT NULL;
+         END IF;
+         IF TG_OP <> 'DELETE' AND NEW.sentiment IN {SENTIMENTS}
+            AND (TG_OP = 'INSERT' OR OLD.sentiment IS DISTINCT FROM NEW.sentiment
+                 OR OLD.response_id IS DISTINCT FROM NEW.response_id) THEN
+           INSERT INTO rollup_marks (survey_id, day) SELECT survey_id, (created_at AT TIME ZONE 'UTC')::date
+             FROM responses WHERE id = NEW.response_id AND score IS NOT NULL;
+         END IF;
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER rollup_mark_answer AFTER INSERT OR DELETE OR UPDATE OF sentiment, response_id ON answers
+       FOR EACH ROW EXECUTE FUNCTION rollup_mark_answer()""",
+    """CREATE FUNCTION rollup_mark_event() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF OLD.attributes IS DISTINCT FROM NEW.attributes THEN
+           INSERT INTO rollup_marks (survey_id, day) SELECT survey_id, (created_at AT TIME ZONE 'UTC')::date
+             FROM responses WHERE event_id = NEW.id AND score IS NOT NULL;
+         END IF;
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER rollup_mark_event AFTER UPDATE OF attributes ON events
+       FOR EACH ROW EXECUTE FUNCTION rollup_mark_event()""",
+]
+POSTGRESQL_DROP = ["DROP TRIGGER IF EXISTS rollup_mark_event ON events",
+                   "DROP TRIGGER IF EXISTS rollup_mark_answer ON answers",
+                   "DROP TRIGGER IF EXISTS rollup_mark_response ON responses",
+                   "DROP FUNCTION IF EXISTS rollup_mark_event()",
+                   "DROP FUNCTION IF EXISTS rollup_mark_answer()",
+                   "DROP FUNCTION IF EXISTS rollup_mark_response()"]
+
+
+def upgrade():
+    op.create_table('score_rollups',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('survey_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('dimension', sa.String(length=16), nullable=False),
+    sa.Column('value', sa.Text(), nullable=True),
+    *[sa.Column(f'n{score}', sa.Integer(), nullable=False) for score in range(11)],
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_score_rollups'))
+    )
+    with op.batch_alter_table('score_rollups', schema=None) as batch_op:
+        batch_op.create_index('ix_score_rollups_read', ['survey_id', 'dimension', 'day'], unique=False)
+    op.create_table('rollup_marks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('survey_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rollup_marks'))
+    )
+    with op.batch_alter_table('rollup_marks', schema=None) as batch_op:
+        batch_op.create_index('ix_rollup_marks_survey_id_day', ['survey_id', 'day'], unique=False)
+    op.create_table('rollup_state',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('zone', sa.String(length=64), nullable=True),
+    sa.Column('refreshed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rollup_state'))
+    )
+    # Nothing is rolled up yet (zone NULL): the first refresh marks every day that has answers and builds them.
+    op.execute("INSERT INTO rollup_state (id, zone) VALUES (1, NULL)")
+    dialect = op.get_bind().dialect.name
+    for statement in SQLITE_TRIGGERS if dialect == "sqlite" else POSTGRESQL_TRIGGERS:
+        op.execute(statement)
+
+
+def downgrade():
+    dialect = op.get_bind().dialect.name
+    for statement in ([f"DROP TRIGGER IF EXISTS {name}" for name in SQLITE_DROP] if dialect == "sqlite"
+                      else POSTGRESQL_DROP):
+        op.execute(statement)
+    op.drop_table('rollup_state')
+    with op.batch_alter_table('rollup_marks', schema=None) as batch_op:
+        batch_op.drop_index('ix_rollup_marks_survey_id_day')
+    op.drop_table('rollup_marks')
+    with op.batch_alter_table('score_rollups', schema=None) as batch_op:
+        batch_op.drop_index('ix_score_rollups_read')
+    op.drop_table('score_rollups')

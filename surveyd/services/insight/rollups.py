@@ -1,0 +1,278 @@
+"""Score rollups: every survey's answers counted per local day (in the app's default zone) and per group, so a
+year of figures reads a few thousand rows, not every answer. Exact, never approximately fresh:
+
+- Database triggers (migration 0017) append a mark for a survey's UTC day in every transaction that adds,
+  removes or changes a scored answer, a comment's sentiment or an event's attributes.
+- A figure reads the rollup for the whole local days of its period that no mark touches, and the responses
+  themselves for the rest: the period's partial first and last days and every marked day. Both parts are the
+  same grouped count (`_counts`), so a day reads the same either way.
+- The relay's chore (`refresh`) rebuilds marked days from the responses and deletes the marks it read, in one
+  transaction that sees one snapshot (REPEATABLE READ on PostgreSQL; SQLite has one writer): a change committed
+  meanwhile keeps its mark, and its day stays read from the responses until the next pass.
+- When the default zone changes, every day is marked and rebuilt in the new zone.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from surveyd.extensions import db
+from surveyd.models import Response, RollupMark, RollupState, ScoreRollup, utcnow
+from surveyd.models.rollup import SCORES
+from surveyd.services.insight import local_days
+from surveyd.services.insight.groups import group_column
+from surveyd.services.runtime import settings
+
+log = logging.getLogger(__name__)
+
+EVERY_SECONDS = 30.0
+BATCH_DAYS = 62  # marked (survey, UTC day) pairs one refresh transaction rebuilds
+BATCHES_PER_PASS = 8  # so a first build of years of answers never holds the relay for long
+MOST_MARKED_DAYS = 62  # a period with more marked days than this reads every answer from the responses
+DIMENSIONS = ("all", "channel", "locale", "touchpoint", "agent", "sentiment")
+STATE_ID = 1
+COUNTS = [getattr(ScoreRollup, f"n{score}") for score in SCORES]
+
+Key = tuple[int, "date | None", "str | None"]  # (survey id, local day or None, group value)
+
+
+def rolled_up(group_by: str | None) -> str | None:
+    """The rollup dimension a figure's group reads, or None when it has none (contact and other event attributes
+    are read from the responses). Stages and touchpoints both read `touchpoint` (by id, named when read), so
+    renaming a touchpoint or moving it to another stage needs no rebuild."""
+    if group_by is None:
+        return "all"
+    if group_by in ("stage", "touchpoint"):
+        return "touchpoint"
+    return group_by if group_by in DIMENSIONS else None
+
+
+def _value(dimension: str) -> tuple[sa.ColumnElement | None, Callable[[sa.Select], sa.Select], Callable[[Any], Any]]:
+    """A dimension's SQL expression, join and key: the figures' own (services/insight/groups.py), except a
+    touchpoint, which is kept by id."""
+    if dimension == "all":
+        return None, lambda query: query, lambda value: None
+    if dimension == "touchpoint":
+        return Response.touchpoint_id, lambda query: query, lambda value: None if value is None else str(value)
+    return group_column(dimension)
+
+
+def _utc_day(dialect: str) -> sa.ColumnElement:
+    """The UTC day of a response, as the triggers write it."""
+    if dialect == "sqlite":
+        return sa.func.date(Response.created_at)
+    return sa.cast(sa.func.timezone("UTC", Response.created_at), sa.Date)
+
+
+def _counts(survey_ids: Iterable[int], dimension: str, ranges: list[tuple[datetime, datetime]],
+            zone: str | None) -> dict[Key, Counter]:
+    """Answers counted from the responses over UTC ranges [since, until): per survey, local day of `zone` (None:
+    not per day) and group value."""
+    column, join, key = _value(dimension)
+    ids = list(survey_ids)
+    dialect = db.session.get_bind().dialect.name
+    counts: dict[Key, Counter] = defaultdict(Counter)
+    for since, until in ranges:
+        day = (local_days.day_number(Response.created_at, dialect, zone, since, until).label("day")
+               if zone else sa.literal(None).label("day"))
+        value = (column if column is not None else sa.literal(None)).label("value")
+        query = join(sa.select(Response.survey_id, day, value, Response.score, sa.func.count())
+                     .select_from(Response)
+                     .where(Response.survey_id.in_(ids), Response.score.is_not(None),
+                            Response.created_at >= since, Response.created_at < until))
+        grouped = query.group_by(Response.survey_id, day, value, Response.score) if zone else \
+            query.group_by(Response.survey_id, value, Response.score)
+        for survey_id, number, found, score, count in db.session.execute(grouped):
+            counts[(survey_id, local_days.to_date(number) if zone else None, key(found))][score] += count
+    return counts
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+
+
+def tallies(survey_ids: list[int], dimension: str, since: datetime | None, until: datetime | None,
+            per_day: bool) -> dict[Key, Counter] | None:
+    """Answers of the surveys created in [since, until), counted per (survey, local day if `per_day` else None,
+    group value) of a rollup dimension: the rollup for unmarked whole days, the responses for the rest. None when
+    the rollups cannot serve (never built, built for another zone, or too many marked days): read the responses."""
+    zone = settings().default_timezone
+    built = db.session.scalar(sa.select(RollupState.zone).where(RollupState.id == STATE_ID))
+    if built != zone or not survey_ids:
+        return None
+    first = None if since is None else _first_whole_day(since, zone)
+    last = None if until is None else _last_whole_day(until, zone)
+    if first is not None and last is not None and first > last:
+        return None  # not one whole day: nothing to gain
+    marked = _marked_days(survey_ids, zone, first, last)
+    if marked is None:
+        return None
+    ranges = []
+    if since is not None and since < _midnight(first, zone):
+        ranges.append((since, _midnight(first, zone)))
+    if until is not None and _midnight(last + timedelta(days=1), zone) < until:
+        ranges.append((_midnight(last + timedelta(days=1), zone), until))
+    ranges += [(_midnight(start, zone), _midnight(end + timedelta(days=1), zone)) for start, end in _runs(marked)]
+    counts = _counts(survey_ids, dimension, ranges, zone if per_day else None)
+    for key, counted in _rolled(survey_ids, dimension, first, last, marked, per_day).items():
+        counts[key].update(counted)
+    return counts
+
+
+def _rolled(survey_ids: list[int], dimension: str, first: date | None, last: date | None, marked: set[date],
+            per_day: bool) -> dict[Key, Counter]:
+    """The rollup's counts over [first, last] without the marked days."""
+    keys = [ScoreRollup.survey_id, ScoreRollup.day if per_day else sa.literal(None).label("day"), ScoreRollup.value]
+    query = (sa.select(*keys, *[sa.func.sum(count) for count in COUNTS])
+             .where(ScoreRollup.survey_id.in_(survey_ids), ScoreRollup.dimension == dimension))
+    if first is not None:
+        query = query.where(ScoreRollup.day >= first)
+    if last is not None:
+        query = query.where(ScoreRollup.day <= last)
+    if marked:
+        query = query.where(ScoreRollup.day.not_in(sorted(marked)))
+    query = query.group_by(*(keys if per_day else (ScoreRollup.survey_id, ScoreRollup.value)))
+    counts: dict[Key, Counter] = {}
+    for survey_id, day, value, *numbers in db.session.execute(query):
+        counts[(survey_id, day, value)] = Counter({score: int(n) for score, n in zip(SCORES, numbers) if n})
+    return counts
+
+
+def _marked_days(survey_ids: list[int], zone: str, first: date | None, last: date | None) -> set[date] | None:
+    """The local days within [first, last] that a mark touches; None when there are too many to be worth it."""
+    utc_days = db.session.scalars(sa.select(RollupMark.day).distinct()
+                                  .where(RollupMark.survey_id.in_(survey_ids))
+                                  .limit(MOST_MARKED_DAYS * 4)).all()
+    if len(utc_days) >= MOST_MARKED_DAYS * 4:
+        return None
+    marked = {day for utc_day in utc_days for day in local_days_of(utc_day, zone)
+              if (first is None or day >= first) and (last is None or day <= last)}
+    return None if len(marked) > MOST_MARKED_DAYS else marked
+
+
+def local_days_of(utc_day: date, zone: str) -> set[date]:
+    """The local days of a zone that share an instant with a UTC day (one or two)."""
+    start = datetime(utc_day.year, utc_day.month, utc_day.day, tzinfo=timezone.utc)
+    tz = ZoneInfo(zone)
+    first = start.astimezone(tz).date()
+    last = (start + timedelta(days=1) - timedelta(microseconds=1)).astimezone(tz).date()
+    return {first + timedelta(days=n) for n in range((last - first).days + 1)}
+
+
+def _first_whole_day(since: datetime, zone: str) -> date:
+    day = since.astimezone(ZoneInfo(zone)).date()
+    while _midnight(day, zone) < since:
+        day += timedelta(days=1)
+    return day
+
+
+def _last_whole_day(until: datetime, zone: str) -> date:
+    day = until.astimezone(ZoneInfo(zone)).date()
+    while _midnight(day + timedelta(days=1), zone) > until:
+        day -= timedelta(days=1)
+    return day
+
+
+def _midnight(day: date, zone: str) -> datetime:
+    return local_days.local_midnight(day, zone)
+
+
+def _runs(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Consecutive days as [first, last] runs."""
+    runs: list[list[date]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return [(start, end) for start, end in runs]
+
+
+# -- refreshing -------------------------------------------------------------------------------------------------
+
+
+def refresh(batches: int = BATCHES_PER_PASS) -> int:
+    """The relay's chore: rebuild up to `batches` transactions' worth of marked days; returns the marks cleared.
+    Never raises for a busy database or a refresh running elsewhere: the marks wait for the next pass."""
+    db.session.commit()  # end any read the relay's pass left open: the refresh picks its own isolation
+    cleared = 0
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    for _ in range(batches):
+        try:
+            if postgresql:  # one snapshot for the marks and the answers they stand for
+                db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            done = _refresh_once()
+        except (OperationalError, IntegrityError) as error:  # locked, a serialization failure, a racing insert
+            db.session.rollback()
+            log.info("rollup refresh deferred: %s", error.orig)
+            break
+        if done is None:
+            continue  # the zone changed: every day is marked now
+        cleared += done
+        if not done:
+            break
+    return cleared
+
+
+def _refresh_once() -> int | None:
+    """One transaction (REPEATABLE READ on PostgreSQL, begun by the caller): the rollups' zone brought in line
+    (marking every day), or up to BATCH_DAYS marked (survey, UTC day) pairs rebuilt. Returns the marks cleared,
+    None after marking everything."""
+    dialect = db.session.get_bind().dialect.name
+    zone = settings().default_timezone
+    # First a write: it serializes refreshes (the row's lock on PostgreSQL, the write lock on SQLite).
+    now = utcnow()
+    if not db.session.execute(sa.update(RollupState).where(RollupState.id == STATE_ID)
+                              .values(refreshed_at=now)).rowcount:
+        db.session.add(RollupState(id=STATE_ID, zone=None, refreshed_at=now))
+        db.session.flush()
+    built = db.session.scalar(sa.select(RollupState.zone).where(RollupState.id == STATE_ID))
+    if built != zone:
+        _mark_everything(dialect, zone)
+        db.session.commit()
+        return None
+    pairs = db.session.execute(sa.select(RollupMark.survey_id, RollupMark.day)
+                               .group_by(RollupMark.survey_id, RollupMark.day)
+                               .order_by(RollupMark.survey_id, RollupMark.day).limit(BATCH_DAYS)).all()
+    by_survey: dict[int, list[date]] = defaultdict(list)
+    for survey_id, day in pairs:
+        by_survey[survey_id].append(day)
+    cleared = 0
+    for survey_id, utc_days in by_survey.items():
+        days = {day for utc_day in utc_days for day in local_days_of(utc_day, zone)}
+        for start, end in _runs(days):
+            _rebuild(survey_id, start, end, zone)
+        cleared += db.session.execute(sa.delete(RollupMark).where(
+            RollupMark.survey_id == survey_id, RollupMark.day.in_(utc_days))).rowcount
+    db.session.commit()
+    return cleared
+
+
+def _mark_everything(dialect: str, zone: str) -> None:
+    """Forget the rollups, mark every survey's every answered UTC day, and count days in `zone` from now on."""
+    db.session.execute(sa.delete(ScoreRollup))
+    day = _utc_day(dialect)
+    db.session.execute(sa.insert(RollupMark).from_select(
+        ["survey_id", "day"],
+        sa.select(Response.survey_id, day).where(Response.score.is_not(None)).group_by(Response.survey_id, day)))
+    db.session.execute(sa.update(RollupState).where(RollupState.id == STATE_ID).values(zone=zone))
+    log.info("rollups: every day marked for a rebuild in %s", zone)
+
+
+def _rebuild(survey_id: int, start: date, end: date, zone: str) -> None:
+    """A survey's local days [start, end] counted afresh from its responses, in every dimension."""
+    db.session.execute(sa.delete(ScoreRollup).where(
+        ScoreRollup.survey_id == survey_id, ScoreRollup.day >= start, ScoreRollup.day <= end))
+    span = [(_midnight(start, zone), _midnight(end + timedelta(days=1), zone))]
+    rows = []
+    for dimension in DIMENSIONS:
+        for (_, day, value), counted in _counts([survey_id], dimension, span, zone).items():
+            rows.append({"survey_id": survey_id, "day": day, "dimension": dimension, "value": value,
+                         **{f"n{score}": counted.get(score, 0) for score in SCORES}})
+    if rows:
+        db.session.execute(sa.insert(ScoreRollup), rows)

@@ -1,0 +1,257 @@
+"""Score rollups never change a figure: the database's triggers mark every change, and a figure read through the
+rollups (whole unmarked days) and the responses (the rest) equals the same figure read from the responses alone,
+for random answers, random changes after a partial refresh, random periods, every rolled-up group and zone."""
+from __future__ import annotations
+
+import dataclasses
+from contextlib import contextmanager
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from surveyd.extensions import db
+from surveyd.models import (
+    Answer,
+    Event,
+    Response,
+    RollupMark,
+    RollupState,
+    ScoreRollup,
+    Survey,
+)
+from surveyd.services.insight import journey, rollups
+from surveyd.services.insight.metrics import survey_metrics
+from tests.services.insight.test_metrics_reference import (  # noqa: F401
+    START,
+    ZONES,
+    _store,
+    rows,
+    world,
+)
+
+GROUPS = (None, "channel", "locale", "touchpoint", "stage", "agent", "sentiment")
+STAGES = ("awareness", "consideration", "purchase", "post_purchase", "support")
+CHANGES = st.lists(st.tuples(st.sampled_from(("score", "delete", "mood", "agent", "unmood")),
+                             st.integers(0, 10_000), st.integers(0, 10)), max_size=6)
+MOMENTS = st.one_of(st.none(), st.integers(0, 60 * 24 * 70).map(lambda m: START + timedelta(minutes=m)))
+
+
+@contextmanager
+def zone(app, name: str):
+    """The app's default time zone set to `name` for the block."""
+    before = app.config["SURVEYD"]
+    app.config["SURVEYD"] = dataclasses.replace(before, default_timezone=name)
+    try:
+        yield
+    finally:
+        app.config["SURVEYD"] = before
+
+
+@contextmanager
+def responses_only(monkeypatch):
+    """Every figure read from the responses, as before rollups existed."""
+    with monkeypatch.context() as patch:
+        patch.setattr(rollups, "tallies", lambda *args, **kwargs: None)
+        yield
+
+
+def _marks() -> set[tuple[int, date]]:
+    return {tuple(row) for row in db.session.execute(sa.select(RollupMark.survey_id, RollupMark.day))}
+
+
+def _refresh_all() -> None:
+    while rollups.refresh(batches=50):
+        pass
+    assert not _marks()
+
+
+def _change(changes: list[tuple[str, int, int]]) -> None:
+    """Random edits after the rollups were built: a new score, a deleted answer, a comment's mood set or
+    cleared, an event's agent renamed."""
+    for what, pick, value in changes:
+        ids = db.session.scalars(sa.select(Response.id).order_by(Response.id)).all()
+        if not ids:
+            return
+        response = db.session.get(Response, ids[pick % len(ids)])
+        if what == "score":
+            low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[
+                db.session.get(Survey, response.survey_id).kind.value]
+            response.score = low + value % (high - low + 1)
+        elif what == "delete":
+            db.session.delete(response)
+        elif what in ("mood", "unmood"):
+            answer = response.answer_to("q0")
+            if answer is None:
+                db.session.add(Answer(response_id=response.id, question_id="q0", value_text="later",
+                                      sentiment="negative", sentiment_score=-0.5))
+            else:
+                answer.sentiment = None if what == "unmood" else ("negative", "neutral", "positive")[value % 3]
+        else:
+            event = db.session.get(Event, response.event_id)
+            event.attributes = {"agent": f"agent-{value}"}
+        db.session.commit()
+
+
+def _figures(survey: Survey, since, until, elsewhere: str) -> list:
+    out = [survey_metrics(survey, since, until, None, group_by) for group_by in GROUPS]
+    out += [survey_metrics(survey, since, until, interval, None, tz=tz)
+            for interval in ("day", "week", "month") for tz in (None, elsewhere)]
+    out.append(journey.journey(since, until, STAGES))
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(("nps", "csat", "ces")), answers=rows("nps"), changes=CHANGES,
+       refreshed=st.integers(0, 2), since=MOMENTS, until=MOMENTS, where=st.sampled_from(ZONES),
+       elsewhere=st.sampled_from(ZONES))
+def test_rollups_give_the_figures_the_responses_give(app, world, monkeypatch, kind, answers, changes, refreshed,
+                                                     since, until, where, elsewhere):
+    if since and until and since >= until:
+        since, until = until, since + timedelta(hours=1)
+    survey_id, version_id = world[kind]
+    low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[kind]
+    answers = [{**row, "score": low + row["score"] % (high - low + 1)} for row in answers]
+    _store(app, kind, survey_id, version_id, answers)
+    served = []
+    real = rollups.tallies
+
+    def watched(*args, **kwargs):
+        result = real(*args, **kwargs)
+        served.append(result is not None)
+        return result
+
+    with zone(app, where), app.app_context():
+        db.session.execute(sa.delete(RollupState))
+        db.session.execute(sa.delete(ScoreRollup))
+        db.session.commit()
+        _refresh_all()
+        _change(changes)
+        rollups.refresh(batches=refreshed)  # some marks rebuilt, some left: both parts of a read
+        survey = db.session.get(Survey, survey_id)
+        with monkeypatch.context() as patch:
+            patch.setattr(rollups, "tallies", watched)
+            through_rollups = _figures(survey, since, until, elsewhere)
+        with responses_only(monkeypatch):
+            from_responses = _figures(survey, since, until, elsewhere)
+        db.session.remove()
+    assert through_rollups == from_responses
+    whole_day = since is None or until is None or until - since >= timedelta(days=2)
+    if whole_day:
+        assert all(served), "the rollups served every figure of a period with whole days"
+
+
+def test_triggers_mark_each_change_of_a_scored_answer(app, world):
+    survey_id, version_id = world["nps"]
+    row = {"score": 9, "minutes": 60 * 25, "channel": "web", "locale": "en", "touchpoint": "order.delivered",
+           "agent": "ada", "moods": []}
+    _store(app, "nps", survey_id, version_id, [row, {**row, "score": None}])
+    day = (START + timedelta(minutes=60 * 25)).date()
+    with app.app_context():
+        assert _marks() == {(survey_id, day)}, "a scored answer is marked; an unscored one is not"
+        _clear()
+        scored, unscored = db.session.scalars(sa.select(Response).order_by(Response.id)).all()
+        unscored.completed = True
+        db.session.commit()
+        assert not _marks(), "a change that moves no figure marks nothing"
+        scored.score = 3
+        db.session.commit()
+        assert _marks() == {(survey_id, day)}
+        answer = Answer(response_id=scored.id, question_id="why", value_text="late", sentiment="pending")
+        steps = [("a comment not yet read", lambda: db.session.add(answer), False),
+                 ("its sentiment read", lambda: setattr(answer, "sentiment", "negative"), True),
+                 ("its event's agent changed", lambda: setattr(db.session.get(Event, scored.event_id),
+                                                               "attributes", {"agent": "bora"}), True),
+                 ("the comment erased", lambda: db.session.delete(answer), True),
+                 ("the answer erased", lambda: db.session.delete(scored), True)]
+        for what, change, moves in steps:
+            _clear()
+            change()
+            db.session.commit()
+            assert _marks() == ({(survey_id, day)} if moves else set()), what
+        db.session.remove()
+
+
+def _clear() -> None:
+    db.session.execute(sa.delete(RollupMark))
+    db.session.commit()
+
+
+def test_a_zone_change_rebuilds_every_day_in_the_new_zone(app, world, monkeypatch):
+    survey_id, version_id = world["csat"]
+    base = {"channel": "sms", "locale": "tr", "touchpoint": "ticket.closed", "agent": None, "moods": []}
+    # 22:30 UTC is the next day in Tehran (+03:30) and the same day in UTC.
+    _store(app, "csat", survey_id, version_id, [{**base, "score": 5, "minutes": 60 * 22 + 30},
+                                                {**base, "score": 1, "minutes": 60 * 12}])
+    with app.app_context():
+        with zone(app, "UTC"):
+            _refresh_all()
+            assert db.session.scalar(sa.select(RollupState.zone)) == "UTC"
+            days = set(db.session.scalars(sa.select(ScoreRollup.day).where(ScoreRollup.dimension == "all")))
+            assert days == {START.date()}
+        with zone(app, "Asia/Tehran"):
+            survey = db.session.get(Survey, survey_id)
+            assert rollups.tallies([survey_id], "all", None, None, True) is None, "built for another zone"
+            _refresh_all()
+            assert db.session.scalar(sa.select(RollupState.zone)) == "Asia/Tehran"
+            days = set(db.session.scalars(sa.select(ScoreRollup.day).where(ScoreRollup.dimension == "all")))
+            assert days == {START.date(), START.date() + timedelta(days=1)}
+            series = survey_metrics(survey, None, None, "day", None, tz="Asia/Tehran")["series"]
+            assert [(point["period_start"], point["n"]) for point in series] == [
+                (START.date().isoformat(), 1), ((START.date() + timedelta(days=1)).isoformat(), 1)]
+        db.session.remove()
+
+
+def test_rollups_step_aside_when_they_cannot_serve(app, world):
+    survey_id, version_id = world["nps"]
+    base = {"channel": "web", "locale": "en", "touchpoint": None, "agent": None, "moods": []}
+    _store(app, "nps", survey_id, version_id, [{**base, "score": n % 11, "minutes": n * 24 * 60} for n in range(70)])
+    with app.app_context():
+        db.session.execute(sa.update(RollupState).values(zone=None))
+        db.session.commit()
+        assert rollups.tallies([survey_id], "all", None, None, False) is None, "never built"
+        _refresh_all()
+        whole = rollups.tallies([survey_id], "all", None, None, False)
+        assert sum(whole[(survey_id, None, None)].values()) == 70
+        narrow = rollups.tallies([survey_id], "all", START + timedelta(hours=1), START + timedelta(hours=20), False)
+        assert narrow is None, "a period without one whole day reads the responses"
+        for response in db.session.scalars(sa.select(Response)):
+            response.score = 10 - response.score  # every day marked: more than is worth the rollups
+        db.session.commit()
+        assert rollups.tallies([survey_id], "all", None, None, False) is None
+        survey = db.session.get(Survey, survey_id)
+        assert survey_metrics(survey, None, None, None, None)["overall"]["distribution"] == {
+            str(score): count for score, count in
+            sorted(db.session.execute(sa.select(Response.score, sa.func.count()).group_by(Response.score)).all())}
+        db.session.remove()
+
+
+def test_refresh_leaves_a_mark_committed_meanwhile(app, world, database_url):
+    """On PostgreSQL the refresh reads one snapshot: an answer committed after it began keeps its mark."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: no answer commits while a refresh runs")
+    survey_id, version_id = world["nps"]
+    base = {"channel": "web", "locale": "en", "touchpoint": None, "agent": None, "moods": [], "minutes": 30}
+    _store(app, "nps", survey_id, version_id, [{**base, "score": 9}, {**base, "score": 0}])
+    with app.app_context():
+        _refresh_all()
+        detractor = db.session.scalars(sa.select(Response).where(Response.score == 0)).one()
+        detractor_id = detractor.id
+        db.session.remove()
+    writer = sa.create_engine(database_url)
+    with app.app_context():
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        db.session.execute(sa.select(sa.func.count()).select_from(RollupMark)).scalar()  # the snapshot is taken
+        with writer.begin() as other:  # commits now, after the snapshot
+            other.execute(sa.update(Response.__table__).where(Response.__table__.c.id == detractor_id)
+                          .values(score=10))
+        rollups._refresh_once()  # same transaction, same snapshot: it cannot see the new mark
+        db.session.remove()
+        assert _marks() == {(survey_id, START.date())}, "the change committed meanwhile is still marked"
+        survey = db.session.get(Survey, survey_id)
+        shown = survey_metrics(survey, None, None, None, None)["overall"]["distribution"]
+        assert (shown["0"], shown["9"], shown["10"]) == (0, 1, 1), "and it is read from the responses"
+        db.session.remove()
+    writer.dispose()
