@@ -94,6 +94,22 @@ def _root_causes(env: Mapping[str, str]) -> tuple[str, ...]:
     return causes
 
 
+DEFAULT_ROLLUP_GROUPS = ("contact.segment",)
+
+
+def _rollup_groups(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The contact and event attributes the score rollups count answers by, beside channel, locale, touchpoint,
+    agent and sentiment: `contact.<name>` or `attribute.<name>`, each once. Empty (a lone comma) rolls up none."""
+    raw = env.get("SURVEYD_ROLLUP_GROUPS")
+    if raw is None or not raw.strip():
+        return DEFAULT_ROLLUP_GROUPS
+    groups = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    bad = [g for g in groups if not re.fullmatch(r"(contact|attribute)\.[A-Za-z0-9_-]{1,64}", g)]
+    if bad:
+        raise ConfigError(f"SURVEYD_ROLLUP_GROUPS: {bad[0]!r} is not contact.<name> or attribute.<name>")
+    return groups
+
+
 JOURNEY_STAGES = ("awareness", "consideration", "purchase", "post_purchase", "support")  # models.Stage's values
 
 
@@ -200,6 +216,8 @@ class Settings:
     root_causes: tuple[str, ...] = DEFAULT_ROOT_CAUSES
     # The journey's stages in the order the journey view shows them (SURVEYD_JOURNEY_STAGES).
     journey_stages: tuple[str, ...] = JOURNEY_STAGES
+    # The contact and event attributes the score rollups also count by (SURVEYD_ROLLUP_GROUPS, comma-separated).
+    rollup_groups: tuple[str, ...] = DEFAULT_ROLLUP_GROUPS
     # What one SMS segment costs, and in which currency (ISO 4217): the designer's preview estimates a message's cost.
     sms_segment_price: float = 0.0083
     sms_currency: str = "USD"
@@ -364,6 +382,7 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         outbound_allow_private=_flag(env, "SURVEYD_OUTBOUND_ALLOW_PRIVATE", False),
         root_causes=_root_causes(env),
         journey_stages=_journey_stages(env),
+        rollup_groups=_rollup_groups(env),
         report_to=_report_to(env),
         report_cadence=_choice(env, "SURVEYD_REPORT_CADENCE", ("month", "week"), "month"),
         report_locale=_choice(env, "SURVEYD_REPORT_LOCALE", ("en", "tr", "fa"), "en"),

@@ -17,6 +17,9 @@ depends_on = None
 
 SENTIMENTS = "('negative', 'neutral', 'positive')"
 
+# Mind: on SQLite a later migration that rebuilds responses, answers, events or contacts (batch_alter_table
+# "move and copy") drops their triggers; such a migration must create them again (tests/services/insight/
+# test_rollups.py checks every one marks).
 # SQLite: one trigger per change. date() of the stored 'YYYY-MM-DD HH:MM:SS' UTC text is its UTC day.
 SQLITE_TRIGGERS = [
     """CREATE TRIGGER rollup_mark_response_insert AFTER INSERT ON responses WHEN NEW.score IS NOT NULL
@@ -40,12 +43,17 @@ SQLITE_TRIGGERS = [
        BEGIN INSERT INTO rollup_marks (survey_id, day) SELECT survey_id, date(created_at) FROM responses
              WHERE id = OLD.response_id AND score IS NOT NULL; END""",
     """CREATE TRIGGER rollup_mark_event_update AFTER UPDATE OF attributes ON events
+       WHEN OLD.attributes IS NOT NEW.attributes
        BEGIN INSERT INTO rollup_marks (survey_id, day) SELECT survey_id, date(created_at) FROM responses
              WHERE event_id = NEW.id AND score IS NOT NULL; END""",
+    """CREATE TRIGGER rollup_mark_contact_update AFTER UPDATE OF attributes ON contacts
+       WHEN OLD.attributes IS NOT NEW.attributes
+       BEGIN INSERT INTO rollup_marks (survey_id, day) SELECT DISTINCT survey_id, date(created_at) FROM responses
+             WHERE contact_id = NEW.id AND score IS NOT NULL; END""",
 ]
 SQLITE_DROP = ["rollup_mark_response_insert", "rollup_mark_response_update", "rollup_mark_response_delete",
                "rollup_mark_answer_insert", "rollup_mark_answer_update", "rollup_mark_answer_delete",
-               "rollup_mark_event_update"]
+               "rollup_mark_event_update", "rollup_mark_contact_update"]
 
 # PostgreSQL: one function per table; the UTC day of a timestamptz.
 POSTGRESQL_TRIGGERS = [
@@ -90,10 +98,22 @@ POSTGRESQL_TRIGGERS = [
        END $$""",
     """CREATE TRIGGER rollup_mark_event AFTER UPDATE OF attributes ON events
        FOR EACH ROW EXECUTE FUNCTION rollup_mark_event()""",
+    """CREATE FUNCTION rollup_mark_contact() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF OLD.attributes IS DISTINCT FROM NEW.attributes THEN
+           INSERT INTO rollup_marks (survey_id, day) SELECT DISTINCT survey_id, (created_at AT TIME ZONE 'UTC')::date
+             FROM responses WHERE contact_id = NEW.id AND score IS NOT NULL;
+         END IF;
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER rollup_mark_contact AFTER UPDATE OF attributes ON contacts
+       FOR EACH ROW EXECUTE FUNCTION rollup_mark_contact()""",
 ]
-POSTGRESQL_DROP = ["DROP TRIGGER IF EXISTS rollup_mark_event ON events",
+POSTGRESQL_DROP = ["DROP TRIGGER IF EXISTS rollup_mark_contact ON contacts",
+                   "DROP TRIGGER IF EXISTS rollup_mark_event ON events",
                    "DROP TRIGGER IF EXISTS rollup_mark_answer ON answers",
                    "DROP TRIGGER IF EXISTS rollup_mark_response ON responses",
+                   "DROP FUNCTION IF EXISTS rollup_mark_contact()",
                    "DROP FUNCTION IF EXISTS rollup_mark_event()",
                    "DROP FUNCTION IF EXISTS rollup_mark_answer()",
                    "DROP FUNCTION IF EXISTS rollup_mark_response()"]
@@ -104,7 +124,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('survey_id', sa.Integer(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('dimension', sa.String(length=16), nullable=False),
+    sa.Column('dimension', sa.String(length=80), nullable=False),
     sa.Column('value', sa.Text(), nullable=True),
     *[sa.Column(f'n{score}', sa.Integer(), nullable=False) for score in range(11)],
     sa.PrimaryKeyConstraint('id', name=op.f('pk_score_rollups'))
@@ -122,6 +142,7 @@ def upgrade():
     op.create_table('rollup_state',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('zone', sa.String(length=64), nullable=True),
+    sa.Column('groups', sa.Text(), nullable=True),
     sa.Column('refreshed_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rollup_state'))
     )

@@ -15,7 +15,8 @@ SCORES = range(11)  # every kind's scale lies within 0..10 (services/design/scal
 
 class ScoreRollup(Base):
     """How many answers of each score a survey got on one local day (in the rollup zone) within one group of one
-    dimension: `all` (value NULL), `channel`, `locale`, `touchpoint` (its id), `agent` or `sentiment`."""
+    dimension: `all` (value NULL), `channel`, `locale`, `touchpoint` (its id), `agent`, `sentiment`, or a configured
+    `contact.<name>` or `attribute.<name>`."""
 
     __tablename__ = "score_rollups"
     __table_args__ = (sa.Index("ix_score_rollups_read", "survey_id", "dimension", "day"),)
@@ -23,7 +24,7 @@ class ScoreRollup(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     survey_id: Mapped[int]
     day: Mapped[date]
-    dimension: Mapped[str] = mapped_column(sa.String(16))
+    dimension: Mapped[str] = mapped_column(sa.String(80))
     value: Mapped[str | None] = mapped_column(sa.Text)  # the group's key as the figures show it; NULL for none
     n0: Mapped[int] = mapped_column(default=0)
     n1: Mapped[int] = mapped_column(default=0)
@@ -40,7 +41,7 @@ class ScoreRollup(Base):
 
 class RollupMark(Base):
     """A survey's UTC day whose scored answers changed (written by database triggers on responses, answers'
-    sentiment and events' attributes, in the changing transaction). Append-only, so writers never wait on each
+    sentiment, events' and contacts' attributes, in the changing transaction). Append-only, so writers never wait on each
     other; the refresh deletes the marks it has rebuilt."""
 
     __tablename__ = "rollup_marks"
@@ -52,10 +53,12 @@ class RollupMark(Base):
 
 
 class RollupState(Base):
-    """One row: the zone the rollups' days are counted in (NULL until first built) and the last refresh."""
+    """One row: the zone the rollups' days are counted in (NULL until first built), the configured attributes they
+    count by, and the last refresh."""
 
     __tablename__ = "rollup_state"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     zone: Mapped[str | None] = mapped_column(sa.String(64))
+    groups: Mapped[str | None] = mapped_column(sa.Text)  # SURVEYD_ROLLUP_GROUPS as built, comma-separated
     refreshed_at: Mapped[datetime | None]

@@ -9,7 +9,7 @@ year of figures reads a few thousand rows, not every answer. Exact, never approx
 - The relay's chore (`refresh`) rebuilds marked days from the responses and deletes the marks it read, in one
   transaction that sees one snapshot (REPEATABLE READ on PostgreSQL; SQLite has one writer): a change committed
   meanwhile keeps its mark, and its day stays read from the responses until the next pass.
-- When the default zone changes, every day is marked and rebuilt in the new zone.
+- When the default zone or SURVEYD_ROLLUP_GROUPS changes, every day is marked and rebuilt.
 """
 from __future__ import annotations
 
@@ -35,22 +35,34 @@ EVERY_SECONDS = 30.0
 BATCH_DAYS = 62  # marked (survey, UTC day) pairs one refresh transaction rebuilds
 BATCHES_PER_PASS = 8  # so a first build of years of answers never holds the relay for long
 MOST_MARKED_DAYS = 62  # a period with more marked days than this reads every answer from the responses
-DIMENSIONS = ("all", "channel", "locale", "touchpoint", "agent", "sentiment")
+DIMENSIONS = ("all", "channel", "locale", "touchpoint", "agent", "sentiment")  # and SURVEYD_ROLLUP_GROUPS
 STATE_ID = 1
 COUNTS = [getattr(ScoreRollup, f"n{score}") for score in SCORES]
 
 Key = tuple[int, "date | None", "str | None"]  # (survey id, local day or None, group value)
 
 
+def dimensions() -> tuple[str, ...]:
+    """Every dimension rolled up: the fixed ones and the configured contact and event attributes."""
+    return DIMENSIONS + settings().rollup_groups
+
+
 def rolled_up(group_by: str | None) -> str | None:
-    """The rollup dimension a figure's group reads, or None when it has none (contact and other event attributes
-    are read from the responses). Stages and touchpoints both read `touchpoint` (by id, named when read), so
-    renaming a touchpoint or moving it to another stage needs no rebuild."""
+    """The rollup dimension a figure's group reads, or None when it has none (attributes not configured in
+    SURVEYD_ROLLUP_GROUPS are read from the responses). Stages and touchpoints both read `touchpoint` (by id,
+    named when read), so renaming a touchpoint or moving it to another stage needs no rebuild."""
     if group_by is None:
         return "all"
     if group_by in ("stage", "touchpoint"):
         return "touchpoint"
-    return group_by if group_by in DIMENSIONS else None
+    if group_by == "attribute.agent":
+        return "agent"
+    return group_by if group_by in dimensions() else None
+
+
+def _layout() -> tuple[str, str]:
+    """What the rollups must have been built for: the zone of their days, and the configured attributes."""
+    return settings().default_timezone, ",".join(settings().rollup_groups)
 
 
 def _value(dimension: str) -> tuple[sa.ColumnElement | None, Callable[[sa.Select], sa.Select], Callable[[Any], Any]]:
@@ -101,9 +113,10 @@ def tallies(survey_ids: list[int], dimension: str, since: datetime | None, until
     """Answers of the surveys created in [since, until), counted per (survey, local day if `per_day` else None,
     group value) of a rollup dimension: the rollup for unmarked whole days, the responses for the rest. None when
     the rollups cannot serve (never built, built for another zone, or too many marked days): read the responses."""
-    zone = settings().default_timezone
-    built = db.session.scalar(sa.select(RollupState.zone).where(RollupState.id == STATE_ID))
-    if built != zone or not survey_ids:
+    zone, groups = _layout()
+    built = db.session.execute(sa.select(RollupState.zone, RollupState.groups)
+                               .where(RollupState.id == STATE_ID)).first()
+    if built is None or tuple(built) != (zone, groups) or not survey_ids:
         return None
     first = None if since is None else _first_whole_day(since, zone)
     last = None if until is None else _last_whole_day(until, zone)
@@ -212,7 +225,7 @@ def refresh(batches: int = BATCHES_PER_PASS) -> int:
             log.info("rollup refresh deferred: %s", error.orig)
             break
         if done is None:
-            continue  # the zone changed: every day is marked now
+            continue  # the layout changed: every day is marked now
         cleared += done
         if not done:
             break
@@ -224,16 +237,17 @@ def _refresh_once() -> int | None:
     (marking every day), or up to BATCH_DAYS marked (survey, UTC day) pairs rebuilt. Returns the marks cleared,
     None after marking everything."""
     dialect = db.session.get_bind().dialect.name
-    zone = settings().default_timezone
+    zone, groups = _layout()
     # First a write: it serializes refreshes (the row's lock on PostgreSQL, the write lock on SQLite).
     now = utcnow()
     if not db.session.execute(sa.update(RollupState).where(RollupState.id == STATE_ID)
                               .values(refreshed_at=now)).rowcount:
         db.session.add(RollupState(id=STATE_ID, zone=None, refreshed_at=now))
         db.session.flush()
-    built = db.session.scalar(sa.select(RollupState.zone).where(RollupState.id == STATE_ID))
-    if built != zone:
-        _mark_everything(dialect, zone)
+    built = db.session.execute(sa.select(RollupState.zone, RollupState.groups)
+                               .where(RollupState.id == STATE_ID)).one()
+    if tuple(built) != (zone, groups):
+        _mark_everything(dialect, zone, groups)
         db.session.commit()
         return None
     pairs = db.session.execute(sa.select(RollupMark.survey_id, RollupMark.day)
@@ -253,15 +267,16 @@ def _refresh_once() -> int | None:
     return cleared
 
 
-def _mark_everything(dialect: str, zone: str) -> None:
-    """Forget the rollups, mark every survey's every answered UTC day, and count days in `zone` from now on."""
+def _mark_everything(dialect: str, zone: str, groups: str) -> None:
+    """Forget the rollups, mark every survey's every answered UTC day, and count days in `zone` (and by the
+    attributes `groups`) from now on."""
     db.session.execute(sa.delete(ScoreRollup))
     day = _utc_day(dialect)
     db.session.execute(sa.insert(RollupMark).from_select(
         ["survey_id", "day"],
         sa.select(Response.survey_id, day).where(Response.score.is_not(None)).group_by(Response.survey_id, day)))
-    db.session.execute(sa.update(RollupState).where(RollupState.id == STATE_ID).values(zone=zone))
-    log.info("rollups: every day marked for a rebuild in %s", zone)
+    db.session.execute(sa.update(RollupState).where(RollupState.id == STATE_ID).values(zone=zone, groups=groups))
+    log.info("rollups: every day marked for a rebuild in %s, by %s", zone, groups or "no attribute")
 
 
 def _rebuild(survey_id: int, start: date, end: date, zone: str) -> None:
@@ -270,7 +285,7 @@ def _rebuild(survey_id: int, start: date, end: date, zone: str) -> None:
         ScoreRollup.survey_id == survey_id, ScoreRollup.day >= start, ScoreRollup.day <= end))
     span = [(_midnight(start, zone), _midnight(end + timedelta(days=1), zone))]
     rows = []
-    for dimension in DIMENSIONS:
+    for dimension in dimensions():
         for (_, day, value), counted in _counts([survey_id], dimension, span, zone).items():
             rows.append({"survey_id": survey_id, "day": day, "dimension": dimension, "value": value,
                          **{f"n{score}": counted.get(score, 0) for score in SCORES}})

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from surveyd.extensions import db
 from surveyd.models import (
     Answer,
+    Contact,
     Event,
     Response,
     RollupMark,
@@ -32,9 +33,10 @@ from tests.services.insight.test_metrics_reference import (  # noqa: F401
     world,
 )
 
-GROUPS = (None, "channel", "locale", "touchpoint", "stage", "agent", "sentiment")
+GROUPS = (None, "channel", "locale", "touchpoint", "stage", "agent", "attribute.agent", "sentiment",
+          "contact.segment")
 STAGES = ("awareness", "consideration", "purchase", "post_purchase", "support")
-CHANGES = st.lists(st.tuples(st.sampled_from(("score", "delete", "mood", "agent", "unmood")),
+CHANGES = st.lists(st.tuples(st.sampled_from(("score", "delete", "mood", "agent", "unmood", "segment")),
                              st.integers(0, 10_000), st.integers(0, 10)), max_size=6)
 MOMENTS = st.one_of(st.none(), st.integers(0, 60 * 24 * 70).map(lambda m: START + timedelta(minutes=m)))
 
@@ -89,6 +91,8 @@ def _change(changes: list[tuple[str, int, int]]) -> None:
                                       sentiment="negative", sentiment_score=-0.5))
             else:
                 answer.sentiment = None if what == "unmood" else ("negative", "neutral", "positive")[value % 3]
+        elif what == "segment":
+            db.session.get(Contact, response.contact_id).attributes = {"segment": ("gold", "new", 7)[value % 3]}
         else:
             event = db.session.get(Event, response.event_id)
             event.attributes = {"agent": f"agent-{value}"}
@@ -164,6 +168,8 @@ def test_triggers_mark_each_change_of_a_scored_answer(app, world):
                  ("its sentiment read", lambda: setattr(answer, "sentiment", "negative"), True),
                  ("its event's agent changed", lambda: setattr(db.session.get(Event, scored.event_id),
                                                                "attributes", {"agent": "bora"}), True),
+                 ("its contact's segment changed", lambda: setattr(db.session.get(Contact, scored.contact_id),
+                                                                   "attributes", {"segment": "gold"}), True),
                  ("the comment erased", lambda: db.session.delete(answer), True),
                  ("the answer erased", lambda: db.session.delete(scored), True)]
         for what, change, moves in steps:
