@@ -1,0 +1,169 @@
+"""Where one event's milliseconds go: POST /api/v1/events through the real app in one process, under cProfile.
+
+No network and no load generator: the Flask test client sends N events (a new contact and Idempotency-Key
+each, one web dispatch planned, as bench/ingest.py does) and N GET /healthz for scale. The profile is cut into
+the parts issue 17 names (API key, body checks, schema loading, contact, touchpoint and trigger lookups,
+planning, flushes, commit, the stored answer) by the cumulative time of the functions that do each; parts nest,
+so the table shows them as a tree. CPU-bound figures: the same work under load adds queueing, not CPU.
+
+    .venv/bin/python bench/profile_ingest.py [--events 2000] [--database sqlite|postgresql] [--top 25]
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from bench.common import report  # noqa: E402
+
+SECRET = "bench-secret-key-0123456789abcdef"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/surveyd_profile"
+
+# (depth, label, module path fragment, function name): cumulative time of the first matching function.
+PARTS = [
+    (0, "whole request (Flask test client)", "werkzeug/test.py", "run_wsgi_app"),
+    (1, "API key check", "surveyd/services/access/api_keys.py", "authenticate"),
+    (1, "rate limit", "surveyd/api/rate_limit.py", "_limit"),
+    (1, "request body checks (JSON, NUL, limits)", "surveyd/api/__init__.py", "_json_only"),
+    (1, "schema loading (marshmallow)", "marshmallow/schema.py", "load"),
+    (1, "request digest", "surveyd/services/intake/events.py", "request_hash"),
+    (1, "record_event (the service)", "surveyd/services/intake/events.py", "record_event"),
+    (2, "idempotency lookup", "surveyd/services/intake/events.py", "_replay"),
+    (2, "touchpoint lookup", "surveyd/services/design/touchpoints.py", "ensure_touchpoint"),
+    (2, "contact upsert", "surveyd/services/audience/contacts.py", "apply_contact"),
+    (2, "planning (triggers, rules, dispatch rows)", "surveyd/services/dispatch/planning.py", "plan_dispatches"),
+    (2, "the stored answer (present)", "surveyd/api/events.py", "present"),
+    (2, "commit", "sqlalchemy/orm/session.py", "commit"),
+    (1, "all ORM flushes (inside the above)", "sqlalchemy/orm/session.py", "flush"),
+    (1, "all SQL in the driver (inside the above)", "sqlite3", "execute"),
+]
+
+
+def _app(url: str):
+    from surveyd import create_app
+
+    app = create_app({"SURVEYD_SECRET_KEY": SECRET, "SURVEYD_DATABASE_URL": url, "SURVEYD_SANDBOX": "1",
+                      "SURVEYD_PUBLIC_URL": "http://127.0.0.1:1", "SURVEYD_API_RATE": "0"},
+                     instance_path=tempfile.mkdtemp(prefix="surveyd-profile-"))
+    return app
+
+
+def _database(backend: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{Path(tempfile.mkdtemp(prefix='surveyd-profile-')) / 'profile.sqlite3'}"
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS surveyd_profile WITH (FORCE)")
+        conn.exec_driver_sql("CREATE DATABASE surveyd_profile")
+    admin.dispose()
+    return PG_URL
+
+
+def _cumulative(stats: pstats.Stats, fragment: str, name: str) -> float:
+    """Seconds spent in (and under) the matching function(s); the largest when several match."""
+    found = [ct for (file, _, func), (_, _, _, ct, _) in stats.stats.items()
+             if func.endswith(name) and fragment in file]
+    if fragment == "sqlite3":  # C functions: pstats names them '<method 'execute' of 'sqlite3.Cursor' objects>'
+        found = [ct for (file, _, func), (_, _, _, ct, _) in stats.stats.items()
+                 if file == "~" and ("sqlite3.Cursor" in func or "psycopg" in func) and "execute" in func]
+        found += [ct for (file, _, func), (_, _, _, ct, _) in stats.stats.items()
+                  if "psycopg/cursor.py" in file and func == "execute"]
+        return sum(found)
+    return max(found, default=0.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--top", type=int, default=25, help="also print the top N functions by own time")
+    args = parser.parse_args()
+    from surveyd.extensions import db
+    from surveyd.server import apply_migrations
+    from surveyd.services.access.api_keys import create_api_key
+
+    app = _app(_database(args.database))
+    apply_migrations(app, quiet=True)
+    with app.app_context():
+        _, key = create_api_key("profile")
+        db.session.commit()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    status = client.post("/api/v1/surveys", json={"name": "Profile NPS", "kind": "nps", "locales": ["en"]},
+                         headers=headers)
+    survey = status.get_json()
+    assert client.post("/api/v1/triggers", json={"touchpoint": "order.delivered", "survey_id": survey["id"],
+                                                  "channels": ["web"], "delay_seconds": 0},
+                       headers=headers).status_code == 201
+
+    def event(n: int):
+        body = {"touchpoint": "order.delivered", "contact": {"external_id": f"p-{n}-{uuid.uuid4().hex[:8]}"},
+                "attributes": {"order_id": f"A-{n}"}}
+        answer = client.post("/api/v1/events", json=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+        assert answer.status_code == 202, answer.get_data(as_text=True)
+
+    for n in range(50):  # warm-up: imports, caches, compiled statements
+        event(-n - 1)
+        client.get("/healthz")
+    began = time.perf_counter()
+    for _ in range(args.events):
+        assert client.get("/healthz").status_code == 200
+    healthz_ms = (time.perf_counter() - began) * 1000 / args.events
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    counts = {"statements": 0, "flushes": 0}
+    with app.app_context():
+        engine = db.engine
+
+    def statement(*_):
+        counts["statements"] += 1
+
+    def flushed(*_):
+        counts["flushes"] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", statement)
+    sa.event.listen(Session, "after_flush", flushed)
+    began = time.perf_counter()
+    for n in range(args.events):
+        event(args.events + n)
+    plain_ms = (time.perf_counter() - began) * 1000 / args.events
+    sa.event.remove(engine, "before_cursor_execute", statement)
+    sa.event.remove(Session, "after_flush", flushed)
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.enable()
+    for n in range(args.events):
+        event(n)
+    profiler.disable()
+    event_ms = (time.perf_counter() - began) * 1000 / args.events
+    stats = pstats.Stats(profiler)
+    rows: list[tuple] = [("part", "ms per event (under cProfile)", "share", "ms without the profiler (share x total)")]
+    whole = _cumulative(stats, *PARTS[0][2:]) or 1e-9
+    for depth, label, fragment, name in PARTS:
+        seconds = _cumulative(stats, fragment, name)
+        rows.append(("  " * depth + label, f"{seconds * 1000 / args.events:.3f}", f"{seconds / whole:.0%}",
+                     f"{seconds / whole * plain_ms:.2f}"))
+    rows.append(("POST /api/v1/events, wall time", f"{event_ms:.3f}", "-", f"{plain_ms:.2f}"))
+    rows.append(("GET /healthz, wall time, for scale", "-", "-", f"{healthz_ms:.2f}"))
+    rows.append(("SQL statements per event", "-", "-", f"{counts['statements'] / args.events:.1f}"))
+    rows.append(("ORM flushes per event", "-", "-", f"{counts['flushes'] / args.events:.1f}"))
+    report(f"profile-ingest-{args.database}", f"POST /api/v1/events in one process, {args.database}, "
+           f"{args.events} events", rows, {"events": args.events})
+    if args.top:
+        print(f"\nTop {args.top} functions by own time:")
+        stats.sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
