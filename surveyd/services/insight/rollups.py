@@ -158,9 +158,12 @@ def _rolled(survey_ids: list[int], dimension: str, first: date | None, last: dat
 
 def _marked_days(survey_ids: list[int], zone: str, first: date | None, last: date | None) -> set[date] | None:
     """The local days within [first, last] that a mark touches; None when there are too many to be worth it."""
-    utc_days = db.session.scalars(sa.select(RollupMark.day).distinct()
-                                  .where(RollupMark.survey_id.in_(survey_ids))
-                                  .limit(MOST_MARKED_DAYS * 4)).all()
+    query = sa.select(RollupMark.day).distinct().where(RollupMark.survey_id.in_(survey_ids))
+    if first is not None:  # a local day shares instants only with UTC days at most one away
+        query = query.where(RollupMark.day >= first - timedelta(days=1))
+    if last is not None:
+        query = query.where(RollupMark.day <= last + timedelta(days=1))
+    utc_days = db.session.scalars(query.limit(MOST_MARKED_DAYS * 4)).all()
     if len(utc_days) >= MOST_MARKED_DAYS * 4:
         return None
     marked = {day for utc_day in utc_days for day in local_days_of(utc_day, zone)

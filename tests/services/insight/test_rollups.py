@@ -223,10 +223,13 @@ def test_rollups_step_aside_when_they_cannot_serve(app, world):
         assert sum(whole[(survey_id, None, None)].values()) == 70
         narrow = rollups.tallies([survey_id], "all", START + timedelta(hours=1), START + timedelta(hours=20), False)
         assert narrow is None, "a period without one whole day reads the responses"
-        for response in db.session.scalars(sa.select(Response)):
-            response.score = 10 - response.score  # every day marked: more than is worth the rollups
+        for response in db.session.scalars(sa.select(Response).where(Response.created_at >= START + timedelta(days=5))):
+            response.score = (response.score + 1) % 11  # 65 days marked: more than is worth the rollups
         db.session.commit()
         assert rollups.tallies([survey_id], "all", None, None, False) is None
+        early = rollups.tallies([survey_id], "all", START, START + timedelta(days=3), False)
+        assert early is not None, "marks far from a period do not keep it off the rollups"
+        assert sum(early[(survey_id, None, None)].values()) == 3
         survey = db.session.get(Survey, survey_id)
         assert survey_metrics(survey, None, None, None, None)["overall"]["distribution"] == {
             str(score): count for score, count in
