@@ -30,7 +30,7 @@ from surveyd.models.goal import Goal, ReportRun
 from surveyd.models.health import HealthIssue, WebhookRejection
 from surveyd.models.inbound import Conversation, InboundMessage
 from surveyd.models.response import PENDING_SENTIMENT, Answer, Response
-from surveyd.models.rollup import RollupMark, RollupState, ScoreRollup
+from surveyd.models.rollup import FunnelRollup, RollupMark, RollupState, ScoreRollup
 from surveyd.models.sandbox_message import SandboxMessage
 from surveyd.models.staff_link import StaffLink
 from surveyd.models.survey import Survey, SurveyKind, SurveyVersion
@@ -47,7 +47,7 @@ from surveyd.models.webhook_endpoint import (
 
 __all__ = [
     "PENDING_SENTIMENT", "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "AuditEntry", "Base", "Channel", "ChatLink", "CommentTheme", "Consent", "ConsentChange", "ConsentState", "Contact",
-    "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "Goal", "HealthIssue", "InboundMessage", "ReportRun", "Response", "Role", "RollupMark", "RollupState", "ScoreRollup", "SignInAttempt",
+    "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "Goal", "HealthIssue", "InboundMessage", "ReportRun", "Response", "Role", "FunnelRollup", "RollupMark", "RollupState", "ScoreRollup", "SignInAttempt",
     "SandboxMessage", "StaffLink", "Stage", "Suppression", "Survey", "SurveyKind", "SurveyVersion", "Theme", "Touchpoint", "Trigger", "User", "DeliveryStatus", "WebhookAttempt", "WebhookRejection", "WebhookDelivery",
     "WebhookEndpoint",
     "utcnow",

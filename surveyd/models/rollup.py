@@ -40,8 +40,9 @@ class ScoreRollup(Base):
 
 
 class RollupMark(Base):
-    """A survey's UTC day whose scored answers changed (written by database triggers on responses, answers'
-    sentiment, events' and contacts' attributes, in the changing transaction). Append-only, so writers never wait on each
+    """A survey's UTC day whose scored answers or invitations changed (written by database triggers on responses,
+    answers' sentiment, events' and contacts' attributes, dispatches and their delivery reports, in the changing
+    transaction; for the funnel, the day is that of the family's invitation). Append-only, so writers never wait on each
     other; the refresh deletes the marks it has rebuilt."""
 
     __tablename__ = "rollup_marks"
@@ -62,3 +63,28 @@ class RollupState(Base):
     zone: Mapped[str | None] = mapped_column(sa.String(64))
     groups: Mapped[str | None] = mapped_column(sa.Text)  # SURVEYD_ROLLUP_GROUPS as built, comma-separated
     refreshed_at: Mapped[datetime | None]
+
+
+class FunnelRollup(Base):
+    """A survey's invitations made on one local day (in the rollup zone) with one channel, status and reason, and
+    how far they got (services/insight/funnel.py defines each stage); `waits` holds the whole milliseconds from
+    sending to the first answer of each such invitation that was sent and answered, as little-endian int64s, so
+    the median of any run of days is exact."""
+
+    __tablename__ = "funnel_rollups"
+    __table_args__ = (sa.Index("ix_funnel_rollups_read", "survey_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int]
+    day: Mapped[date]
+    channel: Mapped[str] = mapped_column(sa.String(24))
+    status: Mapped[str] = mapped_column(sa.String(24))
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+    planned: Mapped[int] = mapped_column(default=0)
+    sent: Mapped[int] = mapped_column(default=0)
+    delivered: Mapped[int] = mapped_column(default=0)
+    delivery_reported: Mapped[int] = mapped_column(default=0)
+    opened: Mapped[int] = mapped_column(default=0)
+    answered: Mapped[int] = mapped_column(default=0)
+    completed: Mapped[int] = mapped_column(default=0)
+    waits: Mapped[bytes] = mapped_column(sa.LargeBinary, default=b"")

@@ -19,8 +19,12 @@ the medians from a second, ranked by the database: no row of the period is read 
 """
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import sqlalchemy as sa
 
 from surveyd.extensions import db
@@ -30,10 +34,12 @@ from surveyd.models import (
     DispatchPurpose,
     DispatchStatus,
     DispatchStatusChange,
+    FunnelRollup,
     Response,
     Survey,
 )
 from surveyd.services.errors import Invalid
+from surveyd.services.insight import rollups
 
 GROUPINGS = ("channel",)
 STAGES = ("planned", "sent", "delivered", "delivery_reported", "opened", "answered", "completed")
@@ -56,13 +62,13 @@ def _milliseconds_between(later: sa.ColumnElement, earlier: sa.ColumnElement, di
     return sa.cast(sa.func.round(sa.extract("epoch", later - earlier) * 1000), sa.BigInteger)
 
 
-def _families(survey: Survey, since: datetime | None, until: datetime | None) -> sa.CTE:
+def _families(survey_id: int, since: datetime | None, until: datetime | None) -> sa.CTE:
     """One row per invitation created in [since, until): its channel, status and reason, and how far it and its
     reminders got. One pass over the survey's dispatches grouped by family (a reminder's parent_id is its
     invitation), so no row is ever matched against another by a join the database cannot index."""
     # A reminder is made after its invitation, so since bounds the whole family; until bounds the invitation only
     # (reminders come later), in HAVING.
-    bounds = [Dispatch.survey_id == survey.id] + ([Dispatch.created_at >= since] if since else [])
+    bounds = [Dispatch.survey_id == survey_id] + ([Dispatch.created_at >= since] if since else [])
     family = sa.func.coalesce(Dispatch.parent_id, Dispatch.id)
     reported = sa.exists().where(DispatchStatusChange.dispatch_id == Dispatch.id,
                                  DispatchStatusChange.status == DispatchStatus.DELIVERED)
@@ -72,6 +78,7 @@ def _families(survey: Survey, since: datetime | None, until: datetime | None) ->
         having.append(created < until)
     return (
         sa.select(
+            created.label("created_at"),
             _own(Dispatch.channel).label("channel"),
             _own(Dispatch.status).label("status"),
             _own(Dispatch.reason).label("reason"),
@@ -133,7 +140,10 @@ def funnel(survey: Survey, since: datetime | None, until: datetime | None, group
         raise Invalid("cannot group the funnel so", {"group_by": [f"Must be one of {', '.join(GROUPINGS)}."]})
     if since and until and since >= until:
         raise Invalid("the period is empty", {"until": ["Must be after since."]})
-    families = _families(survey, since, until)
+    split = rollups.split([survey.id], since, until)
+    if split is not None:
+        return _present(survey, since, until, group_by, *_from_rollups(survey.id, split))
+    families = _families(survey.id, since, until)
     f = families.c
     sent = f.sent_at.is_not(None)
     tally = (
@@ -161,6 +171,126 @@ def funnel(survey: Survey, since: datetime | None, until: datetime | None, group
                 key = reason or "unknown"
                 counts["reasons"][key] = counts["reasons"].get(key, 0) + numbers[0]
     medians = _medians(families, db.session.get_bind().dialect.name) if total["answered"] else {}
+    result = {"survey_id": survey.id, "since": since, "until": until, **total, "response_rate": _rate(total),
+              "median_seconds_to_answer": medians.get(None)}
+    if group_by == "channel":
+        result["groups"] = [{"channel": channel, **groups[channel], "response_rate": _rate(groups[channel]),
+                             "median_seconds_to_answer": medians.get(channel)} for channel in sorted(groups)]
+    return result
+
+
+# -- through the rollups (services/insight/rollups.py) ------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    """Invitations of one kind (day, channel, status, reason): how many reached each of STAGES, and the whole
+    milliseconds each sent and answered one waited for its first answer."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * len(STAGES))
+    waits: list[int] = field(default_factory=list)
+
+
+def pack(waits: list[int]) -> bytes:
+    """Waits as the rollup stores them: little-endian int64s."""
+    return np.asarray(waits, dtype="<i8").tobytes()
+
+
+def _family_rows(survey_id: int, since: datetime, until: datetime):
+    """Per invitation created in [since, until): when, its channel, status and reason, whether it reached each
+    stage (as `funnel` counts them) and, when sent and answered, its wait in whole milliseconds."""
+    families = _families(survey_id, since, until)
+    f = families.c
+    sent = f.sent_at.is_not(None)
+    dialect = db.session.get_bind().dialect.name
+    waited = _milliseconds_between(f.answered_at, f.sent_at, dialect)
+    return db.session.execute(sa.select(
+        f.created_at, f.channel, f.status, f.reason,
+        sa.case((sa.and_(sent, f.answered == 1), sa.case((waited < 0, 0), else_=waited))),
+        sent, sa.and_(sent, sa.or_(f.reported == 1, f.opened == 1, f.answered == 1)), sa.and_(sent, f.reported == 1),
+        f.opened == 1, f.answered == 1, f.completed == 1))
+
+
+def _fold(cells: dict, key, wait, flags) -> None:
+    cell = cells.setdefault(key, Cell())
+    cell.counts[0] += 1  # planned
+    for index, reached in enumerate(flags, start=1):
+        cell.counts[index] += bool(reached)
+    if wait is not None:
+        cell.waits.append(int(wait))
+
+
+def cells_by_day(survey_id: int, since: datetime, until: datetime, zone: str) -> dict[tuple, Cell]:
+    """The survey's invitations created in [since, until) as cells per (local day in zone, channel, status,
+    reason): what the rollup keeps."""
+    here = ZoneInfo(zone)
+    cells: dict[tuple, Cell] = {}
+    for created, channel, status, reason, wait, *flags in _family_rows(survey_id, since, until):
+        day = created.astimezone(here).date() if created.tzinfo else created.replace(tzinfo=timezone.utc).astimezone(
+            here).date()
+        _fold(cells, (day, Channel(channel).value, DispatchStatus(status).value, reason), wait, flags)
+    return cells
+
+
+def _from_rollups(survey_id: int, split) -> tuple[dict[tuple, Cell], dict[str | None, np.ndarray]]:
+    """Cells per (channel, status, reason) over the period: the rollup's unmarked whole days, the dispatches for
+    the rest; and every sent and answered invitation's wait, per channel and overall (None)."""
+    cells: dict[tuple, Cell] = {}
+    waits: dict[str | None, list[np.ndarray]] = defaultdict(list)
+    query = sa.select(FunnelRollup.channel, FunnelRollup.status, FunnelRollup.reason,
+                      *[getattr(FunnelRollup, stage) for stage in STAGES], FunnelRollup.waits
+                      ).where(FunnelRollup.survey_id == survey_id)
+    if split.first is not None:
+        query = query.where(FunnelRollup.day >= split.first)
+    if split.last is not None:
+        query = query.where(FunnelRollup.day <= split.last)
+    if split.marked:
+        query = query.where(FunnelRollup.day.not_in(sorted(split.marked)))
+    for channel, status, reason, *numbers, blob in db.session.execute(query):
+        cell = cells.setdefault((channel, status, reason), Cell())
+        cell.counts = [have + more for have, more in zip(cell.counts, numbers)]
+        if blob:
+            waits[channel].append(np.frombuffer(blob, dtype="<i8"))
+    for since, until in split.ranges:
+        for created, channel, status, reason, wait, *flags in _family_rows(survey_id, since, until):
+            channel = Channel(channel).value
+            _fold(cells, (channel, DispatchStatus(status).value, reason), None, flags)
+            if wait is not None:
+                waits[channel].append(np.array([int(wait)], dtype="<i8"))
+    joined = {channel: np.concatenate(parts) for channel, parts in waits.items()}
+    if joined:
+        joined[None] = np.concatenate(list(joined.values()))
+    return cells, joined
+
+
+def _median_seconds(values: np.ndarray) -> float | None:
+    """The median of whole milliseconds (the mean of the middle two when even), in seconds to one decimal: what
+    the database's ranked median gives."""
+    n = len(values)
+    if not n:
+        return None
+    middle = np.partition(values, [(n - 1) // 2, n // 2])
+    low, high = int(middle[(n - 1) // 2]), int(middle[n // 2])
+    return round((low + high) / 2 / 1000, 1)
+
+
+def _present(survey: Survey, since: datetime | None, until: datetime | None, group_by: str | None,
+             cells: dict[tuple, Cell], waits: dict[str | None, np.ndarray]) -> dict:
+    """The funnel's answer from cells, as `funnel` gives it from the database."""
+    groups: dict[str, dict] = {}
+    total = _empty()
+    for (channel, status, reason), cell in sorted(cells.items(), key=lambda item: tuple(map(str, item[0]))):
+        if not cell.counts[0]:
+            continue
+        group = groups.setdefault(channel, _empty())
+        for counts in (group, total):
+            for stage, number in zip(STAGES, cell.counts):
+                counts[stage] += number
+            if status == DispatchStatus.SUPPRESSED.value:
+                counts["suppressed"] += cell.counts[0]
+                key = reason or "unknown"
+                counts["reasons"][key] = counts["reasons"].get(key, 0) + cell.counts[0]
+    medians = {channel: _median_seconds(values) for channel, values in waits.items()} if total["answered"] else {}
     result = {"survey_id": survey.id, "since": since, "until": until, **total, "response_rate": _rate(total),
               "median_seconds_to_answer": medians.get(None)}
     if group_by == "channel":

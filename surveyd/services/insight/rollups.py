@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
@@ -23,7 +24,15 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from surveyd.extensions import db
-from surveyd.models import Response, RollupMark, RollupState, ScoreRollup, utcnow
+from surveyd.models import (
+    Dispatch,
+    FunnelRollup,
+    Response,
+    RollupMark,
+    RollupState,
+    ScoreRollup,
+    utcnow,
+)
 from surveyd.models.rollup import SCORES
 from surveyd.services.insight import local_days
 from surveyd.services.insight.groups import group_column
@@ -75,11 +84,11 @@ def _value(dimension: str) -> tuple[sa.ColumnElement | None, Callable[[sa.Select
     return group_column(dimension)
 
 
-def _utc_day(dialect: str) -> sa.ColumnElement:
-    """The UTC day of a response, as the triggers write it."""
+def _utc_day(dialect: str, column: sa.ColumnElement = Response.created_at) -> sa.ColumnElement:
+    """The UTC day of a stored instant, as the triggers write it."""
     if dialect == "sqlite":
-        return sa.func.date(Response.created_at)
-    return sa.cast(sa.func.timezone("UTC", Response.created_at), sa.Date)
+        return sa.func.date(column)
+    return sa.cast(sa.func.timezone("UTC", column), sa.Date)
 
 
 def _counts(survey_ids: Iterable[int], dimension: str, ranges: list[tuple[datetime, datetime]],
@@ -112,7 +121,31 @@ def tallies(survey_ids: list[int], dimension: str, since: datetime | None, until
             per_day: bool) -> dict[Key, Counter] | None:
     """Answers of the surveys created in [since, until), counted per (survey, local day if `per_day` else None,
     group value) of a rollup dimension: the rollup for unmarked whole days, the responses for the rest. None when
-    the rollups cannot serve (never built, built for another zone, or too many marked days): read the responses."""
+    the rollups cannot serve (never built, built for another layout, or too many marked days): read the
+    responses."""
+    plan = split(survey_ids, since, until)
+    if plan is None:
+        return None
+    zone = settings().default_timezone
+    counts = _counts(survey_ids, dimension, plan.ranges, zone if per_day else None)
+    for key, counted in _rolled(survey_ids, dimension, plan.first, plan.last, plan.marked, per_day).items():
+        counts[key].update(counted)
+    return counts
+
+
+@dataclass(frozen=True)
+class Split:
+    """A period cut for reading: the whole local days [first, last] (None: unbounded) less `marked` come from
+    the rollups; the UTC `ranges` (partial first and last days, marked days) from the rows themselves."""
+
+    first: date | None
+    last: date | None
+    marked: frozenset[date]
+    ranges: list[tuple[datetime, datetime]]
+
+
+def split(survey_ids: list[int], since: datetime | None, until: datetime | None) -> Split | None:
+    """How to read [since, until) for these surveys, or None when the rollups cannot serve it."""
     zone, groups = _layout()
     built = db.session.execute(sa.select(RollupState.zone, RollupState.groups)
                                .where(RollupState.id == STATE_ID)).first()
@@ -131,13 +164,10 @@ def tallies(survey_ids: list[int], dimension: str, since: datetime | None, until
     if until is not None and _midnight(last + timedelta(days=1), zone) < until:
         ranges.append((_midnight(last + timedelta(days=1), zone), until))
     ranges += [(_midnight(start, zone), _midnight(end + timedelta(days=1), zone)) for start, end in _runs(marked)]
-    counts = _counts(survey_ids, dimension, ranges, zone if per_day else None)
-    for key, counted in _rolled(survey_ids, dimension, first, last, marked, per_day).items():
-        counts[key].update(counted)
-    return counts
+    return Split(first, last, frozenset(marked), ranges)
 
 
-def _rolled(survey_ids: list[int], dimension: str, first: date | None, last: date | None, marked: set[date],
+def _rolled(survey_ids: list[int], dimension: str, first: date | None, last: date | None, marked: frozenset[date],
             per_day: bool) -> dict[Key, Counter]:
     """The rollup's counts over [first, last] without the marked days."""
     keys = [ScoreRollup.survey_id, ScoreRollup.day if per_day else sa.literal(None).label("day"), ScoreRollup.value]
@@ -274,16 +304,21 @@ def _mark_everything(dialect: str, zone: str, groups: str) -> None:
     """Forget the rollups, mark every survey's every answered UTC day, and count days in `zone` (and by the
     attributes `groups`) from now on."""
     db.session.execute(sa.delete(ScoreRollup))
+    db.session.execute(sa.delete(FunnelRollup))
     day = _utc_day(dialect)
     db.session.execute(sa.insert(RollupMark).from_select(
         ["survey_id", "day"],
         sa.select(Response.survey_id, day).where(Response.score.is_not(None)).group_by(Response.survey_id, day)))
+    invited = _utc_day(dialect, Dispatch.created_at)
+    db.session.execute(sa.insert(RollupMark).from_select(
+        ["survey_id", "day"], sa.select(Dispatch.survey_id, invited).group_by(Dispatch.survey_id, invited)))
     db.session.execute(sa.update(RollupState).where(RollupState.id == STATE_ID).values(zone=zone, groups=groups))
     log.info("rollups: every day marked for a rebuild in %s, by %s", zone, groups or "no attribute")
 
 
 def _rebuild(survey_id: int, start: date, end: date, zone: str) -> None:
-    """A survey's local days [start, end] counted afresh from its responses, in every dimension."""
+    """A survey's local days [start, end] counted afresh from its responses, in every dimension, and its
+    invitations of those days from its dispatches."""
     db.session.execute(sa.delete(ScoreRollup).where(
         ScoreRollup.survey_id == survey_id, ScoreRollup.day >= start, ScoreRollup.day <= end))
     span = [(_midnight(start, zone), _midnight(end + timedelta(days=1), zone))]
@@ -294,3 +329,15 @@ def _rebuild(survey_id: int, start: date, end: date, zone: str) -> None:
                          **{f"n{score}": counted.get(score, 0) for score in SCORES}})
     if rows:
         db.session.execute(sa.insert(ScoreRollup), rows)
+    from surveyd.services.insight import (
+        funnel,  # the funnel reads the rollups too: imported late, not in a cycle
+    )
+
+    db.session.execute(sa.delete(FunnelRollup).where(
+        FunnelRollup.survey_id == survey_id, FunnelRollup.day >= start, FunnelRollup.day <= end))
+    cells = funnel.cells_by_day(survey_id, span[0][0], span[0][1], zone)
+    if cells:
+        db.session.execute(sa.insert(FunnelRollup), [
+            {"survey_id": survey_id, "day": day, "channel": channel, "status": status, "reason": reason,
+             **dict(zip(funnel.STAGES, cell.counts)), "waits": funnel.pack(cell.waits)}
+            for (day, channel, status, reason), cell in cells.items()])

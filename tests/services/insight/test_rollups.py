@@ -16,6 +16,8 @@ from surveyd.extensions import db
 from surveyd.models import (
     Answer,
     Contact,
+    Dispatch,
+    DispatchStatusChange,
     Event,
     Response,
     RollupMark,
@@ -147,36 +149,46 @@ def test_rollups_give_the_figures_the_responses_give(app, world, monkeypatch, ki
         assert all(served), "the rollups served every figure of a period with whole days"
 
 
-def test_triggers_mark_each_change_of_a_scored_answer(app, world):
+def test_triggers_mark_each_change_of_a_scored_answer_or_an_invitation(app, world):
     survey_id, version_id = world["nps"]
     row = {"score": 9, "minutes": 60 * 25, "channel": "web", "locale": "en", "touchpoint": "order.delivered",
            "agent": "ada", "moods": []}
     _store(app, "nps", survey_id, version_id, [row, {**row, "score": None}])
-    day = (START + timedelta(minutes=60 * 25)).date()
+    answered = (survey_id, (START + timedelta(minutes=60 * 25)).date())  # the score rollups' day
     with app.app_context():
-        assert _marks() == {(survey_id, day)}, "a scored answer is marked; an unscored one is not"
+        invited = (survey_id, db.session.scalar(sa.select(sa.func.min(Dispatch.created_at))).date())  # the funnel's
+        assert answered != invited
+        assert _marks() == {answered, invited}, "the answers' day for the scores, the invitations' for the funnel"
         _clear()
         scored, unscored = db.session.scalars(sa.select(Response).order_by(Response.id)).all()
-        unscored.completed = True
+        unscored.updated_at = unscored.updated_at + timedelta(seconds=1)
         db.session.commit()
         assert not _marks(), "a change that moves no figure marks nothing"
+        unscored.completed = not unscored.completed
+        db.session.commit()
+        assert _marks() == {invited}, "(un)completing an unscored answer moves only the funnel"
+        _clear()
         scored.score = 3
         db.session.commit()
-        assert _marks() == {(survey_id, day)}
+        assert _marks() == {answered, invited}
+        dispatch = db.session.get(Dispatch, scored.dispatch_id)
         answer = Answer(response_id=scored.id, question_id="why", value_text="late", sentiment="pending")
-        steps = [("a comment not yet read", lambda: db.session.add(answer), False),
-                 ("its sentiment read", lambda: setattr(answer, "sentiment", "negative"), True),
+        steps = [("a comment not yet read", lambda: db.session.add(answer), set()),
+                 ("its sentiment read", lambda: setattr(answer, "sentiment", "negative"), {answered}),
                  ("its event's agent changed", lambda: setattr(db.session.get(Event, scored.event_id),
-                                                               "attributes", {"agent": "bora"}), True),
+                                                               "attributes", {"agent": "bora"}), {answered}),
                  ("its contact's segment changed", lambda: setattr(db.session.get(Contact, scored.contact_id),
-                                                                   "attributes", {"segment": "gold"}), True),
-                 ("the comment erased", lambda: db.session.delete(answer), True),
-                 ("the answer erased", lambda: db.session.delete(scored), True)]
-        for what, change, moves in steps:
+                                                                   "attributes", {"segment": "gold"}), {answered}),
+                 ("its invitation opened", lambda: setattr(dispatch, "opened_at", dispatch.created_at), {invited}),
+                 ("its delivery reported", lambda: db.session.add(DispatchStatusChange(
+                     dispatch_id=dispatch.id, status="delivered", at=dispatch.created_at)), {invited}),
+                 ("the comment erased", lambda: db.session.delete(answer), {answered}),
+                 ("the answer erased", lambda: db.session.delete(scored), {answered, invited})]
+        for what, change, expected in steps:
             _clear()
             change()
             db.session.commit()
-            assert _marks() == ({(survey_id, day)} if moves else set()), what
+            assert _marks() == expected, what
         db.session.remove()
 
 
@@ -258,7 +270,7 @@ def test_refresh_leaves_a_mark_committed_meanwhile(app, world, database_url):
                           .values(score=10))
         rollups._refresh_once()  # same transaction, same snapshot: it cannot see the new mark
         db.session.remove()
-        assert _marks() == {(survey_id, START.date())}, "the change committed meanwhile is still marked"
+        assert (survey_id, START.date()) in _marks(), "the change committed meanwhile is still marked"
         survey = db.session.get(Survey, survey_id)
         shown = survey_metrics(survey, None, None, None, None)["overall"]["distribution"]
         assert (shown["0"], shown["9"], shown["10"]) == (0, 1, 1), "and it is read from the responses"
