@@ -14,8 +14,11 @@ that reached it:
   Email security scanners that prefetch links count as opens.
 - answered: a response with a score; completed: the response is complete.
 
-The counts come from one pass over the survey's dispatches grouped by family (an invitation and its reminder), and
-the medians from a second, ranked by the database: no row of the period is read into Python.
+Counted from the dispatches, the counts come from one pass over the survey's dispatches grouped by family (an
+invitation and its reminder), and the medians from a second, ranked by the database. Where the funnel rollups
+serve (services/insight/rollups.py), whole unmarked days come from `funnel_rollups` (counts per day, channel,
+status and reason, with every wait stored, so the median stays exact) and only the period's partial days and
+days changed since the last refresh are counted from the dispatches.
 """
 from __future__ import annotations
 
