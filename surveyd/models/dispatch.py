@@ -41,7 +41,10 @@ class Dispatch(Base):
     """A survey bound for one contact on one channel at a due time."""
 
     __tablename__ = "dispatches"
-    __table_args__ = (sa.Index("ix_dispatches_status_due_at", "status", "due_at"),)
+    __table_args__ = (
+        sa.Index("ix_dispatches_status_due_at", "status", "due_at"),
+        sa.Index("ix_dispatches_survey_id_created_at", "survey_id", "created_at"),  # the funnel's periods
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)

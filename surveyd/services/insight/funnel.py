@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from surveyd.extensions import db
 from surveyd.models import (
@@ -52,9 +53,9 @@ def _flag(condition) -> sa.ColumnElement:
     return sa.func.max(sa.case((condition, 1), else_=0))
 
 
-def _own(column: sa.ColumnElement) -> sa.ColumnElement:
+def _own(column: sa.ColumnElement, members=Dispatch) -> sa.ColumnElement:
     """The invitation's own value of a column, read off the one row of its family that has no parent."""
-    return sa.func.max(sa.case((Dispatch.parent_id.is_(None), column)))
+    return sa.func.max(sa.case((members.parent_id.is_(None), column)))
 
 
 def _milliseconds_between(later: sa.ColumnElement, earlier: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
@@ -65,34 +66,47 @@ def _milliseconds_between(later: sa.ColumnElement, earlier: sa.ColumnElement, di
     return sa.cast(sa.func.round(sa.extract("epoch", later - earlier) * 1000), sa.BigInteger)
 
 
+def _members(survey_id: int, since: datetime | None, until: datetime | None):
+    """The dispatches that may belong to a family whose invitation was made in [since, until), and the conditions
+    that pick them: a reminder is made after its invitation, so `since` bounds the whole family; with `until`,
+    the dispatches made in the period and the later reminders of its invitations (by parent_id), so a period
+    reads its own rows and not everything after it."""
+    bounds = [Dispatch.survey_id == survey_id] + ([Dispatch.created_at >= since] if since else [])
+    if until is None:
+        return Dispatch, bounds
+    made = sa.select(Dispatch).where(*bounds, Dispatch.created_at < until)
+    invitations = sa.select(Dispatch.id).where(*bounds, Dispatch.created_at < until, Dispatch.parent_id.is_(None))
+    later = sa.select(Dispatch).where(Dispatch.parent_id.in_(invitations), Dispatch.created_at >= until)
+    return aliased(Dispatch, sa.union_all(made, later).subquery("members")), []
+
+
 def _families(survey_id: int, since: datetime | None, until: datetime | None) -> sa.CTE:
     """One row per invitation created in [since, until): its channel, status and reason, and how far it and its
-    reminders got. One pass over the survey's dispatches grouped by family (a reminder's parent_id is its
+    reminders got. One pass over the period's dispatches grouped by family (a reminder's parent_id is its
     invitation), so no row is ever matched against another by a join the database cannot index."""
-    # A reminder is made after its invitation, so since bounds the whole family; until bounds the invitation only
-    # (reminders come later), in HAVING.
-    bounds = [Dispatch.survey_id == survey_id] + ([Dispatch.created_at >= since] if since else [])
-    family = sa.func.coalesce(Dispatch.parent_id, Dispatch.id)
-    reported = sa.exists().where(DispatchStatusChange.dispatch_id == Dispatch.id,
+    member, bounds = _members(survey_id, since, until)
+    family = sa.func.coalesce(member.parent_id, member.id)
+    reported = sa.exists().where(DispatchStatusChange.dispatch_id == member.id,
                                  DispatchStatusChange.status == DispatchStatus.DELIVERED)
-    created = _own(Dispatch.created_at)
-    having = [_own(sa.case((Dispatch.purpose == DispatchPurpose.INVITATION, 1), else_=0)) == 1]
+    created = _own(member.created_at, member)
+    having = [_own(sa.case((member.purpose == DispatchPurpose.INVITATION, 1), else_=0), member) == 1]
     if until:
-        having.append(created < until)
+        having.append(created < until)  # a reminder made in the period whose invitation came later
     return (
         sa.select(
             created.label("created_at"),
-            _own(Dispatch.channel).label("channel"),
-            _own(Dispatch.status).label("status"),
-            _own(Dispatch.reason).label("reason"),
-            _own(Dispatch.sent_at).label("sent_at"),
+            _own(member.channel, member).label("channel"),
+            _own(member.status, member).label("status"),
+            _own(member.reason, member).label("reason"),
+            _own(member.sent_at, member).label("sent_at"),
             _flag(reported).label("reported"),
-            _flag(Dispatch.opened_at.is_not(None)).label("opened"),
+            _flag(member.opened_at.is_not(None)).label("opened"),
             _flag(Response.score.is_not(None)).label("answered"),
             _flag(Response.completed.is_(True)).label("completed"),
             sa.func.min(Response.created_at).label("answered_at"),
         )
-        .outerjoin(Response, Response.dispatch_id == Dispatch.id)
+        .select_from(member)
+        .outerjoin(Response, Response.dispatch_id == member.id)
         .where(*bounds)
         .group_by(family)
         .having(*having)
