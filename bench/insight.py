@@ -48,20 +48,21 @@ def _app(url: str):
                       instance_path=tempfile.mkdtemp(prefix="surveyd-bench-insight-"))
 
 
-def fresh_database(backend: str, path: str | None) -> str:
-    """A new empty database's URL."""
+def fresh_database(backend: str, path: str | None, name: str = "surveyd_bench") -> str:
+    """A new empty database's URL: a SQLite file (at `path`, else in a new temp dir), or the PostgreSQL database
+    `name` on 127.0.0.1, dropped and created again."""
     import sqlalchemy as sa
 
     if backend == "sqlite":
-        file = Path(path or Path(tempfile.mkdtemp(prefix="surveyd-bench-insight-")) / "bench.sqlite")
+        file = Path(path or Path(tempfile.mkdtemp(prefix="surveyd-bench-")) / "bench.sqlite")
         file.unlink(missing_ok=True)
         return f"sqlite:///{file}"
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql("DROP DATABASE IF EXISTS surveyd_bench WITH (FORCE)")
-        conn.exec_driver_sql("CREATE DATABASE surveyd_bench")
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
     admin.dispose()
-    return PG_URL
+    return PG_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 def _moment(rng: random.Random) -> datetime:

@@ -22,10 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.common import report  # noqa: E402
+from bench.insight import fresh_database  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789abcdef"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/surveyd_profile"
 
 # (depth, label, module path fragment, function name): cumulative time of the first matching function.
 PARTS = [
@@ -56,19 +55,6 @@ def _app(url: str):
     return app
 
 
-def _database(backend: str) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{Path(tempfile.mkdtemp(prefix='surveyd-profile-')) / 'profile.sqlite3'}"
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql("DROP DATABASE IF EXISTS surveyd_profile WITH (FORCE)")
-        conn.exec_driver_sql("CREATE DATABASE surveyd_profile")
-    admin.dispose()
-    return PG_URL
-
-
 def _cumulative(stats: pstats.Stats, fragment: str, name: str) -> float:
     """Seconds spent in (and under) the matching function(s); the largest when several match."""
     found = [ct for (file, _, func), (_, _, _, ct, _) in stats.stats.items()
@@ -92,7 +78,7 @@ def main() -> None:
     from surveyd.server import apply_migrations
     from surveyd.services.access.api_keys import create_api_key
 
-    app = _app(_database(args.database))
+    app = _app(fresh_database(args.database, None, "surveyd_profile"))
     apply_migrations(app, quiet=True)
     with app.app_context():
         _, key = create_api_key("profile")

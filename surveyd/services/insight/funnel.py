@@ -163,7 +163,9 @@ def funnel(survey: Survey, since: datetime | None, until: datetime | None, group
         raise Invalid("the period is empty", {"until": ["Must be after since."]})
     split = rollups.split([survey.id], since, until)
     if split is not None:
-        return _present(survey, since, until, group_by, *_from_rollups(survey.id, split))
+        cells, waits = _from_rollups(survey.id, split)
+        return _present(survey, since, until, group_by, cells,
+                        {channel: _median_seconds(values) for channel, values in waits.items()})
     families = _families(survey.id, since, until)
     f = families.c
     sent = f.sent_at.is_not(None)
@@ -180,24 +182,11 @@ def funnel(survey: Survey, since: datetime | None, until: datetime | None, group
         )
         .group_by(f.channel, f.status, f.reason)
     )
-    groups: dict[str, dict] = {}
-    total = _empty()
-    for channel, status, reason, *numbers in db.session.execute(tally):
-        group = groups.setdefault(Channel(channel).value, _empty())
-        for counts in (group, total):
-            for stage, number in zip(STAGES, numbers):
-                counts[stage] += number
-            if DispatchStatus(status) == DispatchStatus.SUPPRESSED:
-                counts["suppressed"] += numbers[0]
-                key = reason or "unknown"
-                counts["reasons"][key] = counts["reasons"].get(key, 0) + numbers[0]
-    medians = _medians(families, db.session.get_bind().dialect.name) if total["answered"] else {}
-    result = {"survey_id": survey.id, "since": since, "until": until, **total, "response_rate": _rate(total),
-              "median_seconds_to_answer": medians.get(None)}
-    if group_by == "channel":
-        result["groups"] = [{"channel": channel, **groups[channel], "response_rate": _rate(groups[channel]),
-                             "median_seconds_to_answer": medians.get(channel)} for channel in sorted(groups)]
-    return result
+    cells = {(Channel(channel).value, DispatchStatus(status).value, reason): Cell(counts=list(numbers))
+             for channel, status, reason, *numbers in db.session.execute(tally)}
+    answered = any(cell.counts[STAGES.index("answered")] for cell in cells.values())
+    medians = _medians(families, db.session.get_bind().dialect.name) if answered else {}
+    return _present(survey, since, until, group_by, cells, medians)
 
 
 # -- through the rollups (services/insight/rollups.py) ------------------------------------------------------------
@@ -296,13 +285,12 @@ def _median_seconds(values: np.ndarray) -> float | None:
 
 
 def _present(survey: Survey, since: datetime | None, until: datetime | None, group_by: str | None,
-             cells: dict[tuple, Cell], waits: dict[str | None, np.ndarray]) -> dict:
-    """The funnel's answer from cells, as `funnel` gives it from the database."""
+             cells: dict[tuple, Cell], medians: dict[str | None, float | None]) -> dict:
+    """The funnel's answer from cells per (channel, status, reason) and the medians per channel and overall
+    (None), however they were counted."""
     groups: dict[str, dict] = {}
     total = _empty()
     for (channel, status, reason), cell in sorted(cells.items(), key=lambda item: tuple(map(str, item[0]))):
-        if not cell.counts[0]:
-            continue
         group = groups.setdefault(channel, _empty())
         for counts in (group, total):
             for stage, number in zip(STAGES, cell.counts):
@@ -311,7 +299,8 @@ def _present(survey: Survey, since: datetime | None, until: datetime | None, gro
                 counts["suppressed"] += cell.counts[0]
                 key = reason or "unknown"
                 counts["reasons"][key] = counts["reasons"].get(key, 0) + cell.counts[0]
-    medians = {channel: _median_seconds(values) for channel, values in waits.items()} if total["answered"] else {}
+    if not total["answered"]:
+        medians = {}
     result = {"survey_id": survey.id, "since": since, "until": until, **total, "response_rate": _rate(total),
               "median_seconds_to_answer": medians.get(None)}
     if group_by == "channel":

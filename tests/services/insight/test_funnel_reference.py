@@ -45,6 +45,19 @@ PERIODS = st.sampled_from(((None, None), (START + timedelta(days=5), None), (Non
                            (START + timedelta(days=3), START + timedelta(days=9))))
 
 
+def one_survey(app) -> tuple[int, int]:
+    """The NPS survey (and the contact) every example of a test reuses: (survey id, its version id)."""
+    with app.app_context():
+        if not db.session.scalar(sa.select(Contact.id)):
+            surveys.create_survey({"kind": "nps", "template": "nps", "locales": ["en"], "name": "f"})
+            db.session.add(Contact(external_id="someone"))
+            db.session.commit()
+        survey = db.session.scalars(sa.select(Survey)).first()
+        ids = survey.id, survey.latest.id
+        db.session.remove()
+    return ids
+
+
 def _store(app, survey_id: int, version_id: int, families: list[dict]) -> None:
     with app.app_context():
         for table in (DispatchStatusChange, Response, Dispatch):
@@ -127,14 +140,7 @@ def _reference(families: list[dict], since: datetime | None, until: datetime | N
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(families=FAMILIES, period=PERIODS)
 def test_the_funnel_counts_what_a_family_by_family_reference_counts(app, families, period):
-    with app.app_context():
-        if not db.session.scalar(sa.select(Contact.id)):
-            survey = surveys.create_survey({"kind": "nps", "template": "nps", "locales": ["en"], "name": "f"})
-            db.session.add(Contact(external_id="someone"))
-            db.session.commit()
-        survey = db.session.scalars(sa.select(Survey)).first()
-        survey_id, version_id = survey.id, survey.latest.id
-        db.session.remove()
+    survey_id, version_id = one_survey(app)
     _store(app, survey_id, version_id, families)
     since, until = period
     with app.app_context():

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from surveyd.extensions import db
 from surveyd.models import (
-    Contact,
     Dispatch,
     DispatchStatusChange,
     Response,
@@ -19,9 +18,13 @@ from surveyd.models import (
     RollupState,
     Survey,
 )
-from surveyd.services.design import surveys
 from surveyd.services.insight import funnel, rollups
-from tests.services.insight.test_funnel_reference import FAMILIES, START, _store
+from tests.services.insight.test_funnel_reference import (
+    FAMILIES,
+    START,
+    _store,
+    one_survey,
+)
 from tests.services.insight.test_metrics_reference import ZONES
 from tests.services.insight.test_rollups import zone
 
@@ -63,14 +66,7 @@ def test_the_funnel_through_rollups_is_the_funnel_from_dispatches(app, monkeypat
                                                                    since, until, where, grouped):
     if since and until and since >= until:
         since, until = until, since + timedelta(hours=1)
-    with app.app_context():
-        if not db.session.scalar(sa.select(Contact.id)):
-            surveys.create_survey({"kind": "nps", "template": "nps", "locales": ["en"], "name": "f"})
-            db.session.add(Contact(external_id="someone"))
-            db.session.commit()
-        survey = db.session.scalars(sa.select(Survey)).first()
-        survey_id, version_id = survey.id, survey.latest.id
-        db.session.remove()
+    survey_id, version_id = one_survey(app)
     _store(app, survey_id, version_id, families)
     group_by = "channel" if grouped else None
     with zone(app, where), app.app_context():
