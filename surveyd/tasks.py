@@ -34,6 +34,10 @@ def celery_init_app(app: Flask) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 3600},
     )
+    if (settings.broker_url or "").startswith("redis://"):
+        from surveyd.redis_broker import NAME
+
+        celery_app.conf.broker_transport = NAME  # survives a Redis outage (redis_broker.py says how)
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app

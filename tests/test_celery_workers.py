@@ -79,7 +79,10 @@ class Workers:
                 process.wait()
 
     def report(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.logs.glob("*.log")))
+        """Each worker's exit code (None while it runs) and the end of its log."""
+        exits = ", ".join(f"worker-{i}: {p.poll()}" for i, p in enumerate(self.processes))
+        logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-12000:]}" for p in sorted(self.logs.glob("*.log")))
+        return f"exit codes: {exits}\n{logs}"
 
 
 @pytest.fixture
