@@ -9,8 +9,9 @@ compete with ingest for the database and the CPU.
 
 Phase A drives GET /healthz (the contract's no-op) and phase B drives POST /events (a unique
 Idempotency-Key and a unique contact per request) at the same concurrency and duration, from
-separate client processes with keep-alive connections. The ratio healthz req/s / events/s is
-surveyd's ingest overhead on this server; the aim is at most 2.
+separate client processes with keep-alive connections, or from wrk when it is installed. The ratio
+events/s / healthz req/s is what surveyd's ingest keeps of what this server can answer at all; the aim
+(issue 17) is at least 0.5, with p99 under 50 ms.
 
     .venv/bin/python bench/ingest.py [--concurrency 16] [--seconds 15] [--database sqlite|postgresql]
 """
@@ -21,6 +22,7 @@ import sys
 
 import common
 import loadgen
+import wrk
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds before each phase (default 3)")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--threads", type=int, default=8, help="waitress request threads (default 8)")
+    parser.add_argument("--generator", choices=["wrk", "python"], default="wrk" if wrk.available() else "python",
+                        help="load generator: wrk (the default when installed: apt-get install wrk) or loadgen.py")
     parser.add_argument("--channel", choices=["web", "sms"], default="web",
                         help="trigger channel: web (link in the answer) or sms (sandbox, sent in the background)")
     return parser.parse_args(argv)
@@ -65,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     with common.Bench() as bench:
         url = bench.postgres() if args.database == "postgresql" else f"sqlite:///{bench.tmp / 'bench.sqlite3'}"
         port = common.free_port()
-        env = common.surveyd_env(url, port, SURVEYD_SANDBOX="1")
+        # The per-key rate limit (100/s by default) is off: this measures what one server can take in.
+        env = common.surveyd_env(url, port, SURVEYD_SANDBOX="1", SURVEYD_API_RATE="0")
         key = common.create_api_key(env)
         base = bench.serve(env, port, threads=args.threads)
         setup(base, key, args.channel)
@@ -76,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                                         "touchpoint": "order.delivered", "prefix": "bench",
                                         "phone": args.channel == "sms"})):
             print(f"{phase}: {args.concurrency} clients, {args.warmup:g}+{args.seconds:g} s ...", flush=True)
-            runs[phase] = loadgen.load(spec, args.concurrency, args.processes, args.seconds, args.warmup)
+            generator = wrk if args.generator == "wrk" else loadgen
+            runs[phase] = generator.load(spec, args.concurrency, args.processes, args.seconds, args.warmup)
             if runs[phase]["errors"]:
                 print(f"  {runs[phase]['errors']} errors, e.g. {runs[phase]['error_samples']}", file=sys.stderr)
         events = count_rows(url, "events")
@@ -85,14 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     if log_errors:
         print(f"surveyd logged {len(log_errors)} ERROR lines, e.g.:\n  " + "\n  ".join(log_errors[:3]))
     noop, ingest = runs["healthz"], runs["events"]
-    ratio = noop["per_second"] / ingest["per_second"] if ingest["per_second"] else float("inf")
+    ratio = ingest["per_second"] / noop["per_second"] if noop["per_second"] else float("nan")
     rows = [("endpoint", "req/s", "p50 ms", "p99 ms", "errors")]
     for name, run in (("GET /healthz (no-op)", noop), ("POST /api/v1/events", ingest)):
         rows.append((name, f"{run['per_second']:.0f}", f"{run['p50_ms']:.1f}", f"{run['p99_ms']:.1f}",
                      run["errors"]))
-    title = (f"ingest, embedded, {args.database}, channel {args.channel}, {args.concurrency} clients, "
-             f"{args.threads} waitress threads: healthz/events = {ratio:.2f}x (aim <= 2x)")
-    name = f"ingest-{args.database}-{args.channel}" + (f"-c{args.concurrency}" if args.concurrency != 16 else "") + (
+    title = (f"ingest, embedded, {args.database}, channel {args.channel}, {args.concurrency} clients ({args.generator}), "
+             f"{args.threads} waitress threads: events/healthz = {ratio:.2f}x (aim >= 0.5x, p99 < 50 ms)")
+    name = f"ingest-{args.database}-{args.channel}-{args.generator}" + (f"-c{args.concurrency}" if args.concurrency != 16 else "") + (
         f"-t{args.threads}" if args.threads != 8 else "")
     common.report(name, title, rows,
                   {"ratio": ratio, "healthz": noop, "events": ingest, "options": vars(args),

@@ -36,7 +36,7 @@ PARTS = [
     (1, "request digest", "surveyd/services/intake/events.py", "request_hash"),
     (1, "record_event (the service)", "surveyd/services/intake/events.py", "record_event"),
     (2, "idempotency lookup", "surveyd/services/intake/events.py", "_replay"),
-    (2, "touchpoint lookup", "surveyd/services/design/touchpoints.py", "ensure_touchpoint"),
+    (2, "touchpoint lookup", "surveyd/services/design/touchpoints.py", "touchpoint_id"),
     (2, "contact upsert", "surveyd/services/audience/contacts.py", "apply_contact"),
     (2, "planning (triggers, rules, dispatch rows)", "surveyd/services/dispatch/planning.py", "plan_dispatches"),
     (2, "the stored answer (present)", "surveyd/api/events.py", "present"),

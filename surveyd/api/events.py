@@ -13,6 +13,9 @@ from surveyd.services.intake import events
 
 blp = Blueprint("events", __name__, description="Touchpoint events that may trigger surveys")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Schema instances made once: given a class, webargs builds a schema (and deep-copies its fields) on every request.
+EVENT_CREATE = EventCreateSchema()
+EVENT_ACCEPTED = EventAcceptedSchema()
 
 
 def present(event: Event, dispatches: list[Dispatch]) -> str:
@@ -26,11 +29,11 @@ def present(event: Event, dispatches: list[Dispatch]) -> str:
         if dispatch.reason:
             item["reason"] = dispatch.reason
         planned.append(item)
-    return EventAcceptedSchema().dumps({"id": event.id, "dispatches": planned})
+    return EVENT_ACCEPTED.dumps({"id": event.id, "dispatches": planned})
 
 
 @blp.route("/events", methods=["POST"])
-@blp.arguments(EventCreateSchema)
+@blp.arguments(EVENT_CREATE)
 @blp.response(202, EventAcceptedSchema)
 @blp.alt_response(422, schema=ErrorEnvelopeSchema)
 @blp.doc(parameters=[{"in": "header", "name": IDEMPOTENCY_HEADER, "required": False, "schema": {"type": "string"},

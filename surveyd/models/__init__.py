@@ -12,6 +12,7 @@ from surveyd.models.audit import AuditEntry
 from surveyd.models.base import Base, utcnow
 from surveyd.models.channel import Channel
 from surveyd.models.chat_link import ChatLink
+from surveyd.models.config_generation import CACHED_TABLES, ConfigGeneration
 from surveyd.models.contact import (
     Consent,
     ConsentChange,
@@ -46,6 +47,8 @@ from surveyd.models.webhook_endpoint import (
 )
 
 __all__ = [
+    "CACHED_TABLES",
+    "ConfigGeneration",
     "PENDING_SENTIMENT", "Alert", "AlertActivity", "AlertStatus", "Notification", "NotificationAttempt", "NotificationStatus", "Answer", "ApiKey", "AuditEntry", "Base", "Channel", "ChatLink", "CommentTheme", "Consent", "ConsentChange", "ConsentState", "Contact",
     "Conversation", "Dispatch", "DispatchPurpose", "DispatchStatus", "DispatchStatusChange", "Event", "Goal", "HealthIssue", "InboundMessage", "ReportRun", "Response", "Role", "FunnelRollup", "RollupMark", "RollupState", "ScoreRollup", "SignInAttempt",
     "SandboxMessage", "StaffLink", "Stage", "Suppression", "Survey", "SurveyKind", "SurveyVersion", "Theme", "Touchpoint", "Trigger", "User", "DeliveryStatus", "WebhookAttempt", "WebhookRejection", "WebhookDelivery",

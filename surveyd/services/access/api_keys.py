@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from surveyd.extensions import db
 from surveyd.models import ApiKey, utcnow
+from surveyd.services import config_cache
 from surveyd.services.errors import NotFound
 
 PREFIX = "sk_"
@@ -30,11 +31,13 @@ def create_api_key(name: str) -> tuple[ApiKey, str]:
 
 
 def authenticate(raw: str) -> int | None:
-    """The id of the live key matching a presented value, if any (one indexed lookup, no ORM object)."""
+    """The id of the live key matching a presented value, if any: from this process's configuration cache, which
+    forgets every key the moment any key changes (services/config_cache.py), else one indexed lookup."""
     if not raw.startswith(PREFIX) or len(raw) > 200:
         return None
-    return db.session.scalar(
-        sa.select(ApiKey.id).where(ApiKey.key_hash == _hash(raw), ApiKey.revoked_at.is_(None)))
+    digest = _hash(raw)
+    return config_cache.cached("api_key", digest, lambda: db.session.scalar(
+        sa.select(ApiKey.id).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))))
 
 
 

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from surveyd.extensions import db
 from surveyd.models import Stage, Touchpoint
+from surveyd.services import config_cache
 
 # A first guess at the stage from the key's words; staff correct it with PUT /touchpoints/{key}.
 _STAGE_WORDS = (
@@ -37,6 +38,14 @@ def ensure_touchpoint(key: str) -> Touchpoint:
         db.session.add(touchpoint)
         db.session.flush()
     return touchpoint
+
+
+def touchpoint_id(key: str) -> int:
+    """The id of the touchpoint with this key (cached per process), created with a guessed stage if new (flushes,
+    never commits)."""
+    found = config_cache.cached("touchpoint", key, lambda: db.session.scalar(
+        sa.select(Touchpoint.id).where(Touchpoint.key == key)))
+    return found if found is not None else ensure_touchpoint(key).id
 
 
 def put_touchpoint(key: str, name: str | None, stage: str | None) -> tuple[Touchpoint, bool]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager
 
 from surveyd.extensions import db
 from surveyd.models import Survey, SurveyVersion, Trigger
+from surveyd.services import config_cache
 from surveyd.services.design.surveys import get_survey
 from surveyd.services.design.touchpoints import ensure_touchpoint
 from surveyd.services.errors import NotFound
@@ -71,14 +71,17 @@ def list_triggers() -> list[Trigger]:
 
 
 def triggers_for(touchpoint_id: int) -> list[tuple[Trigger, SurveyVersion]]:
-    """The enabled triggers of a touchpoint in creation order, each with its survey's current version (one query)."""
-    rows = db.session.execute(
+    """The enabled triggers of a touchpoint in creation order, each with its survey's current version: read once per
+    configuration generation (services/config_cache.py) and copied into this session without a query."""
+    kept = config_cache.cached("triggers", touchpoint_id, lambda: _load_triggers(touchpoint_id))
+    return [(db.session.merge(trigger, load=False), db.session.merge(version, load=False)) for trigger, version in kept]
+
+
+def _load_triggers(touchpoint_id: int) -> list[tuple[Trigger, SurveyVersion]]:
+    return config_cache.detached_rows(
         sa.select(Trigger, SurveyVersion)
         .join(Trigger.survey)
         .join(SurveyVersion, sa.and_(SurveyVersion.survey_id == Survey.id,
                                      SurveyVersion.number == Survey.current_version))
-        .options(contains_eager(Trigger.survey))
         .where(Trigger.touchpoint_id == touchpoint_id, Trigger.enabled.is_(True))
-        .order_by(Trigger.id)
-    )
-    return [(trigger, version) for trigger, version in rows]
+        .order_by(Trigger.id))

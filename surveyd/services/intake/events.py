@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from surveyd.extensions import db
 from surveyd.models import Dispatch, Event, utcnow
 from surveyd.services.audience.contacts import apply_contact
-from surveyd.services.design.touchpoints import ensure_touchpoint
+from surveyd.services.design.touchpoints import touchpoint_id
 from surveyd.services.dispatch.planning import plan_dispatches
 from surveyd.services.errors import Conflict, Invalid
 
@@ -76,10 +76,9 @@ def _record(data: dict[str, Any], digest: str, key: str | None, present: Present
     now = utcnow()
     contact_data = dict(data["contact"])
     external_id = contact_data.pop("external_id")
-    touchpoint = ensure_touchpoint(data["touchpoint"])
     contact, _ = apply_contact(external_id, contact_data, source="event")
     event = Event(
-        touchpoint_id=touchpoint.id,
+        touchpoint_id=touchpoint_id(data["touchpoint"]),
         contact=contact,
         occurred_at=data.get("occurred_at") or now,
         received_at=now,

@@ -1,0 +1,148 @@
+"""Where one SMS send's milliseconds go: the outbox's send task in one process, under cProfile, against the raw SDK.
+
+No relay thread, no pool: N SMS dispatches are planned (POST /events, trigger an hour delayed), made due, leased
+the way the relay leases them, and sent one after another by the send task itself (`run_send`), into the fake
+Twilio (tests/fakes/twilio_api.py) running in a thread of this process. Then N messages of the same shape go
+through the real SDK alone (bots.sms_twilio.TwilioSmsChannel.send), the same way. The profile is cut into the
+parts of a send (lease, claim, load, hold checks, render, rate limit, the status history, commits, the provider
+call, recording the outcome) by the cumulative time of the functions that do each. The fake's own work runs in
+its thread and is not in the profile; it is in both wall times.
+
+    .venv/bin/python bench/profile_dispatch.py [--count 1000] [--database sqlite|postgresql] [--top 25]
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from bench.common import report  # noqa: E402
+from bench.insight import fresh_database  # noqa: E402
+from bench.profile_ingest import SECRET, _cumulative  # noqa: E402
+
+SENDER = "+15005550006"
+# (depth, label, module path fragment, function name): cumulative time of the first matching function.
+PARTS = [
+    (0, "lease (the relay's query, per dispatch)", "surveyd/services/dispatch/outbox.py", "lease_due"),
+    (0, "send task (run_send)", "surveyd/services/dispatch/relay.py", "run_in_app"),
+    (1, "claim (UPDATE ... WHERE queued)", "surveyd/services/dispatch/sending.py", "_claim"),
+    (2, "load the dispatch with contact, trigger, version", "surveyd/services/dispatch/sending.py", "_load"),
+    (1, "hold checks (expired, answered, quiet hours, channel)", "surveyd/services/dispatch/sending.py", "_held"),
+    (1, "render the message", "surveyd/services/dispatch/messages.py", "compose"),
+    (1, "provider rate limit", "surveyd/services/dispatch/sending.py", "_rate_limited"),
+    (1, "status history (record_status)", "surveyd/services/dispatch/planning.py", "record_status"),
+    (1, "provider call (twilio SDK, HTTP)", "bots/sms_twilio.py", "send"),
+    (1, "record the outcome", "surveyd/services/dispatch/sending.py", "_record_outcome"),
+    (1, "commits", "sqlalchemy/orm/session.py", "commit"),
+    (1, "all ORM flushes (inside the above)", "sqlalchemy/orm/session.py", "flush"),
+    (1, "all SQL in the driver (inside the above)", "sqlite3", "execute"),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--top", type=int, default=25, help="also print the top N functions by own time")
+    args = parser.parse_args()
+    import sqlalchemy as sa
+
+    from bots.channel import OutboundMessage
+    from bots.sms_twilio import TwilioSmsChannel
+    from surveyd import create_app
+    from surveyd.extensions import db
+    from surveyd.models import Dispatch, DispatchStatus, utcnow
+    from surveyd.server import apply_migrations
+    from surveyd.services.access.api_keys import create_api_key
+    from surveyd.services.dispatch import outbox
+    from surveyd.services.dispatch.relay import run_send
+    from tests.fakes.twilio_api import FakeTwilio
+
+    fake = FakeTwilio()
+    fake.start()
+    app = create_app({"SURVEYD_SECRET_KEY": SECRET, "SURVEYD_DATABASE_URL": fresh_database(
+        args.database, None, "surveyd_profile"), "SURVEYD_SANDBOX": "0", "SURVEYD_PUBLIC_URL": "http://127.0.0.1:1",
+        "SURVEYD_API_RATE": "0", "SURVEYD_TWILIO_ACCOUNT_SID": fake.account_sid,
+        "SURVEYD_TWILIO_AUTH_TOKEN": fake.auth_token, "SURVEYD_TWILIO_FROM": SENDER,
+        "SURVEYD_TWILIO_API_BASE": fake.base_url, "SURVEYD_TWILIO_RATE": "0"},
+        instance_path=tempfile.mkdtemp(prefix="surveyd-profile-"))
+    apply_migrations(app, quiet=True)
+    with app.app_context():
+        _, key = create_api_key("profile")
+        db.session.commit()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    survey = client.post("/api/v1/surveys", json={"name": "Profile NPS", "kind": "nps", "locales": ["en"]},
+                         headers=headers).get_json()
+    assert client.post("/api/v1/triggers", json={"touchpoint": "order.delivered", "survey_id": survey["id"],
+                                                  "channels": ["sms"], "delay_seconds": 3600},
+                       headers=headers).status_code == 201
+    warmup = 50
+    for n in range(warmup + 2 * args.count):
+        body = {"touchpoint": "order.delivered",
+                "contact": {"external_id": f"p-{n}-{uuid.uuid4().hex[:8]}", "phone": f"+1444{n:07d}"}}
+        assert client.post("/api/v1/events", json=body, headers=headers).status_code == 202
+
+    owner = "profile:1"
+
+    def send(count: int) -> None:
+        with app.app_context():
+            ids = db.session.scalars(sa.select(Dispatch.id).where(Dispatch.status == DispatchStatus.SCHEDULED)
+                                     .order_by(Dispatch.id).limit(count)).all()
+            db.session.execute(sa.update(Dispatch).where(Dispatch.id.in_(ids)).values(due_at=utcnow()))
+            db.session.commit()
+            leased: list[int] = []
+            while len(leased) < count:
+                leased += outbox.lease_due(owner, 200, 600)
+            db.session.remove()
+        for dispatch_id in leased:
+            run_send(app, dispatch_id, owner)
+
+    send(warmup)  # imports, the SDK's session, compiled statements
+    began = time.perf_counter()
+    send(args.count)
+    plain_ms = (time.perf_counter() - began) * 1000 / args.count
+    profiler = cProfile.Profile()
+    profiler.enable()
+    send(args.count)
+    profiler.disable()
+    channel = TwilioSmsChannel(fake.account_sid, fake.auth_token, from_number=SENDER, api_base=fake.base_url,
+                               rate_per_second=0)
+    text = "How likely are you to recommend us? Tap to answer: http://127.0.0.1:1/s/" + "x" * 60
+    for n in range(warmup):
+        channel.send(OutboundMessage("sms", f"+1555{n:07d}", text, reference=f"w{n}"))
+    began = time.perf_counter()
+    for n in range(args.count):
+        channel.send(OutboundMessage("sms", f"+1555{n:07d}", text, reference=f"r{n}"))
+    raw_ms = (time.perf_counter() - began) * 1000 / args.count
+    with app.app_context():
+        sent = db.session.scalar(sa.select(sa.func.count()).select_from(Dispatch)
+                                 .where(Dispatch.status == DispatchStatus.SENT))
+        db.session.remove()
+    fake.stop()
+    assert sent == warmup + 2 * args.count, sent
+    stats = pstats.Stats(profiler)
+    whole = _cumulative(stats, *PARTS[0][2:]) + _cumulative(stats, *PARTS[1][2:]) or 1e-9
+    rows: list[tuple] = [("part", "ms per send (under cProfile)", "share", "ms without the profiler (share x total)")]
+    for depth, label, fragment, name in PARTS:
+        seconds = _cumulative(stats, fragment, name)
+        rows.append(("  " * depth + label, f"{seconds * 1000 / args.count:.3f}", f"{seconds / whole:.0%}",
+                     f"{seconds / whole * plain_ms:.2f}"))
+    rows.append(("one send through surveyd, wall time", "-", "-", f"{plain_ms:.2f}"))
+    rows.append(("one send through the raw SDK, wall time, for scale", "-", "-", f"{raw_ms:.2f}"))
+    report(f"profile-dispatch-{args.database}", f"one SMS send in one process, {args.database}, {args.count} sends",
+           rows, {"count": args.count})
+    if args.top:
+        print(f"\nTop {args.top} functions by own time:")
+        stats.sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()

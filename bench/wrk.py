@@ -1,0 +1,98 @@
+"""The same load as loadgen.py, driven by wrk (Debian package `wrk`) when it is installed.
+
+wrk is C with LuaJIT: on this 2-core machine it takes far less CPU from the server than Python clients
+do, so the figures are closer to what the server can do. A Lua script gives every request its own
+Idempotency-Key and contact, counts the statuses it did not expect, and prints its figures as JSON.
+A warm-up run (not counted) comes before the measured one.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+SCRIPT = r"""
+local threads = {}
+local spec = {}
+
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  spec.kind, spec.key, spec.touchpoint, spec.prefix, spec.expect, spec.phone = args[1], args[2], args[3], args[4],
+    tonumber(args[5]), args[6] == "1"
+  counter, unexpected, sample = 0, 0, ""
+end
+
+function request()
+  if spec.kind == "healthz" then
+    return wrk.format("GET", "/healthz")
+  end
+  counter = counter + 1
+  local id = spec.prefix .. "-" .. tid .. "-" .. counter
+  local contact = '{"external_id":"' .. id .. '"'
+  if spec.phone then
+    contact = contact .. ',"phone":"+3' .. string.format("%03d%08d", tid, counter) .. '"'
+  end
+  local body = '{"touchpoint":"' .. spec.touchpoint .. '","contact":' .. contact .. '}}'
+  return wrk.format("POST", "/api/v1/events", {["Content-Type"] = "application/json", ["Idempotency-Key"] = id,
+    ["Authorization"] = "Bearer " .. spec.key}, body)
+end
+
+function response(status, headers, body)
+  if status ~= spec.expect then
+    unexpected = unexpected + 1
+    if sample == "" then sample = string.gsub(status .. " " .. string.sub(body or "", 1, 200), '[%c"\\]', " ") end
+  end
+end
+
+function done(summary, latency, requests)
+  local bad, samples = 0, {}
+  for _, thread in ipairs(threads) do
+    bad = bad + thread:get("unexpected")
+    local s = thread:get("sample")
+    if s ~= "" then table.insert(samples, s) end
+  end
+  local e = summary.errors
+  io.write(string.format('WRK-JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"unexpected": %d, "socket_errors": %d, "sample": "%s"}\n', summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), bad, e.connect + e.read + e.write + e.timeout,
+    samples[1] or ""))
+end
+"""
+
+
+def available() -> bool:
+    """Whether wrk is on the PATH (apt-get install wrk)."""
+    return shutil.which("wrk") is not None
+
+
+def _run(spec: dict, concurrency: int, threads: int, seconds: float, prefix: str, script: Path) -> dict:
+    host, port = spec["address"]
+    argv = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+            "-s", str(script), f"http://{host}:{port}", "--", spec["kind"], spec.get("key", ""),
+            spec.get("touchpoint", ""), prefix, str(spec["expect"]), "1" if spec.get("phone") else "0"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("WRK-JSON "))
+    return json.loads(line.removeprefix("WRK-JSON "))
+
+
+def load(spec: dict, concurrency: int, threads: int, seconds: float, warmup: float) -> dict:
+    """loadgen.load's figures from wrk: req/s, p50/p99 (ms), errors (statuses other than expected, and socket
+    errors), over a measured run that follows a warm-up run."""
+    with tempfile.TemporaryDirectory(prefix="surveyd-wrk-") as folder:
+        script = Path(folder) / "load.lua"
+        script.write_text(SCRIPT)
+        if warmup > 0:
+            _run(spec, concurrency, threads, warmup, f"{spec.get('prefix', 'wrk')}-warm", script)
+        run = _run(spec, concurrency, threads, seconds, f"{spec.get('prefix', 'wrk')}-run", script)
+    measured = run["duration_us"] / 1e6
+    errors = run["unexpected"] + run["socket_errors"]
+    return {"requests": run["requests"] - errors, "per_second": (run["requests"] - errors) / measured,
+            "p50_ms": run["p50_us"] / 1000, "p99_ms": run["p99_us"] / 1000, "errors": errors,
+            "error_samples": [run["sample"]] if run["sample"] else [], "concurrency": concurrency,
+            "processes": threads, "seconds": measured, "generator": "wrk"}
