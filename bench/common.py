@@ -123,6 +123,7 @@ class Bench:
         """Start `surveyd serve` and wait for /healthz; its base URL."""
         proc = self.popen("serve", [str(BIN / "surveyd"), "serve", "--port", str(port),
                                     "--threads", str(threads)], env)
+        self.served = proc
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -148,11 +149,23 @@ class Bench:
         return fake
 
 
+def rss_mib(proc: subprocess.Popen) -> dict:
+    """A live process's resident memory now and at its peak (VmRSS, VmHWM), in MiB; empty off Linux."""
+    try:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+    except OSError:
+        return {}
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return {name: round(int(fields[key].split()[0]) / 1024, 1) for name, key in (("now", "VmRSS"), ("peak", "VmHWM"))
+            if key in fields}
+
+
 def surveyd_env(database_url: str, port: int, **extra: str) -> dict:
     """The environment of a surveyd process: this one's, minus any SURVEYD_*, plus the given settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYD_")}
+    # The per-key API rate limit (100/s by default) is off: a benchmark measures what the server can take in.
     env.update(SURVEYD_SECRET_KEY=SECRET, SURVEYD_DATABASE_URL=database_url,
-               SURVEYD_PUBLIC_URL=f"http://127.0.0.1:{port}", SURVEYD_SANDBOX="1")
+               SURVEYD_PUBLIC_URL=f"http://127.0.0.1:{port}", SURVEYD_SANDBOX="1", SURVEYD_API_RATE="0")
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -267,7 +280,20 @@ class FakeTwilioProcess(PipedProcess):
 def machine() -> dict:
     """Facts that qualify every figure."""
     return {"nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+            "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "code": _code()}
+
+
+def _code() -> dict:
+    """Which surveyd was measured: this checkout's commit (and whether it has changes), or the PYTHONPATH that
+    put another checkout's surveyd first (how a before/after comparison runs the old code)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    return {"commit": git("rev-parse", "--short", "HEAD"), "changed": bool(git("status", "--porcelain", "surveyd")),
+            "pythonpath": os.environ.get("PYTHONPATH", "")}
 
 
 def report(name: str, title: str, rows: list[tuple], extra: dict) -> Path:

@@ -143,8 +143,9 @@ def run_surveyd(bench: common.Bench, args, fake: common.FakeTwilioProcess) -> di
     env = common.surveyd_env(url, port, **extra)
     key = common.create_api_key(env)
     base = bench.serve(env, port)
+    sending = {"serve": bench.served} if args.mode == "embedded" else {}  # the processes that send: their memory
     for i in range(args.workers if args.mode == "scaled" else 0):
-        bench.worker(env, f"worker{i + 1}", args.concurrency)
+        sending[f"worker{i + 1}"] = bench.worker(env, f"worker{i + 1}", args.concurrency)
     senders = args.concurrency * (args.workers if args.mode == "scaled" else 1)
     warm = 2 * senders
     print(f"planning {args.count} + {warm} warm-up dispatches over POST /events ...", flush=True)
@@ -162,6 +163,7 @@ def run_surveyd(bench: common.Bench, args, fake: common.FakeTwilioProcess) -> di
     seen = Counter(body.rsplit("/s/", 1)[-1] for _, body, _ in messages)
     expected = outbox.tokens()
     outbox.engine.dispose()
+    memory = {name: common.rss_mib(proc) for name, proc in sending.items()}
     gaps = [b - a for a, b in zip(received, received[1:])]
     burst = int(args.rate) if args.rate else 0
     steady = ((len(received) - 1 - burst) / (received[-1] - received[burst])
@@ -173,7 +175,7 @@ def run_surveyd(bench: common.Bench, args, fake: common.FakeTwilioProcess) -> di
         "check": {"dispatches": len(expected), "messages": len(messages), "distinct": len(seen),
                   "missing": len(expected - set(seen)), "duplicates": sum(1 for c in seen.values() if c > 1),
                   "unknown": len(set(seen) - expected), "posts": dict(fake.ask("posts"))},
-        "senders": senders, "processes": args.workers if args.mode == "scaled" else 1,
+        "senders": senders, "processes": args.workers if args.mode == "scaled" else 1, "rss_mib": memory,
         "unsent": args.count + warm - counts["sent"] - counts["delivered"]}
 
 
@@ -183,6 +185,8 @@ def summarize(args, raw: dict, result: dict) -> bool:
     for line in result["log_errors"][:3]:
         print(f"surveyd logged an ERROR ({len(result['log_errors'])} in all): {line}")
     print(f"longest pause between two messages at the fake: {result['longest_gap_seconds']:.2f} s")
+    for name, memory in result["rss_mib"].items():
+        print(f"memory of {name} after sending: {memory.get('now')} MiB resident, peak {memory.get('peak')} MiB")
     ok = check["messages"] == check["dispatches"] == check["distinct"] and not (
         check["missing"] or check["duplicates"] or check["unknown"])
     print(f"exactly-once check: {check['dispatches']} dispatches, {check['messages']} messages at the fake, "

@@ -106,10 +106,12 @@ class ThreadSubmitter:
             self.freed.set()
 
     def wait_for_capacity(self, timeout: float) -> None:
-        """Wake as soon as a send finishes, so the pool never idles while work is due."""
-        if self.capacity() == 0:
-            self.freed.wait(timeout)
-        self.freed.clear()
+        """Wake once half the room is free again, so a pass leases a batch, not one row per finished send (each
+        pass is three short write transactions); the pool still has half its queue left to work on meanwhile."""
+        deadline = time.monotonic() + timeout
+        while self.capacity() < max(1, self.limit // 2) and (left := deadline - time.monotonic()) > 0:
+            self.freed.wait(left)
+            self.freed.clear()
 
     def shutdown(self) -> None:
         """Finish the sends already started."""

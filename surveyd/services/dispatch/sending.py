@@ -65,12 +65,15 @@ def _claim(dispatch_id: int, owner: str | None, now: datetime) -> Dispatch | Non
     return _load(dispatch_id)
 
 
-def _load(dispatch_id: int, lock: bool = False) -> Dispatch:
-    """A dispatch with all a send reads, in one query (locked on PostgreSQL when asked)."""
+SEND_READS = (Dispatch.contact, Dispatch.trigger, Dispatch.survey_version, Dispatch.survey)
+
+
+def _load(dispatch_id: int, lock: bool = False, related=SEND_READS) -> Dispatch:
+    """A dispatch with what a send reads (`related`), in one query (locked on PostgreSQL when asked); anything
+    else it touches loads when touched."""
     query = (
         sa.select(Dispatch).where(Dispatch.id == dispatch_id)
-        .options(orm.joinedload(Dispatch.contact), orm.joinedload(Dispatch.trigger),
-                 orm.joinedload(Dispatch.survey_version), orm.joinedload(Dispatch.survey))
+        .options(*(orm.joinedload(relation) for relation in related))
         .execution_options(populate_existing=True)
     )
     if lock and db.engine.dialect.name == "postgresql":
@@ -125,14 +128,17 @@ def send_one(dispatch_id: int, owner: str | None = None) -> DispatchStatus | Non
             outcome = adapter.send(message)
     except Exception as error:  # every failure is recorded below; none escapes to the task runner
         outcome = error
-    status = _record_outcome(dispatch.id, outcome, adapter.rate_limits(message))
+    # By its id: the row the commit above expired is read once, locked, by _record_outcome.
+    status = _record_outcome(dispatch_id, outcome, adapter.rate_limits(message))
     db.session.commit()
     return status
 
 
 def _record_outcome(dispatch_id: int, outcome: SendResult | Exception, limits) -> DispatchStatus:
     """Record what the provider said, on the row as it is now (the customer may have answered meanwhile)."""
-    dispatch = _load(dispatch_id, lock=True)
+    # The row as it is now, with its trigger (a sent invitation plans its reminder); the contact loads only when a
+    # failure needs it to choose the next channel.
+    dispatch = _load(dispatch_id, lock=True, related=(Dispatch.trigger,))
     if dispatch.status == DispatchStatus.ANSWERED:
         # The answer came in while we were sending (a fast customer, or a slow provider): it stands,
         # and the send's outcome is kept in the history only.
