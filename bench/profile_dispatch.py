@@ -16,7 +16,6 @@ import argparse
 import cProfile
 import pstats
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -24,8 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.common import report  # noqa: E402
-from bench.insight import fresh_database  # noqa: E402
-from bench.profile_ingest import SECRET, _cumulative  # noqa: E402
+from bench.profile_ingest import _cumulative, part_rows, surveyd_with_trigger  # noqa: E402
 
 SENDER = "+15005550006"
 # (depth, label, module path fragment, function name): cumulative time of the first matching function.
@@ -56,34 +54,18 @@ def main() -> None:
 
     from bots.channel import OutboundMessage
     from bots.sms_twilio import TwilioSmsChannel
-    from surveyd import create_app
     from surveyd.extensions import db
     from surveyd.models import Dispatch, DispatchStatus, utcnow
-    from surveyd.server import apply_migrations
-    from surveyd.services.access.api_keys import create_api_key
     from surveyd.services.dispatch import outbox
     from surveyd.services.dispatch.relay import run_send
     from tests.fakes.twilio_api import FakeTwilio
 
     fake = FakeTwilio()
     fake.start()
-    app = create_app({"SURVEYD_SECRET_KEY": SECRET, "SURVEYD_DATABASE_URL": fresh_database(
-        args.database, None, "surveyd_profile"), "SURVEYD_SANDBOX": "0", "SURVEYD_PUBLIC_URL": "http://127.0.0.1:1",
-        "SURVEYD_API_RATE": "0", "SURVEYD_TWILIO_ACCOUNT_SID": fake.account_sid,
-        "SURVEYD_TWILIO_AUTH_TOKEN": fake.auth_token, "SURVEYD_TWILIO_FROM": SENDER,
-        "SURVEYD_TWILIO_API_BASE": fake.base_url, "SURVEYD_TWILIO_RATE": "0"},
-        instance_path=tempfile.mkdtemp(prefix="surveyd-profile-"))
-    apply_migrations(app, quiet=True)
-    with app.app_context():
-        _, key = create_api_key("profile")
-        db.session.commit()
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {key}"}
-    survey = client.post("/api/v1/surveys", json={"name": "Profile NPS", "kind": "nps", "locales": ["en"]},
-                         headers=headers).get_json()
-    assert client.post("/api/v1/triggers", json={"touchpoint": "order.delivered", "survey_id": survey["id"],
-                                                  "channels": ["sms"], "delay_seconds": 3600},
-                       headers=headers).status_code == 201
+    app, client, headers = surveyd_with_trigger(
+        args.database, "sms", 3600, SURVEYD_SANDBOX="0", SURVEYD_TWILIO_ACCOUNT_SID=fake.account_sid,
+        SURVEYD_TWILIO_AUTH_TOKEN=fake.auth_token, SURVEYD_TWILIO_FROM=SENDER, SURVEYD_TWILIO_API_BASE=fake.base_url,
+        SURVEYD_TWILIO_RATE="0")
     warmup = 50
     for n in range(warmup + 2 * args.count):
         body = {"touchpoint": "order.delivered",
@@ -129,12 +111,8 @@ def main() -> None:
     fake.stop()
     assert sent == warmup + 2 * args.count, sent
     stats = pstats.Stats(profiler)
-    whole = _cumulative(stats, *PARTS[0][2:]) + _cumulative(stats, *PARTS[1][2:]) or 1e-9
-    rows: list[tuple] = [("part", "ms per send (under cProfile)", "share", "ms without the profiler (share x total)")]
-    for depth, label, fragment, name in PARTS:
-        seconds = _cumulative(stats, fragment, name)
-        rows.append(("  " * depth + label, f"{seconds * 1000 / args.count:.3f}", f"{seconds / whole:.0%}",
-                     f"{seconds / whole * plain_ms:.2f}"))
+    rows = part_rows(stats, PARTS, _cumulative(stats, *PARTS[0][2:]) + _cumulative(stats, *PARTS[1][2:]), plain_ms,
+                     args.count, "send")
     rows.append(("one send through surveyd, wall time", "-", "-", f"{plain_ms:.2f}"))
     rows.append(("one send through the raw SDK, wall time, for scale", "-", "-", f"{raw_ms:.2f}"))
     report(f"profile-dispatch-{args.database}", f"one SMS send in one process, {args.database}, {args.count} sends",

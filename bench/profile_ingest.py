@@ -46,13 +46,29 @@ PARTS = [
 ]
 
 
-def _app(url: str):
+def surveyd_with_trigger(database: str, channel: str, delay_seconds: int, **settings: str):
+    """A migrated app on a fresh database with an API key, one NPS survey and one trigger on order.delivered; the
+    app, its test client and the headers that authenticate."""
     from surveyd import create_app
+    from surveyd.extensions import db
+    from surveyd.server import apply_migrations
+    from surveyd.services.access.api_keys import create_api_key
 
-    app = create_app({"SURVEYD_SECRET_KEY": SECRET, "SURVEYD_DATABASE_URL": url, "SURVEYD_SANDBOX": "1",
-                      "SURVEYD_PUBLIC_URL": "http://127.0.0.1:1", "SURVEYD_API_RATE": "0"},
-                     instance_path=tempfile.mkdtemp(prefix="surveyd-profile-"))
-    return app
+    app = create_app({"SURVEYD_SECRET_KEY": SECRET, "SURVEYD_DATABASE_URL": fresh_database(
+        database, None, "surveyd_profile"), "SURVEYD_SANDBOX": "1", "SURVEYD_PUBLIC_URL": "http://127.0.0.1:1",
+        "SURVEYD_API_RATE": "0", **settings}, instance_path=tempfile.mkdtemp(prefix="surveyd-profile-"))
+    apply_migrations(app, quiet=True)
+    with app.app_context():
+        _, key = create_api_key("profile")
+        db.session.commit()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    survey = client.post("/api/v1/surveys", json={"name": "Profile NPS", "kind": "nps", "locales": ["en"]},
+                         headers=headers).get_json()
+    assert client.post("/api/v1/triggers", json={"touchpoint": "order.delivered", "survey_id": survey["id"],
+                                                  "channels": [channel], "delay_seconds": delay_seconds},
+                       headers=headers).status_code == 201
+    return app, client, headers
 
 
 def _cumulative(stats: pstats.Stats, fragment: str, name: str) -> float:
@@ -68,29 +84,26 @@ def _cumulative(stats: pstats.Stats, fragment: str, name: str) -> float:
     return max(found, default=0.0)
 
 
+def part_rows(stats: pstats.Stats, parts: list[tuple], whole: float, plain_ms: float, count: int,
+              unit: str) -> list[tuple]:
+    """The table of parts: each part's ms per `unit` under cProfile, its share of `whole` (seconds), and that share
+    of the wall time measured without the profiler."""
+    whole = whole or 1e-9
+    rows: list[tuple] = [("part", f"ms per {unit} (under cProfile)", "share", "ms without the profiler (share x total)")]
+    for depth, label, fragment, name in parts:
+        seconds = _cumulative(stats, fragment, name)
+        rows.append(("  " * depth + label, f"{seconds * 1000 / count:.3f}", f"{seconds / whole:.0%}",
+                     f"{seconds / whole * plain_ms:.2f}"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--top", type=int, default=25, help="also print the top N functions by own time")
     args = parser.parse_args()
-    from surveyd.extensions import db
-    from surveyd.server import apply_migrations
-    from surveyd.services.access.api_keys import create_api_key
-
-    app = _app(fresh_database(args.database, None, "surveyd_profile"))
-    apply_migrations(app, quiet=True)
-    with app.app_context():
-        _, key = create_api_key("profile")
-        db.session.commit()
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {key}"}
-    status = client.post("/api/v1/surveys", json={"name": "Profile NPS", "kind": "nps", "locales": ["en"]},
-                         headers=headers)
-    survey = status.get_json()
-    assert client.post("/api/v1/triggers", json={"touchpoint": "order.delivered", "survey_id": survey["id"],
-                                                  "channels": ["web"], "delay_seconds": 0},
-                       headers=headers).status_code == 201
+    app, client, headers = surveyd_with_trigger(args.database, "web", 0)
 
     def event(n: int):
         body = {"touchpoint": "order.delivered", "contact": {"external_id": f"p-{n}-{uuid.uuid4().hex[:8]}"},
@@ -107,6 +120,8 @@ def main() -> None:
     healthz_ms = (time.perf_counter() - began) * 1000 / args.events
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
+
+    from surveyd.extensions import db
 
     counts = {"statements": 0, "flushes": 0}
     with app.app_context():
@@ -134,12 +149,7 @@ def main() -> None:
     profiler.disable()
     event_ms = (time.perf_counter() - began) * 1000 / args.events
     stats = pstats.Stats(profiler)
-    rows: list[tuple] = [("part", "ms per event (under cProfile)", "share", "ms without the profiler (share x total)")]
-    whole = _cumulative(stats, *PARTS[0][2:]) or 1e-9
-    for depth, label, fragment, name in PARTS:
-        seconds = _cumulative(stats, fragment, name)
-        rows.append(("  " * depth + label, f"{seconds * 1000 / args.events:.3f}", f"{seconds / whole:.0%}",
-                     f"{seconds / whole * plain_ms:.2f}"))
+    rows = part_rows(stats, PARTS, _cumulative(stats, *PARTS[0][2:]), plain_ms, args.events, "event")
     rows.append(("POST /api/v1/events, wall time", f"{event_ms:.3f}", "-", f"{plain_ms:.2f}"))
     rows.append(("GET /healthz, wall time, for scale", "-", "-", f"{healthz_ms:.2f}"))
     rows.append(("SQL statements per event", "-", "-", f"{counts['statements'] / args.events:.1f}"))
