@@ -36,6 +36,20 @@ def ingest_row(runs: list[dict]) -> str:
             f"| {slower(mid):.1f}x{spread([slower(r) for r in runs], '.1f')} |")
 
 
+def answers_row(runs: list[dict]) -> str:
+    """One table row for a series of web-answer runs (bench/answers.py)."""
+    runs = sorted(runs, key=lambda r: r["answers"]["per_second"])
+    mid = runs[len(runs) // 2]
+    o, an, hz = mid["options"], mid["answers"], mid["healthz"]
+    twice = sum(r["stored"]["dispatches_answered_twice"] for r in runs)
+    return (f"| answers: `POST /s/<token>`, embedded, {o['database']}, score {o['score']}, {o['concurrency']} clients "
+            f"(wrk), {o['threads']} waitress threads | {an['per_second']:.0f} answers/s, p50 {an['p50_ms']:.0f} ms, "
+            f"p99 {an['p99_ms']:.0f} ms{spread([r['answers']['per_second'] for r in runs], '.0f')}"
+            f"{'; one response per dispatch in every run' if not twice else f'; {twice} dispatches answered twice'} "
+            f"| `GET /healthz` {hz['per_second']:.0f} req/s | "
+            f"{hz['per_second'] / an['per_second']:.1f}x |")
+
+
 def dispatch_row(runs: list[dict]) -> str:
     """One table row for a series of dispatch runs."""
     runs = sorted(runs, key=lambda r: r["surveyd"]["per_second"])
@@ -81,9 +95,10 @@ def email_row(runs: list[dict]) -> str:
 
 def main() -> int:
     """Print the table for every series, ingest first."""
-    order = ["ingest-sqlite-web-wrk", "ingest-postgresql-web-wrk", "ingest-sqlite-web", "ingest-postgresql", "ingest", "dispatch-embedded.", "dispatch-scaled.",
+    order = ["ingest-sqlite-web-wrk", "ingest-postgresql-web-wrk", "ingest-sqlite-web", "ingest-postgresql", "ingest", "answers", "dispatch-embedded.", "dispatch-scaled.",
              "dispatch-embedded-rate", "dispatch-scaled-rate", "dispatch", "email-smtp"]
-    files = sorted(RESULTS.glob("*.runs.jsonl"),
+    # The series this table is for; the others (alerts, insight, profiles, themes) have tables of their own.
+    files = sorted((p for p in RESULTS.glob("*.runs.jsonl") if any(p.name.startswith(o) for o in order)),
                    key=lambda p: (next(i for i, o in enumerate(order) if p.name.startswith(o)), p.name))
     if not files:
         print("no results yet: run bench/ingest.py and bench/dispatch.py", file=sys.stderr)
@@ -93,7 +108,8 @@ def main() -> int:
     machines = set()
     for path in files:
         runs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        row = ingest_row if path.name.startswith("ingest") else email_row if path.name.startswith("email") else dispatch_row
+        row = (ingest_row if path.name.startswith("ingest") else answers_row if path.name.startswith("answers")
+               else email_row if path.name.startswith("email") else dispatch_row)
         print(row(runs))
         machines |= {f"{r['machine']['nproc']} cores, Python {r['machine']['python']}" for r in runs}
     print("\nMeasured on " + "; ".join(sorted(machines)) + ", clients and servers on the same host.")

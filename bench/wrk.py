@@ -17,20 +17,41 @@ SCRIPT = r"""
 local threads = {}
 local spec = {}
 
+-- args: kind (healthz, event, answer), API key, touchpoint (events) or score (answers), key prefix, expected
+-- status, "1" to give contacts phones, the file of links to answer (one token a line), the number of threads.
 function setup(thread)
   thread:set("tid", #threads + 1)
   table.insert(threads, thread)
 end
 
 function init(args)
-  spec.kind, spec.key, spec.touchpoint, spec.prefix, spec.expect, spec.phone = args[1], args[2], args[3], args[4],
+  spec.kind, spec.key, spec.param, spec.prefix, spec.expect, spec.phone = args[1], args[2], args[3], args[4],
     tonumber(args[5]), args[6] == "1"
-  counter, unexpected, sample = 0, 0, ""
+  counter, unexpected, sample, reused = 0, 0, "", 0
+  tokens = {}
+  if spec.kind == "answer" then
+    -- this thread's share of the links: every n-th line of the file, n being the number of threads
+    local n, i = tonumber(args[8]), 0
+    for line in io.lines(args[7]) do
+      if i % n == tid - 1 then table.insert(tokens, line) end
+      i = i + 1
+    end
+  end
 end
 
 function request()
   if spec.kind == "healthz" then
     return wrk.format("GET", "/healthz")
+  end
+  if spec.kind == "answer" then
+    counter = counter + 1
+    local token = tokens[counter]
+    if token == nil then  -- out of unanswered links: the run is void, and says so
+      reused = reused + 1
+      token = tokens[#tokens]
+    end
+    return wrk.format("POST", "/s/" .. token, {["Content-Type"] = "application/x-www-form-urlencoded"},
+      "score=" .. spec.param)
   end
   counter = counter + 1
   local id = spec.prefix .. "-" .. tid .. "-" .. counter
@@ -38,7 +59,7 @@ function request()
   if spec.phone then
     contact = contact .. ',"phone":"+3' .. string.format("%03d%08d", tid, counter) .. '"'
   end
-  local body = '{"touchpoint":"' .. spec.touchpoint .. '","contact":' .. contact .. '}}'
+  local body = '{"touchpoint":"' .. spec.param .. '","contact":' .. contact .. '}}'
   return wrk.format("POST", "/api/v1/events", {["Content-Type"] = "application/json", ["Idempotency-Key"] = id,
     ["Authorization"] = "Bearer " .. spec.key}, body)
 end
@@ -51,17 +72,18 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local bad, samples = 0, {}
+  local bad, samples, out = 0, {}, 0
   for _, thread in ipairs(threads) do
     bad = bad + thread:get("unexpected")
+    out = out + thread:get("reused")
     local s = thread:get("sample")
     if s ~= "" then table.insert(samples, s) end
   end
   local e = summary.errors
   io.write(string.format('WRK-JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
-    '"unexpected": %d, "socket_errors": %d, "sample": "%s"}\n', summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), bad, e.connect + e.read + e.write + e.timeout,
-    samples[1] or ""))
+    '"unexpected": %d, "socket_errors": %d, "sample": "%s", "out_of_links": %d}\n', summary.requests,
+    summary.duration, latency:percentile(50), latency:percentile(99), bad, e.connect + e.read + e.write + e.timeout,
+    samples[1] or "", out))
 end
 """
 
@@ -75,7 +97,8 @@ def _run(spec: dict, concurrency: int, threads: int, seconds: float, prefix: str
     host, port = spec["address"]
     argv = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
             "-s", str(script), f"http://{host}:{port}", "--", spec["kind"], spec.get("key", ""),
-            spec.get("touchpoint", ""), prefix, str(spec["expect"]), "1" if spec.get("phone") else "0"]
+            str(spec.get("touchpoint") or spec.get("score", "")), prefix, str(spec["expect"]),
+            "1" if spec.get("phone") else "0", str(spec.get("tokens", {}).get(prefix, "")), str(threads)]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     line = next(line for line in out.splitlines() if line.startswith("WRK-JSON "))
     return json.loads(line.removeprefix("WRK-JSON "))
@@ -91,8 +114,9 @@ def load(spec: dict, concurrency: int, threads: int, seconds: float, warmup: flo
             _run(spec, concurrency, threads, warmup, f"{spec.get('prefix', 'wrk')}-warm", script)
         run = _run(spec, concurrency, threads, seconds, f"{spec.get('prefix', 'wrk')}-run", script)
     measured = run["duration_us"] / 1e6
-    errors = run["unexpected"] + run["socket_errors"]
+    errors = run["unexpected"] + run["socket_errors"] + run["out_of_links"]
     return {"requests": run["requests"] - errors, "per_second": (run["requests"] - errors) / measured,
             "p50_ms": run["p50_us"] / 1000, "p99_ms": run["p99_us"] / 1000, "errors": errors,
             "error_samples": [run["sample"]] if run["sample"] else [], "concurrency": concurrency,
+            "out_of_links": run["out_of_links"],
             "processes": threads, "seconds": measured, "generator": "wrk"}
