@@ -160,6 +160,44 @@ def rss_mib(proc: subprocess.Popen) -> dict:
             if key in fields}
 
 
+class MemoryWatch:
+    """Samples a process's resident memory every `every` seconds on a thread of its own while the `with` block
+    runs: the samples, and how much it grew from the middle of the run to its end (a leak shows there, after the
+    caches and pools have filled)."""
+
+    def __init__(self, proc: subprocess.Popen, every: float = 10.0):
+        self.proc, self.every = proc, every
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MiB resident)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        began = time.monotonic()
+        while True:
+            now = rss_mib(self.proc).get("now")
+            if now is not None:
+                self.samples.append((round(time.monotonic() - began, 1), now))
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self) -> "MemoryWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict:
+        """First, middle, last and highest sample (MiB), and the growth from the middle to the end."""
+        if not self.samples:
+            return {}
+        values = [mib for _, mib in self.samples]
+        middle = values[len(values) // 2]
+        return {"first": values[0], "middle": middle, "last": values[-1], "max": max(values),
+                "growth_second_half": round(values[-1] - middle, 1), "samples": len(values)}
+
+
 def surveyd_env(database_url: str, port: int, **extra: str) -> dict:
     """The environment of a surveyd process: this one's, minus any SURVEYD_*, plus the given settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYD_")}

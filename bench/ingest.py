@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=2, help="client processes sharing them (default 2)")
     parser.add_argument("--seconds", type=float, default=15, help="measured seconds per phase (default 15)")
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds before each phase (default 3)")
+    parser.add_argument("--healthz-seconds", type=float, default=None,
+                        help="measured seconds of the healthz phase (default --seconds; shorter for a memory soak)")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--threads", type=int, default=8, help="waitress request threads (default 8)")
     parser.add_argument("--generator", choices=["wrk", "python"], default="wrk" if wrk.available() else "python",
@@ -84,9 +86,12 @@ def main(argv: list[str] | None = None) -> int:
                             ("events", {"kind": "event", "address": address, "expect": 202, "key": key,
                                         "touchpoint": "order.delivered", "prefix": "bench",
                                         "phone": args.channel == "sms"})):
-            print(f"{phase}: {args.concurrency} clients, {args.warmup:g}+{args.seconds:g} s ...", flush=True)
             generator = wrk if args.generator == "wrk" else loadgen
-            runs[phase] = generator.load(spec, args.concurrency, args.processes, args.seconds, args.warmup)
+            seconds = args.healthz_seconds or args.seconds if phase == "healthz" else args.seconds
+            print(f"{phase}: {args.concurrency} clients, {args.warmup:g}+{seconds:g} s ...", flush=True)
+            with common.MemoryWatch(bench.served, every=max(1.0, seconds / 60)) as watch:
+                runs[phase] = generator.load(spec, args.concurrency, args.processes, seconds, args.warmup)
+            runs[phase]["serve_rss_mib"] = watch.summary()
             if runs[phase]["errors"]:
                 print(f"  {runs[phase]['errors']} errors, e.g. {runs[phase]['error_samples']}", file=sys.stderr)
         memory = common.rss_mib(bench.served)
@@ -103,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     title = (f"ingest, embedded, {args.database}, channel {args.channel}, {args.concurrency} clients ({args.generator}), "
              f"{args.threads} waitress threads: events/healthz = {ratio:.2f}x (aim >= 0.5x, p99 < 50 ms)")
     name = f"ingest-{args.database}-{args.channel}-{args.generator}" + (f"-c{args.concurrency}" if args.concurrency != 16 else "") + (
-        f"-t{args.threads}" if args.threads != 8 else "")
+        f"-t{args.threads}" if args.threads != 8 else "") + (f"-{args.seconds:g}s" if args.seconds != 15 else "")
     common.report(name, title, rows,
                   {"ratio": ratio, "healthz": noop, "events": ingest, "options": vars(args),
                    "rows_written": rows_written, "log_errors": log_errors,
@@ -112,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{rows_written['dispatches']} dispatches; events without exactly one dispatch: "
           f"{rows_written['events_without_one_dispatch']}")
     print(f"  surveyd serve's memory after both phases: {memory.get('now')} MiB resident, peak {memory.get('peak')} MiB")
+    watched = ingest.get("serve_rss_mib") or {}
+    if watched:
+        print(f"  during the events phase ({watched['samples']} samples): {watched['first']} MiB at its start, "
+              f"{watched['middle']} at its middle, {watched['last']} at its end; second half "
+              f"{watched['growth_second_half']:+.1f} MiB")
     return 0
 
 

@@ -76,9 +76,10 @@ def _record(data: dict[str, Any], digest: str, key: str | None, present: Present
     now = utcnow()
     contact_data = dict(data["contact"])
     external_id = contact_data.pop("external_id")
+    touchpoint = touchpoint_id(data["touchpoint"])  # before the contact's row lock, as always: one lock order
     contact, _ = apply_contact(external_id, contact_data, source="event")
     event = Event(
-        touchpoint_id=touchpoint_id(data["touchpoint"]),
+        touchpoint_id=touchpoint,
         contact=contact,
         occurred_at=data.get("occurred_at") or now,
         received_at=now,
