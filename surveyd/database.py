@@ -11,6 +11,10 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 RETRY_AFTER_SECONDS = 1
 HOLDS_WRITER = "surveyd_holds_writer_lock"
+# Execution option for a read-only transaction on SQLite: a deferred BEGIN, so it reads one snapshot (WAL) without
+# taking the writer from anyone; a write in it would fail. `db.session.connection(execution_options={SNAPSHOT: True})`
+# as the transaction's first call. PostgreSQL ignores it.
+SNAPSHOT = "surveyd_snapshot"
 
 
 def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
@@ -36,6 +40,9 @@ def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
+        if connection.get_execution_options().get(SNAPSHOT):
+            connection.exec_driver_sql("BEGIN")
+            return
         if not writer.acquire(timeout=timeout):
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
         connection.info[HOLDS_WRITER] = True

@@ -6,16 +6,17 @@ year of figures reads a few thousand rows, not every answer. Exact, never approx
 - A figure reads the rollup for the whole local days of its period that no mark touches, and the responses
   themselves for the rest: the period's partial first and last days and every marked day. Both parts are the
   same grouped count (`_counts`), so a day reads the same either way.
-- The relay's chore (`refresh`) rebuilds marked days from the responses and deletes the marks it read, in one
-  transaction that sees one snapshot (REPEATABLE READ on PostgreSQL; SQLite has one writer): a change committed
-  meanwhile keeps its mark, and its day stays read from the responses until the next pass.
+- The relay's chore (`refresh`) rebuilds marked days from the responses and deletes the marks it read, counting
+  in one snapshot (one REPEATABLE READ transaction on PostgreSQL; on SQLite a read-only snapshot beside the one
+  writer, then a short write): a change committed meanwhile keeps its mark, and its day stays read from the
+  responses until the next pass.
 - When the default zone or SURVEYD_ROLLUP_GROUPS changes, every day is marked and rebuilt.
 """
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from surveyd.database import SNAPSHOT
 from surveyd.extensions import db
 from surveyd.models import (
     Dispatch,
@@ -265,37 +267,93 @@ def refresh(batches: int = BATCHES_PER_PASS) -> int:
     return cleared
 
 
+@dataclass
+class _Batch:
+    """Marked (survey, UTC day) pairs and their rollup rows counted afresh, read in one snapshot: how many marks the
+    pairs had up to `last_mark` (the newest mark then), and per survey its UTC days and the rows of its local days."""
+
+    last_mark: int
+    marks: int = 0
+    surveys: dict[int, tuple[list[date], list[tuple[date, date]], list[dict], list[dict]]] = field(default_factory=dict)
+
+
 def _refresh_once() -> int | None:
-    """One transaction (REPEATABLE READ on PostgreSQL, begun by the caller): the rollups' zone brought in line
-    (marking every day), or up to BATCH_DAYS marked (survey, UTC day) pairs rebuilt. Returns the marks cleared,
-    None after marking everything."""
-    dialect = db.session.get_bind().dialect.name
+    """One refresh: the rollups' zone brought in line (marking every day; None), or up to BATCH_DAYS marked
+    (survey, UTC day) pairs rebuilt (the marks cleared). PostgreSQL: one REPEATABLE READ transaction, begun by the
+    caller, that writes first so refreshes queue. SQLite: the counting reads a snapshot that does not hold the
+    database's one writer (it takes as long as the day is big, and ingest would wait behind it); then one short
+    write transaction stores the rows, unless the marks it read are gone (another process refreshed them)."""
     zone, groups = _layout()
-    # First a write: it serializes refreshes (the row's lock on PostgreSQL, the write lock on SQLite).
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        db.session.connection(execution_options={SNAPSHOT: True})
+    else:
+        _claim()
+    batch = _read_batch(zone)
+    if sqlite:
+        db.session.commit()  # the snapshot ends; the writes below take the writer
+        _claim()
+    built = db.session.execute(sa.select(RollupState.zone, RollupState.groups)
+                               .where(RollupState.id == STATE_ID)).one()
+    if tuple(built) != (zone, groups):
+        _mark_everything(db.session.get_bind().dialect.name, zone, groups)
+        db.session.commit()
+        return None
+    return _store(batch)
+
+
+def _claim() -> None:
+    """The refresh's first write: it serializes refreshes (the row's lock on PostgreSQL, the writer on SQLite)."""
     now = utcnow()
     if not db.session.execute(sa.update(RollupState).where(RollupState.id == STATE_ID)
                               .values(refreshed_at=now)).rowcount:
         db.session.add(RollupState(id=STATE_ID, zone=None, refreshed_at=now))
         db.session.flush()
-    built = db.session.execute(sa.select(RollupState.zone, RollupState.groups)
-                               .where(RollupState.id == STATE_ID)).one()
-    if tuple(built) != (zone, groups):
-        _mark_everything(dialect, zone, groups)
-        db.session.commit()
-        return None
-    pairs = db.session.execute(sa.select(RollupMark.survey_id, RollupMark.day)
+
+
+def _read_batch(zone: str) -> _Batch:
+    """The oldest marked pairs and their rows counted afresh, all read in the transaction's one snapshot."""
+    batch = _Batch(last_mark=db.session.scalar(sa.select(sa.func.max(RollupMark.id))) or 0)
+    pairs = db.session.execute(sa.select(RollupMark.survey_id, RollupMark.day, sa.func.count())
+                               .where(RollupMark.id <= batch.last_mark)
                                .group_by(RollupMark.survey_id, RollupMark.day)
                                .order_by(RollupMark.survey_id, RollupMark.day).limit(BATCH_DAYS)).all()
     by_survey: dict[int, list[date]] = defaultdict(list)
-    for survey_id, day in pairs:
+    for survey_id, day, marks in pairs:
         by_survey[survey_id].append(day)
-    cleared = 0
+        batch.marks += marks
     for survey_id, utc_days in by_survey.items():
-        days = {day for utc_day in utc_days for day in local_days_of(utc_day, zone)}
-        for start, end in _runs(days):
-            _rebuild(survey_id, start, end, zone)
+        runs = _runs({day for utc_day in utc_days for day in local_days_of(utc_day, zone)})
+        scores, cells = [], []
+        for start, end in runs:
+            more_scores, more_cells = _rows(survey_id, start, end, zone)
+            scores += more_scores
+            cells += more_cells
+        batch.surveys[survey_id] = (utc_days, runs, scores, cells)
+    return batch
+
+
+def _store(batch: _Batch) -> int:
+    """Replace the batch's days with its rows and clear the marks it read; 0 and nothing stored when some of those
+    marks are gone: another refresh got there first, with a snapshot that may be newer than this one."""
+    cleared = 0
+    for survey_id, (utc_days, runs, scores, cells) in batch.surveys.items():
         cleared += db.session.execute(sa.delete(RollupMark).where(
-            RollupMark.survey_id == survey_id, RollupMark.day.in_(utc_days))).rowcount
+            RollupMark.survey_id == survey_id, RollupMark.day.in_(utc_days),
+            RollupMark.id <= batch.last_mark)).rowcount
+        for start, end in runs:
+            for model in (ScoreRollup, FunnelRollup):
+                db.session.execute(sa.delete(model).where(
+                    model.survey_id == survey_id, model.day >= start, model.day <= end))
+        if scores:
+            db.session.execute(sa.insert(ScoreRollup), scores)
+        if cells:
+            db.session.execute(sa.insert(FunnelRollup), cells)
+    if cleared != batch.marks:
+        db.session.rollback()
+        log.info("rollup refresh: %d of %d marks were already cleared elsewhere; this batch is dropped",
+                 batch.marks - cleared, batch.marks)
+        return 0
     db.session.commit()
     return cleared
 
@@ -316,28 +374,20 @@ def _mark_everything(dialect: str, zone: str, groups: str) -> None:
     log.info("rollups: every day marked for a rebuild in %s, by %s", zone, groups or "no attribute")
 
 
-def _rebuild(survey_id: int, start: date, end: date, zone: str) -> None:
-    """A survey's local days [start, end] counted afresh from its responses, in every dimension, and its
-    invitations of those days from its dispatches."""
-    db.session.execute(sa.delete(ScoreRollup).where(
-        ScoreRollup.survey_id == survey_id, ScoreRollup.day >= start, ScoreRollup.day <= end))
+def _rows(survey_id: int, start: date, end: date, zone: str) -> tuple[list[dict], list[dict]]:
+    """A survey's local days [start, end] counted afresh: its score rollup rows from its responses, in every
+    dimension, and its funnel rollup rows from its invitations of those days."""
     span = [(_midnight(start, zone), _midnight(end + timedelta(days=1), zone))]
-    rows = []
+    scores = []
     for dimension in dimensions():
         for (_, day, value), counted in _counts([survey_id], dimension, span, zone).items():
-            rows.append({"survey_id": survey_id, "day": day, "dimension": dimension, "value": value,
-                         **{f"n{score}": counted.get(score, 0) for score in SCORES}})
-    if rows:
-        db.session.execute(sa.insert(ScoreRollup), rows)
+            scores.append({"survey_id": survey_id, "day": day, "dimension": dimension, "value": value,
+                           **{f"n{score}": counted.get(score, 0) for score in SCORES}})
     from surveyd.services.insight import (
         funnel,  # the funnel reads the rollups too: imported late, not in a cycle
     )
 
-    db.session.execute(sa.delete(FunnelRollup).where(
-        FunnelRollup.survey_id == survey_id, FunnelRollup.day >= start, FunnelRollup.day <= end))
     cells = funnel.cells_by_day(survey_id, span[0][0], span[0][1], zone)
-    if cells:
-        db.session.execute(sa.insert(FunnelRollup), [
-            {"survey_id": survey_id, "day": day, "channel": channel, "status": status, "reason": reason,
-             **dict(zip(funnel.STAGES, cell.counts)), "waits": funnel.pack(cell.waits)}
-            for (day, channel, status, reason), cell in cells.items()])
+    return scores, [{"survey_id": survey_id, "day": day, "channel": channel, "status": status, "reason": reason,
+                     **dict(zip(funnel.STAGES, cell.counts)), "waits": funnel.pack(cell.waits)}
+                    for (day, channel, status, reason), cell in cells.items()]

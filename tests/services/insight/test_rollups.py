@@ -249,30 +249,107 @@ def test_rollups_step_aside_when_they_cannot_serve(app, world):
         db.session.remove()
 
 
-def test_refresh_leaves_a_mark_committed_meanwhile(app, world, database_url):
-    """On PostgreSQL the refresh reads one snapshot: an answer committed after it began keeps its mark."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has one writer: no answer commits while a refresh runs")
+def _refresh_with(monkeypatch, meanwhile) -> int | None:
+    """One refresh, with `meanwhile(other)` run on a connection of another process right after the refresh has
+    read its batch (its snapshot), before it stores anything."""
+    read_batch = rollups._read_batch
+
+    def reading(zone):
+        batch = read_batch(zone)
+        meanwhile()
+        return batch
+
+    monkeypatch.setattr(rollups, "_read_batch", reading)
+    return rollups.refresh(batches=1)
+
+
+def _marked_again(app) -> None:
+    """Rollups built, then every answer's score changed: marks for a refresh to clear."""
+    with app.app_context():
+        _refresh_all()
+        db.session.execute(sa.update(Response).values(score=(Response.score + 1) % 11))
+        db.session.commit()
+        assert _marks()
+        db.session.remove()
+
+
+def test_refresh_leaves_a_mark_committed_meanwhile(app, world, database_url, monkeypatch):
+    """The refresh counts one snapshot: an answer committed after it began keeps its mark, and is read from the
+    responses until the next refresh."""
     survey_id, version_id = world["nps"]
     base = {"channel": "web", "locale": "en", "touchpoint": None, "agent": None, "moods": [], "minutes": 30}
     _store(app, "nps", survey_id, version_id, [{**base, "score": 9}, {**base, "score": 0}])
     with app.app_context():
         _refresh_all()
-        detractor = db.session.scalars(sa.select(Response).where(Response.score == 0)).one()
-        detractor_id = detractor.id
+        detractor_id = db.session.scalars(sa.select(Response.id).where(Response.score == 0)).one()
+        db.session.execute(sa.update(Response).where(Response.id == detractor_id).values(score=1))
+        db.session.commit()  # a mark for the refresh below to clear
         db.session.remove()
     writer = sa.create_engine(database_url)
-    with app.app_context():
-        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        db.session.execute(sa.select(sa.func.count()).select_from(RollupMark)).scalar()  # the snapshot is taken
-        with writer.begin() as other:  # commits now, after the snapshot
+
+    def answer_changes():
+        with writer.begin() as other:  # commits after the refresh's snapshot
             other.execute(sa.update(Response.__table__).where(Response.__table__.c.id == detractor_id)
                           .values(score=10))
-        rollups._refresh_once()  # same transaction, same snapshot: it cannot see the new mark
-        db.session.remove()
+
+    with app.app_context():
+        assert _refresh_with(monkeypatch, answer_changes) > 0  # the marks it read, not the new one
         assert (survey_id, START.date()) in _marks(), "the change committed meanwhile is still marked"
         survey = db.session.get(Survey, survey_id)
         shown = survey_metrics(survey, None, None, None, None)["overall"]["distribution"]
-        assert (shown["0"], shown["9"], shown["10"]) == (0, 1, 1), "and it is read from the responses"
+        assert (shown["1"], shown["9"], shown["10"]) == (0, 1, 1), "and it is read from the responses"
+        db.session.remove()
+        monkeypatch.undo()  # the next refreshes change nothing meanwhile
+        _refresh_all()
+        shown = survey_metrics(db.session.get(Survey, survey_id), None, None, None, None)["overall"]["distribution"]
+        assert (shown["1"], shown["9"], shown["10"]) == (0, 1, 1)
         db.session.remove()
     writer.dispose()
+
+
+def test_on_sqlite_the_refresh_counts_without_holding_the_writer(app, world, database_url, monkeypatch):
+    """Counting a big day takes a while; on SQLite ingest must not wait behind it. While the refresh reads, another
+    process can take the database's writer at once (a 0.1 s busy timeout would fail if it could not)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL has no single writer: its refresh is one REPEATABLE READ transaction")
+    survey_id, version_id = world["nps"]
+    base = {"channel": "web", "locale": "en", "touchpoint": None, "agent": None, "moods": [], "minutes": 30}
+    _store(app, "nps", survey_id, version_id, [{**base, "score": 9}])
+    _marked_again(app)
+    impatient = sa.create_engine(database_url, connect_args={"timeout": 0.1})
+    took_the_writer = []
+
+    def write_meanwhile():
+        with impatient.connect() as other:
+            other.exec_driver_sql("BEGIN IMMEDIATE")
+            took_the_writer.append(True)
+            other.rollback()
+
+    with app.app_context():
+        assert _refresh_with(monkeypatch, write_meanwhile) > 0
+        assert took_the_writer == [True]
+        assert not _marks()
+        db.session.remove()
+    impatient.dispose()
+
+
+def test_a_batch_another_refresh_cleared_first_is_dropped(app, world, database_url, monkeypatch):
+    """Two relays may count the same marks; the one whose marks are gone when it stores (the other stored first,
+    perhaps from a newer snapshot) stores nothing."""
+    survey_id, version_id = world["nps"]
+    base = {"channel": "web", "locale": "en", "touchpoint": None, "agent": None, "moods": [], "minutes": 30}
+    _store(app, "nps", survey_id, version_id, [{**base, "score": 9}, {**base, "score": 3}])
+    _marked_again(app)
+    other = sa.create_engine(database_url)
+
+    def cleared_elsewhere():
+        with other.begin() as conn:
+            conn.execute(sa.delete(RollupMark.__table__))
+            conn.execute(sa.delete(ScoreRollup.__table__))
+
+    with app.app_context():
+        assert _refresh_with(monkeypatch, cleared_elsewhere) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ScoreRollup)) == 0, "nothing stored"
+        assert not _marks()
+        db.session.remove()
+    other.dispose()
