@@ -57,17 +57,10 @@ def plan_links(base: str, key: str, count: int) -> list[str]:
 
 def answered(database_url: str) -> dict:
     """Responses stored and dispatches with more than one response, in one statement."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            row = conn.execute(sa.text(
-                "SELECT (SELECT COUNT(*) FROM responses), (SELECT COUNT(*) FROM (SELECT dispatch_id FROM responses "
-                "GROUP BY dispatch_id HAVING COUNT(*) > 1) AS twice)")).one()
-            return {"responses": row[0], "dispatches_answered_twice": row[1]}
-    finally:
-        engine.dispose()
+    row = common.one_row(database_url, (
+        "SELECT (SELECT COUNT(*) FROM responses), (SELECT COUNT(*) FROM (SELECT dispatch_id FROM responses "
+        "GROUP BY dispatch_id HAVING COUNT(*) > 1) AS twice)"))
+    return {"responses": row[0], "dispatches_answered_twice": row[1]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,11 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if log_errors:
         print(f"surveyd logged {len(log_errors)} ERROR lines, e.g.:\n  " + "\n  ".join(log_errors[:3]))
     noop, answers = runs["healthz"], runs["answers"]
-    ratio = answers["per_second"] / noop["per_second"] if noop["per_second"] else float("nan")
-    rows = [("endpoint", "req/s", "p50 ms", "p99 ms", "errors")]
-    for name, run in (("GET /healthz (no-op)", noop), ("POST /s/<token>", answers)):
-        rows.append((name, f"{run['per_second']:.0f}", f"{run['p50_ms']:.1f}", f"{run['p99_ms']:.1f}",
-                     run["errors"]))
+    ratio, rows = common.against_healthz(noop, answers, "POST /s/<token>")
     title = (f"answers, embedded, {args.database}, score {args.score}, {args.concurrency} clients (wrk), "
              f"{args.threads} waitress threads: answers/healthz = {ratio:.2f}x (aim >= 0.5x, p99 < 50 ms)")
     common.report(f"answers-{args.database}", title, rows,

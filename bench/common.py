@@ -198,6 +198,28 @@ class MemoryWatch:
                 "growth_second_half": round(values[-1] - middle, 1), "samples": len(values)}
 
 
+def one_row(database_url: str, sql: str) -> tuple:
+    """One row of one statement, read straight from the database (one statement: one snapshot)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return tuple(conn.execute(sa.text(sql)).one())
+    finally:
+        engine.dispose()
+
+
+def against_healthz(noop: dict, measured: dict, endpoint: str) -> tuple[float, list[tuple]]:
+    """The ratio measured req/s ÷ healthz req/s, and the table of both phases."""
+    ratio = measured["per_second"] / noop["per_second"] if noop["per_second"] else float("nan")
+    rows = [("endpoint", "req/s", "p50 ms", "p99 ms", "errors")]
+    for name, run in (("GET /healthz (no-op)", noop), (endpoint, measured)):
+        rows.append((name, f"{run['per_second']:.0f}", f"{run['p50_ms']:.1f}", f"{run['p99_ms']:.1f}",
+                     run["errors"]))
+    return ratio, rows
+
+
 def surveyd_env(database_url: str, port: int, **extra: str) -> dict:
     """The environment of a surveyd process: this one's, minus any SURVEYD_*, plus the given settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYD_")}

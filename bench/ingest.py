@@ -56,18 +56,10 @@ def setup(base: str, key: str, channel: str) -> None:
 def written(database_url: str) -> dict:
     """Events and dispatches stored, and events that do not have exactly one dispatch, in one statement (one
     snapshot: requests still finishing after the load stops cannot fall between two counts)."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            row = conn.execute(sa.text(
-                "SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM dispatches), "
-                "(SELECT COUNT(*) FROM events e WHERE (SELECT COUNT(*) FROM dispatches d WHERE d.event_id = e.id) <> 1)"
-            )).one()
-            return {"events": row[0], "dispatches": row[1], "events_without_one_dispatch": row[2]}
-    finally:
-        engine.dispose()
+    row = common.one_row(database_url, (
+        "SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM dispatches), "
+        "(SELECT COUNT(*) FROM events e WHERE (SELECT COUNT(*) FROM dispatches d WHERE d.event_id = e.id) <> 1)"))
+    return {"events": row[0], "dispatches": row[1], "events_without_one_dispatch": row[2]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,11 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if log_errors:
         print(f"surveyd logged {len(log_errors)} ERROR lines, e.g.:\n  " + "\n  ".join(log_errors[:3]))
     noop, ingest = runs["healthz"], runs["events"]
-    ratio = ingest["per_second"] / noop["per_second"] if noop["per_second"] else float("nan")
-    rows = [("endpoint", "req/s", "p50 ms", "p99 ms", "errors")]
-    for name, run in (("GET /healthz (no-op)", noop), ("POST /api/v1/events", ingest)):
-        rows.append((name, f"{run['per_second']:.0f}", f"{run['p50_ms']:.1f}", f"{run['p99_ms']:.1f}",
-                     run["errors"]))
+    ratio, rows = common.against_healthz(noop, ingest, "POST /api/v1/events")
     title = (f"ingest, embedded, {args.database}, channel {args.channel}, {args.concurrency} clients ({args.generator}), "
              f"{args.threads} waitress threads: events/healthz = {ratio:.2f}x (aim >= 0.5x, p99 < 50 ms)")
     name = f"ingest-{args.database}-{args.channel}-{args.generator}" + (f"-c{args.concurrency}" if args.concurrency != 16 else "") + (
