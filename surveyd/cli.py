@@ -53,8 +53,11 @@ def _stacks_on_sigusr1() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--demo", is_flag=True, help="Seed demo data and deliver every channel to the sandbox inbox.")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Request threads.")
-def serve(host: str, port: int, demo: bool, threads: int) -> None:
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Request threads (in each process).")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Web processes; above 1, gunicorn serves and SURVEYD_BROKER_URL is required.")
+def serve(host: str, port: int, demo: bool, threads: int, processes: int) -> None:
     """Apply migrations, then serve the app (and dispatch in-process unless a broker is set)."""
     from surveyd.server import run
 
@@ -62,7 +65,15 @@ def serve(host: str, port: int, demo: bool, threads: int) -> None:
     _stacks_on_sigusr1()
     shown_host = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
     app = _app(demo=demo, public_url=f"http://{shown_host}:{port}")
-    run(app, host=host, port=port, threads=threads)
+    if processes > 1:
+        from surveyd.web_processes import refusal
+
+        reason = refusal(app, processes)
+        if reason:
+            click.echo(f"surveyd: configuration error: {reason}", err=True)
+            sys.exit(2)
+    run(app, host=host, port=port, threads=threads, processes=processes,
+        make_app=lambda: _app(demo=demo, public_url=f"http://{shown_host}:{port}"))
 
 
 @main.command()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Callable
 
 from flask import Flask
 
@@ -85,8 +86,10 @@ def stop_on_signals() -> None:
     signal.signal(signal.SIGINT, stop)
 
 
-def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
-    """Migrate, seed the demo if asked, start the dispatcher (and the Telegram poller), and serve until interrupted."""
+def run(app: Flask, host: str, port: int, threads: int = 8, processes: int = 1,
+        make_app: Callable[[], Flask] | None = None) -> None:
+    """Migrate, seed the demo if asked, start the dispatcher (and the Telegram poller), and serve until interrupted;
+    with several `processes` (scaled setup), gunicorn serves, each process with its own app from `make_app`."""
     from waitress import serve
 
     settings = app.config["SURVEYD"]
@@ -99,6 +102,9 @@ def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
         log.info("demo: sandbox inbox at %s/sandbox", settings.public_url)
         if key:
             log.info("demo: API key for trying the API: %s", key)
+    if processes > 1:
+        run_processes(app, make_app or (lambda: app), host, port, threads, processes)
+        return
     background = start_background(app)
     stop_on_signals()
     log.info("surveyd serving on http://%s:%s (public URL %s)", host, port, settings.public_url)
@@ -110,6 +116,19 @@ def run(app: Flask, host: str, port: int, threads: int = 8) -> None:
         end_all_streams()
         for thread in reversed(background):
             thread.stop()
+
+
+def run_processes(app: Flask, make_app: Callable[[], Flask], host: str, port: int, threads: int,
+                  processes: int) -> None:
+    """The scaled web tier: gunicorn's master forks `processes` workers, which each build their own app."""
+    from surveyd import web_processes
+    from surveyd.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()  # the master keeps no connection a forked worker could share by accident
+    log.info("surveyd serving on http://%s:%s with %d web processes (public URL %s); sending is left to "
+             "`surveyd worker` processes", host, port, processes, app.config["SURVEYD"].public_url)
+    web_processes.run(make_app, host, port, processes, server_threads(app, threads))
 
 
 def start_background(app: Flask) -> list:
