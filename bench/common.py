@@ -29,6 +29,16 @@ SECRET = "bench-secret-key-0123456789abcdef"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 sys.path.insert(0, str(REPO))
 _mp = multiprocessing.get_context("spawn")
+# `surveyd serve --processes 1` is waitress; this is the gunicorn tier with one worker process.
+GUNICORN_ONE = """
+import sys
+from surveyd.cli import _app, _configure_logging
+from surveyd.server import apply_migrations, run_processes
+_configure_logging()
+app = _app()
+apply_migrations(app)
+run_processes(app, _app, "127.0.0.1", int(sys.argv[1]), int(sys.argv[2]), 1)
+"""
 
 
 def free_port() -> int:
@@ -119,10 +129,15 @@ class Bench:
         self._undo.append(client.flushdb)
         return url
 
-    def serve(self, env: dict, port: int, threads: int = 8) -> str:
-        """Start `surveyd serve` and wait for /healthz; its base URL."""
-        proc = self.popen("serve", [str(BIN / "surveyd"), "serve", "--port", str(port),
-                                    "--threads", str(threads)], env)
+    def serve(self, env: dict, port: int, threads: int = 8, processes: int = 1, gunicorn: bool = False) -> str:
+        """Start `surveyd serve` (`--processes N`; gunicorn even for one with `gunicorn`) and wait for /healthz;
+        its base URL."""
+        argv = [str(BIN / "surveyd"), "serve", "--port", str(port), "--threads", str(threads)]
+        if processes > 1:
+            argv += ["--processes", str(processes)]
+        elif gunicorn:  # the same server as several processes use, with one: what a second process adds
+            argv = [str(BIN / "python"), "-c", GUNICORN_ONE, str(port), str(threads)]
+        proc = self.popen("serve", argv, env)
         self.served = proc
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -149,15 +164,40 @@ class Bench:
         return fake
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (gunicorn's workers under its master)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 def rss_mib(proc: subprocess.Popen) -> dict:
-    """A live process's resident memory now and at its peak (VmRSS, VmHWM), in MiB; empty off Linux."""
-    try:
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-    except OSError:
-        return {}
-    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    return {name: round(int(fields[key].split()[0]) / 1024, 1) for name, key in (("now", "VmRSS"), ("peak", "VmHWM"))
-            if key in fields}
+    """A live process's resident memory now and at its peak (VmRSS, VmHWM), in MiB, with its child processes'
+    added (several web processes: the sum of each one's peak), and now proportionally (Pss: shared pages split
+    among the processes that share them); empty off Linux."""
+    totals: dict = {}
+    for pid in [proc.pid, *_children(proc.pid)]:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        for name, key in (("now", "VmRSS"), ("peak", "VmHWM")):
+            if key in fields:
+                totals[name] = totals.get(name, 0) + int(fields[key].split()[0]) / 1024
+        try:  # proportional: pages a forked worker still shares with its master count once over the processes
+            pss = next(line for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+                       if line.startswith("Pss:"))
+            totals["proportional"] = totals.get("proportional", 0) + int(pss.split()[1]) / 1024
+        except (OSError, StopIteration):
+            pass
+        totals["processes"] = totals.get("processes", 0) + 1
+    return {name: value if name == "processes" else round(value, 1) for name, value in totals.items()}
 
 
 class MemoryWatch:

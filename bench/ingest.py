@@ -13,7 +13,12 @@ separate client processes with keep-alive connections, or from wrk when it is in
 events/s / healthz req/s is what surveyd's ingest keeps of what this server can answer at all; the aim
 (issue 17) is at least 0.5, with p99 under 50 ms.
 
+With `--web-processes N` it measures the scaled web tier instead: SURVEYD_BROKER_URL set (Redis), so the
+server only serves, `surveyd serve --processes N` (gunicorn for N > 1; `--gunicorn` makes one process gunicorn
+too, so 1 and 2 compare the same server), and no worker: the planned dispatches wait in the outbox.
+
     .venv/bin/python bench/ingest.py [--concurrency 16] [--seconds 15] [--database sqlite|postgresql]
+                                     [--web-processes N [--gunicorn]]
 """
 from __future__ import annotations
 
@@ -35,7 +40,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--healthz-seconds", type=float, default=None,
                         help="measured seconds of the healthz phase (default --seconds; shorter for a memory soak)")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--threads", type=int, default=8, help="waitress request threads (default 8)")
+    parser.add_argument("--threads", type=int, default=8, help="request threads per web process (default 8)")
+    parser.add_argument("--web-processes", type=int, default=0,
+                        help="scaled web tier: this many `serve --processes` with a broker (default 0: embedded)")
+    parser.add_argument("--gunicorn", action="store_true", help="with --web-processes 1: gunicorn, not waitress")
     parser.add_argument("--generator", choices=["wrk", "python"], default="wrk" if wrk.available() else "python",
                         help="load generator: wrk (the default when installed: apt-get install wrk) or loadgen.py")
     parser.add_argument("--channel", choices=["web", "sms"], default="web",
@@ -68,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     with common.Bench() as bench:
         url = bench.postgres() if args.database == "postgresql" else f"sqlite:///{bench.tmp / 'bench.sqlite3'}"
         port = common.free_port()
-        env = common.surveyd_env(url, port, SURVEYD_SANDBOX="1")
+        scaled = {"SURVEYD_BROKER_URL": bench.redis(13)} if args.web_processes else {}
+        env = common.surveyd_env(url, port, SURVEYD_SANDBOX="1", **scaled)
         key = common.create_api_key(env)
-        base = bench.serve(env, port, threads=args.threads)
+        base = bench.serve(env, port, threads=args.threads, processes=max(1, args.web_processes),
+                           gunicorn=args.gunicorn)
         setup(base, key, args.channel)
         address = ("127.0.0.1", port)
         runs = {}
@@ -93,9 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"surveyd logged {len(log_errors)} ERROR lines, e.g.:\n  " + "\n  ".join(log_errors[:3]))
     noop, ingest = runs["healthz"], runs["events"]
     ratio, rows = common.against_healthz(noop, ingest, "POST /api/v1/events")
-    title = (f"ingest, embedded, {args.database}, channel {args.channel}, {args.concurrency} clients ({args.generator}), "
-             f"{args.threads} waitress threads: events/healthz = {ratio:.2f}x (aim >= 0.5x, p99 < 50 ms)")
-    name = f"ingest-{args.database}-{args.channel}-{args.generator}" + (f"-c{args.concurrency}" if args.concurrency != 16 else "") + (
+    server = (f"{args.web_processes} web process(es), "
+              f"{'gunicorn' if args.gunicorn or args.web_processes > 1 else 'waitress'}") if args.web_processes else "embedded"
+    title = (f"ingest, {server}, {args.database}, channel {args.channel}, {args.concurrency} clients ({args.generator}), "
+             f"{args.threads} threads: events/healthz = {ratio:.2f}x (aim >= 0.5x, p99 < 50 ms)")
+    tier = (f"-web{args.web_processes}" + ("-gunicorn" if args.gunicorn and args.web_processes == 1 else "")
+            if args.web_processes else "")
+    name = f"ingest-{args.database}-{args.channel}-{args.generator}{tier}" + (f"-c{args.concurrency}" if args.concurrency != 16 else "") + (
         f"-t{args.threads}" if args.threads != 8 else "") + (f"-{args.seconds:g}s" if args.seconds != 15 else "")
     common.report(name, title, rows,
                   {"ratio": ratio, "healthz": noop, "events": ingest, "options": vars(args),
@@ -104,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  rows written over warm-up and measurement: {rows_written['events']} events, "
           f"{rows_written['dispatches']} dispatches; events without exactly one dispatch: "
           f"{rows_written['events_without_one_dispatch']}")
-    print(f"  surveyd serve's memory after both phases: {memory.get('now')} MiB resident, peak {memory.get('peak')} MiB")
+    print(f"  surveyd serve's memory after both phases: {memory.get('now')} MiB resident, peak {memory.get('peak')} MiB"
+          + (f" ({memory['processes']} processes; {memory.get('proportional')} MiB proportional)"
+             if memory.get("processes", 1) > 1 else ""))
     watched = ingest.get("serve_rss_mib") or {}
     if watched:
         print(f"  during the events phase ({watched['samples']} samples): {watched['first']} MiB at its start, "
