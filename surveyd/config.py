@@ -173,6 +173,7 @@ class Settings:
     sandbox_channels: frozenset[str]
     demo: bool
     sqlite_busy_timeout_ms: int
+    database_pool_size: int
     token_ttl_seconds: int
     default_timezone: str
     throttle_days: int
@@ -242,7 +243,10 @@ class Settings:
 
     def flask_config(self) -> dict:
         """The Flask and extension settings that follow from these."""
-        engine_options: dict = {"pool_pre_ping": True}
+        # Connections a process keeps open (PostgreSQL), and twice as many more while a burst needs them: with the
+        # default of 5, SQLAlchemy's own 5 + 10.
+        engine_options: dict = {"pool_pre_ping": True, "pool_size": self.database_pool_size,
+                                "max_overflow": 2 * self.database_pool_size}
         if self.database_url.startswith("sqlite"):
             engine_options = {"connect_args": {"timeout": self.sqlite_busy_timeout_ms / 1000}}
         return {
@@ -338,6 +342,7 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         sandbox_channels=_sandbox(env, demo),
         demo=demo,
         sqlite_busy_timeout_ms=_int(env, "SURVEYD_SQLITE_BUSY_TIMEOUT_MS", 5000),
+        database_pool_size=_int(env, "SURVEYD_DATABASE_POOL_SIZE", 5, minimum=1),
         token_ttl_seconds=_int(env, "SURVEYD_TOKEN_TTL_SECONDS", 14 * 24 * 3600, minimum=60),
         default_timezone=default_timezone,
         throttle_days=_int(env, "SURVEYD_THROTTLE_DAYS", 0),

@@ -28,6 +28,7 @@ def test_demo_keeps_a_secret_across_restarts(tmp_path):
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_SANDBOX": "email,fax"}, "unknown channels: fax"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_DEFAULT_TIMEZONE": "Mars/Olympus"}, "IANA time zone"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_THROTTLE_DAYS": "-3"}, "at least 0"),
+        ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_DATABASE_POOL_SIZE": "0"}, "at least 1"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_RETRY_BASE_SECONDS": "soon"}, "must be a number"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_RELAY_POLL_SECONDS": "nan"}, "at least"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_REDIS_URL": "memcached://x"}, "redis://"),
@@ -51,6 +52,16 @@ def test_defaults(tmp_path):
     assert settings.sandbox is False and settings.broker_url is None
     assert settings.twilio_api_base == "https://api.twilio.com"
     assert settings.telegram_api_base == "https://api.telegram.org"
+
+
+def test_the_postgresql_pool_is_sized_per_process(tmp_path):
+    base = {"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_DATABASE_URL": "postgresql://u@h/db"}
+    assert load_settings(tmp_path, base).flask_config()["SQLALCHEMY_ENGINE_OPTIONS"] == {
+        "pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    options = load_settings(tmp_path, {**base, "SURVEYD_DATABASE_POOL_SIZE": "2"}).flask_config()
+    assert (options["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"], options["SQLALCHEMY_ENGINE_OPTIONS"]["max_overflow"]) == (2, 4)
+    sqlite = load_settings(tmp_path, {"SURVEYD_SECRET_KEY": "x" * 20}).flask_config()
+    assert "pool_size" not in sqlite["SQLALCHEMY_ENGINE_OPTIONS"]
 
 
 def test_the_sandbox_can_cover_some_channels_only(tmp_path):
