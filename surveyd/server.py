@@ -126,6 +126,10 @@ def run_processes(app: Flask, make_app: Callable[[], Flask], host: str, port: in
 
     with app.app_context():
         db.engine.dispose()  # the master keeps no connection a forked worker could share by accident
+    if app.config["SURVEYD"].database_url.startswith("sqlite") and processes > 1:
+        log.warning("%d web processes on SQLite take turns at its one writer lock, and a request that waits longer "
+                    "than SURVEYD_SQLITE_BUSY_TIMEOUT_MS gets 503: use PostgreSQL for several processes "
+                    "(bench/README.md, \"Scale-out\")", processes)
     log.info("surveyd serving on http://%s:%s with %d web processes (public URL %s); sending is left to "
              "`surveyd worker` processes", host, port, processes, app.config["SURVEYD"].public_url)
     web_processes.run(make_app, host, port, processes, server_threads(app, threads))

@@ -43,6 +43,7 @@ class Web:
 
     def __init__(self, database_url: str, logs: Path):
         self.port = free_port()
+        self.database_url = database_url
         self.base = f"http://127.0.0.1:{self.port}"
         self.queue = f"test-{uuid.uuid4().hex}"
         env = {**os.environ, **make_env(database_url, SURVEYD_SANDBOX="1", SURVEYD_BROKER_URL=REDIS_URL,
@@ -135,6 +136,8 @@ def _planned_link(base: str, key: str) -> str:
 
 def test_two_processes_serve_hand_alerts_to_celery_and_a_killed_one_is_replaced(web, api_key):
     first = web.serving()
+    on_sqlite = "take turns at its one writer lock" in web.output()
+    assert on_sqlite == web.database_url.startswith("sqlite"), web.output()  # and PostgreSQL is not warned about
     token = _planned_link(web.base, api_key)
     refused = requests.post(f"{web.base}/s/{token}-forged", data={"score": "0"}, timeout=30)
     assert refused.status_code == 404
