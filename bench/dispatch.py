@@ -204,7 +204,8 @@ def summarize(args, raw: dict, result: dict) -> bool:
     if args.rate and result["steady_per_second"]:
         title += f"; {result['steady_per_second']:.1f}/s after the {int(args.rate)}-message burst"
     name = f"dispatch-{args.mode}" + (f"-rate{args.rate:g}" if args.rate else "") + (
-        f"-poll{args.poll:g}" if args.poll != 0.2 else "") + (f"-c{args.concurrency}" if args.concurrency != 8 else "")
+        f"-poll{args.poll:g}" if args.poll != 0.2 else "") + (f"-c{args.concurrency}" if args.concurrency != 8 else "") + (
+        f"-w{args.workers}" if args.mode == "scaled" and args.workers != 2 else "")
     common.report(name, title, rows, {"ratio": ratio, "baseline": raw, "surveyd": result, "exactly_once": ok,
                                       "options": vars(args)})
     return ok

@@ -1,14 +1,15 @@
 """Where one SMS send's milliseconds go: the outbox's send task in one process, under cProfile, against the raw SDK.
 
 No relay thread, no pool: N SMS dispatches are planned (POST /events, trigger an hour delayed), made due, leased
-the way the relay leases them, and sent one after another by the send task itself (`run_send`), into the fake
+the way the relay leases them, and sent by the send task itself (`run_send_batch`, `--batch` dispatches a task,
+as the embedded relay hands them out; `--batch 1` is one claim and one outcome transaction per send), into the fake
 Twilio (tests/fakes/twilio_api.py) running in a thread of this process. Then N messages of the same shape go
 through the real SDK alone (bots.sms_twilio.TwilioSmsChannel.send), the same way. The profile is cut into the
 parts of a send (lease, claim, load, hold checks, render, rate limit, the status history, commits, the provider
 call, recording the outcome) by the cumulative time of the functions that do each. The fake's own work runs in
 its thread and is not in the profile; it is in both wall times.
 
-    .venv/bin/python bench/profile_dispatch.py [--count 1000] [--database sqlite|postgresql] [--top 25]
+    .venv/bin/python bench/profile_dispatch.py [--count 1000] [--batch 8] [--database sqlite|postgresql] [--top 25]
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ SENDER = "+15005550006"
 # (depth, label, module path fragment, function name): cumulative time of the first matching function.
 PARTS = [
     (0, "lease (the relay's query, per dispatch)", "surveyd/services/dispatch/outbox.py", "lease_due"),
-    (0, "send task (run_send)", "surveyd/services/dispatch/relay.py", "run_in_app"),
+    (0, "send task (run_send_batch), per dispatch", "surveyd/services/dispatch/relay.py", "run_in_app"),
     (1, "claim (UPDATE ... WHERE queued)", "surveyd/services/dispatch/sending.py", "_claim"),
     (2, "load the dispatch with contact, trigger, version", "surveyd/services/dispatch/sending.py", "_load"),
     (1, "hold checks (expired, answered, quiet hours, channel)", "surveyd/services/dispatch/sending.py", "_held"),
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--top", type=int, default=25, help="also print the top N functions by own time")
+    parser.add_argument("--batch", type=int, default=8, help="dispatches per send task (default 8, SEND_BATCH)")
     args = parser.parse_args()
     import sqlalchemy as sa
 
@@ -57,7 +59,7 @@ def main() -> None:
     from surveyd.extensions import db
     from surveyd.models import Dispatch, DispatchStatus, utcnow
     from surveyd.services.dispatch import outbox
-    from surveyd.services.dispatch.relay import run_send
+    from surveyd.services.dispatch.relay import run_send_batch
     from tests.fakes.twilio_api import FakeTwilio
 
     fake = FakeTwilio()
@@ -84,8 +86,8 @@ def main() -> None:
             while len(leased) < count:
                 leased += outbox.lease_due(owner, 200, 600)
             db.session.remove()
-        for dispatch_id in leased:
-            run_send(app, dispatch_id, owner)
+        for first in range(0, len(leased), args.batch):
+            run_send_batch(app, leased[first:first + args.batch], owner)
 
     send(warmup)  # imports, the SDK's session, compiled statements
     began = time.perf_counter()
@@ -115,8 +117,9 @@ def main() -> None:
                      args.count, "send")
     rows.append(("one send through surveyd, wall time", "-", "-", f"{plain_ms:.2f}"))
     rows.append(("one send through the raw SDK, wall time, for scale", "-", "-", f"{raw_ms:.2f}"))
-    report(f"profile-dispatch-{args.database}", f"one SMS send in one process, {args.database}, {args.count} sends",
-           rows, {"count": args.count})
+    report(f"profile-dispatch-{args.database}" + (f"-batch{args.batch}" if args.batch != 8 else ""),
+           f"one SMS send in one process, {args.database}, {args.count} sends, {args.batch} a task",
+           rows, {"count": args.count, "batch": args.batch})
     if args.top:
         print(f"\nTop {args.top} functions by own time:")
         stats.sort_stats("tottime").print_stats(args.top)

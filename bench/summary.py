@@ -24,8 +24,12 @@ def ingest_row(runs: list[dict]) -> str:
     runs = sorted(runs, key=lambda r: r["events"]["per_second"])
     mid = runs[len(runs) // 2]
     o, ev, hz = mid["options"], mid["events"], mid["healthz"]
-    name = (f"ingest: `POST /events`, embedded, {o['database']}, channel {o['channel']}, {o['concurrency']} clients"
-            f"{' (wrk)' if o.get('generator') == 'wrk' else ''}, {o['threads']} waitress threads")
+    tier = (f"scaled web tier, {o['web_processes']} process{'es' if o['web_processes'] > 1 else ''} "
+            f"({'gunicorn' if o['web_processes'] > 1 or o.get('gunicorn') else 'waitress'}) x {o['threads']} threads"
+            if o.get("web_processes") else f"embedded, {o['threads']} waitress threads")
+    name = (f"ingest: `POST /events`, {o['database']}, channel {o['channel']}, {o['concurrency']} clients"
+            f"{' (wrk)' if o.get('generator') == 'wrk' else ''}, {tier}"
+            + (f", {o['seconds']:g} s" if o.get("seconds", 15) > 60 else ""))
 
     def slower(run: dict) -> float:  # healthz ÷ events, whichever way round the run kept its ratio
         return run["healthz"]["per_second"] / run["events"]["per_second"]
@@ -48,6 +52,20 @@ def answers_row(runs: list[dict]) -> str:
             f"{'; one response per dispatch in every run' if not twice else f'; {twice} dispatches answered twice'} "
             f"| `GET /healthz` {hz['per_second']:.0f} req/s | "
             f"{hz['per_second'] / an['per_second']:.1f}x |")
+
+
+def webhooks_row(runs: list[dict]) -> str:
+    """One table row for a series of chat-answer webhook runs (bench/webhooks.py)."""
+    runs = sorted(runs, key=lambda r: r["webhook"]["per_second"])
+    mid = runs[len(runs) // 2]
+    o, hook, hz = mid["options"], mid["webhook"], mid["healthz"]
+    bad = sum(not r["exactly_once"] for r in runs)
+    route = "/webhooks/twilio/sms" if o["channel"] == "sms" else "/webhooks/telegram (button tap)"
+    return (f"| webhooks: `POST {route}`, embedded, {o['database']}, score {o['score']}, {o['concurrency']} clients "
+            f"(wrk), {o['threads']} waitress threads | {hook['per_second']:.0f} answers/s, p50 {hook['p50_ms']:.0f} ms, "
+            f"p99 {hook['p99_ms']:.0f} ms{spread([r['webhook']['per_second'] for r in runs], '.0f')}"
+            f"{'; exactly once in every run' if not bad else f'; exactly-once check FAILED in {bad} runs'} "
+            f"| `GET /healthz` {hz['per_second']:.0f} req/s | {hz['per_second'] / hook['per_second']:.1f}x |")
 
 
 def dispatch_row(runs: list[dict]) -> str:
@@ -95,7 +113,7 @@ def email_row(runs: list[dict]) -> str:
 
 def main() -> int:
     """Print the table for every series, ingest first."""
-    order = ["ingest-sqlite-web-wrk", "ingest-postgresql-web-wrk", "ingest-sqlite-web", "ingest-postgresql", "ingest", "answers", "dispatch-embedded.", "dispatch-scaled.",
+    order = ["ingest-sqlite-web-wrk", "ingest-postgresql-web-wrk", "ingest-sqlite-web", "ingest-postgresql", "ingest", "answers", "webhooks", "dispatch-embedded.", "dispatch-scaled.",
              "dispatch-embedded-rate", "dispatch-scaled-rate", "dispatch", "email-smtp"]
     # The series this table is for; the others (alerts, insight, profiles, themes) have tables of their own.
     files = sorted((p for p in RESULTS.glob("*.runs.jsonl") if any(p.name.startswith(o) for o in order)),
@@ -109,7 +127,7 @@ def main() -> int:
     for path in files:
         runs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         row = (ingest_row if path.name.startswith("ingest") else answers_row if path.name.startswith("answers")
-               else email_row if path.name.startswith("email") else dispatch_row)
+               else webhooks_row if path.name.startswith("webhooks") else email_row if path.name.startswith("email") else dispatch_row)
         print(row(runs))
         machines |= {f"{r['machine']['nproc']} cores, Python {r['machine']['python']}" for r in runs}
     print("\nMeasured on " + "; ".join(sorted(machines)) + ", clients and servers on the same host.")

@@ -39,7 +39,7 @@ def owner_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_in_app(app: Flask, send_one, row_id: int, owner: str | None, what: str) -> None:
+def run_in_app(app: Flask, send_one, row_id, owner: str | None, what: str) -> None:
     """A send task's body, for any outbox: send_one(row_id, owner) inside an app context, never raising; a row
     whose send failed keeps its due time or its lease lapses, and the next pass takes it up again."""
     with app.app_context():
@@ -59,14 +59,21 @@ def run_send(app: Flask, dispatch_id: int, owner: str) -> None:
     run_in_app(app, send_one, dispatch_id, owner, "dispatch")
 
 
+def run_send_batch(app: Flask, dispatch_ids: list[int], owner: str) -> None:
+    """The body of a send task for several dispatches, claimed together and sent one after another."""
+    from surveyd.services.dispatch.sending import send_batch
+
+    run_in_app(app, send_batch, dispatch_ids, owner, "dispatches")
+
+
 class Submitter(Protocol):
     """Where leased ids go."""
 
     def capacity(self) -> int:
         """How many more ids may be handed out now."""
 
-    def submit(self, dispatch_id: int) -> None:
-        """Hand one id to a task."""
+    def submit_all(self, dispatch_ids: list[int]) -> None:
+        """Hand these ids to tasks."""
 
     def wait_for_capacity(self, timeout: float) -> None:
         """Return when a task may have finished, or after timeout."""
@@ -76,11 +83,15 @@ class Submitter(Protocol):
 
 
 class ThreadSubmitter:
-    """Embedded mode: tasks run on a pool of threads in this process."""
+    """Embedded mode: tasks run on a pool of threads in this process, each on a batch of ids claimed together."""
 
     def __init__(self, app: Flask, concurrency: int, owner: str):
+        from surveyd.services.dispatch.sending import SEND_BATCH
+
         self.app, self.owner = app, owner
-        self.limit = concurrency * 2
+        self.concurrency = concurrency
+        self.batch = SEND_BATCH
+        self.limit = concurrency * SEND_BATCH * 2  # a full batch for every thread, and as many again waiting
         self.pending = 0
         self.lock = threading.Lock()
         self.freed = threading.Event()
@@ -91,18 +102,21 @@ class ThreadSubmitter:
         with self.lock:
             return max(0, self.limit - self.pending)
 
-    def submit(self, dispatch_id: int) -> None:
-        """Run the send task on the pool."""
-        with self.lock:
-            self.pending += 1
-        self.pool.submit(self._run, dispatch_id)
+    def submit_all(self, dispatch_ids: list[int]) -> None:
+        """Run send tasks on the pool: batches of up to SEND_BATCH, but small enough that every thread gets one."""
+        size = max(1, min(self.batch, -(-len(dispatch_ids) // self.concurrency)))
+        for first in range(0, len(dispatch_ids), size):
+            batch = dispatch_ids[first:first + size]
+            with self.lock:
+                self.pending += len(batch)
+            self.pool.submit(self._run, batch)
 
-    def _run(self, dispatch_id: int) -> None:
+    def _run(self, dispatch_ids: list[int]) -> None:
         try:
-            run_send(self.app, dispatch_id, self.owner)
+            run_send_batch(self.app, dispatch_ids, self.owner)
         finally:
             with self.lock:
-                self.pending -= 1
+                self.pending -= len(dispatch_ids)
             self.freed.set()
 
     def wait_for_capacity(self, timeout: float) -> None:
@@ -133,9 +147,10 @@ class CelerySubmitter:
 
         return max(0, self.max_in_flight - in_flight())
 
-    def submit(self, dispatch_id: int) -> None:
-        """Publish the send task; if the broker is down the lease lapses and the row is handed out again."""
-        self.celery.send_task("surveyd.send_dispatch", args=[dispatch_id], queue=self.queue)
+    def submit_all(self, dispatch_ids: list[int]) -> None:
+        """Publish a send task for each; if the broker is down the lease lapses and the row is handed out again."""
+        for dispatch_id in dispatch_ids:
+            self.celery.send_task("surveyd.send_dispatch", args=[dispatch_id], queue=self.queue)
 
     def wait_for_capacity(self, timeout: float) -> None:
         """The database says when workers caught up: look again shortly."""
@@ -168,8 +183,7 @@ class Relay(threading.Thread):
                 outbox.recover_stuck()
                 room = min(self.batch, self.submitter.capacity())
                 ids = outbox.lease_due(self.owner, room, self.settings.queue_lease_seconds)
-                for dispatch_id in ids:
-                    self.submitter.submit(dispatch_id)
+                self.submitter.submit_all(ids)
                 outbox.expire_overdue()
                 return len(ids), room
             except Exception:  # the loop must outlive a busy database or a broker hiccup

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import random
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -42,6 +44,9 @@ from surveyd.services.runtime import settings
 log = logging.getLogger(__name__)
 LOOKUP_MARGIN = timedelta(minutes=2)  # clocks differ: look a little before our first try
 RATE_WAIT_INLINE = 0.25  # seconds a task may sleep for a token before handing the wait back to the database
+# Dispatches one task claims together: the claim's and the outcomes' transactions are paid once for all of them.
+# They go out one after another, so a batch also bounds how long its last one waits behind the others.
+SEND_BATCH = 8
 
 
 def retry_delay(attempt: int, base: float, cap: float, rng=random.random) -> float:
@@ -50,35 +55,40 @@ def retry_delay(attempt: int, base: float, cap: float, rng=random.random) -> flo
     return step / 2 + rng() * step / 2
 
 
-def _claim(dispatch_id: int, owner: str | None, now: datetime) -> Dispatch | None:
-    """Take a queued dispatch for this task under a send lease (not yet committed); None if it is not ours."""
-    claimed = db.session.execute(
+def _claim(dispatch_ids: Sequence[int], owner: str | None, now: datetime) -> list[Dispatch]:
+    """Take these queued dispatches for this task under a send lease, loaded (not yet committed); the ones
+    another task has are left out. The lease covers the last of them: each may take a whole send timeout."""
+    config = settings()
+    lease = config.send_lease_seconds + (len(dispatch_ids) - 1) * config.send_timeout_seconds
+    claimed = list(db.session.scalars(
         sa.update(Dispatch)
-        .where(Dispatch.id == dispatch_id, Dispatch.status == DispatchStatus.QUEUED)
+        .where(Dispatch.id.in_(dispatch_ids), Dispatch.status == DispatchStatus.QUEUED)
         .values(status=DispatchStatus.SENDING, lease_owner=owner, updated_at=now,
-                lease_expires_at=now + timedelta(seconds=settings().send_lease_seconds))
+                lease_expires_at=now + timedelta(seconds=lease))
+        .returning(Dispatch.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    ))
+    if not claimed:
         db.session.rollback()
-        return None
-    return _load(dispatch_id)
+        return []
+    loaded = {dispatch.id: dispatch for dispatch in _load(claimed)}
+    return [loaded[dispatch_id] for dispatch_id in dispatch_ids if dispatch_id in loaded]  # in the order asked
 
 
 SEND_READS = (Dispatch.contact, Dispatch.trigger, Dispatch.survey_version, Dispatch.survey)
 
 
-def _load(dispatch_id: int, lock: bool = False, related=SEND_READS) -> Dispatch:
-    """A dispatch with what a send reads (`related`), in one query (locked on PostgreSQL when asked); anything
-    else it touches loads when touched."""
+def _load(dispatch_ids: Sequence[int], lock: bool = False, related=SEND_READS) -> list[Dispatch]:
+    """Dispatches with what a send reads (`related`), in one query (locked on PostgreSQL when asked); anything
+    else they touch loads when touched."""
     query = (
-        sa.select(Dispatch).where(Dispatch.id == dispatch_id)
+        sa.select(Dispatch).where(Dispatch.id.in_(dispatch_ids)).order_by(Dispatch.id)
         .options(*(orm.joinedload(relation) for relation in related))
         .execution_options(populate_existing=True)
     )
     if lock and db.engine.dialect.name == "postgresql":
         query = query.with_for_update(of=Dispatch)
-    return db.session.scalars(query).unique().one()
+    return list(db.session.scalars(query).unique())
 
 
 def _release(dispatch: Dispatch) -> None:
@@ -101,44 +111,87 @@ def _held(dispatch: Dispatch, now: datetime) -> bool:
     return True
 
 
+@dataclass
+class _Send:
+    """A claimed dispatch on its way to the provider."""
+
+    dispatch: Dispatch
+    adapter: object
+    message: OutboundMessage
+    since: datetime | None  # when asking the provider first: an earlier try was ambiguous
+    outcome: SendResult | Exception | None = None
+
+
 def send_one(dispatch_id: int, owner: str | None = None) -> DispatchStatus | None:
     """Claim, render and send one queued dispatch; None when another task has it."""
+    return send_batch([dispatch_id], owner).get(dispatch_id)
+
+
+def send_batch(dispatch_ids: Sequence[int], owner: str | None = None) -> dict[int, DispatchStatus]:
+    """Claim, render and send these queued dispatches one after another: one transaction claims them all and
+    commits their `sending` steps before any provider is called, one records what the providers said. Each one's
+    status afterwards; the ones another task has are left out."""
     now = utcnow()
-    dispatch = _claim(dispatch_id, owner, now)
-    if dispatch is None:
-        return None
-    if _held(dispatch, now):
-        db.session.commit()
-        return dispatch.status
-    adapter = channels.adapter(dispatch.channel)
-    message = compose(dispatch)
-    if _rate_limited(dispatch, adapter.rate_limits(message)):
-        db.session.commit()
-        return dispatch.status
-    dispatch.attempts += 1
-    reconcile = dispatch.reconcile
-    since = _first_try_on_channel(dispatch) - LOOKUP_MARGIN if reconcile else None
-    record_status(dispatch, DispatchStatus.SENDING, detail={"attempt": dispatch.attempts, "owner": owner})
+    statuses: dict[int, DispatchStatus] = {}
+    sends: list[_Send] = []
+    for dispatch in _claim(dispatch_ids, owner, now):
+        if _held(dispatch, now):
+            statuses[dispatch.id] = dispatch.status
+            continue
+        adapter = channels.adapter(dispatch.channel)
+        message = compose(dispatch)
+        if _rate_limited(dispatch, adapter.rate_limits(message)):
+            statuses[dispatch.id] = dispatch.status
+            continue
+        dispatch.attempts += 1
+        since = _first_try_on_channel(dispatch) - LOOKUP_MARGIN if dispatch.reconcile else None
+        record_status(dispatch, DispatchStatus.SENDING, detail={"attempt": dispatch.attempts, "owner": owner})
+        sends.append(_Send(dispatch, adapter, message, since))
+    ids = {send.dispatch.id: send for send in sends}  # read before the commit expires the rows
     # Release the transaction before talking to a provider: a slow provider must not hold a lock.
     db.session.commit()
-    outcome: SendResult | Exception
+    for send in sends:
+        try:
+            send.outcome = _reconciled(send.dispatch, send.adapter, send.message, send.since) if send.since else None
+            if send.outcome is None:
+                send.outcome = send.adapter.send(send.message)
+        except Exception as error:  # every failure is recorded below; none escapes to the task runner
+            send.outcome = error
+    if ids:
+        statuses.update(_record_outcomes(ids))
+    return statuses
+
+
+def _record_outcomes(sends: dict[int, _Send]) -> dict[int, DispatchStatus]:
+    """Record what the providers said, in one transaction; if that fails, each on its own, so one row's trouble
+    costs the others nothing (a row whose outcome cannot be stored lapses to unknown and is reconciled)."""
     try:
-        outcome = _reconciled(dispatch, adapter, message, since) if reconcile else None
-        if outcome is None:
-            outcome = adapter.send(message)
-    except Exception as error:  # every failure is recorded below; none escapes to the task runner
-        outcome = error
-    # By its id: the row the commit above expired is read once, locked, by _record_outcome.
-    status = _record_outcome(dispatch_id, outcome, adapter.rate_limits(message))
-    db.session.commit()
-    return status
+        # The rows as they are now (the customer may have answered meanwhile), with their triggers (a sent
+        # invitation plans its reminder); a contact loads only when a failure needs it to choose the next channel.
+        recorded = {dispatch.id: _record_outcome(dispatch, sends[dispatch.id])
+                    for dispatch in _load(list(sends), lock=True, related=(Dispatch.trigger,))}
+        db.session.commit()
+        return recorded
+    except Exception:
+        if len(sends) == 1:
+            raise
+        log.exception("recording %d send outcomes together failed: recording each on its own", len(sends))
+        db.session.rollback()
+    recorded = {}
+    for dispatch_id, send in sends.items():
+        try:
+            (dispatch,) = _load([dispatch_id], lock=True, related=(Dispatch.trigger,))
+            recorded[dispatch_id] = _record_outcome(dispatch, send)
+            db.session.commit()
+        except Exception:
+            log.exception("dispatch %s: could not record the send's outcome", dispatch_id)
+            db.session.rollback()
+    return recorded
 
 
-def _record_outcome(dispatch_id: int, outcome: SendResult | Exception, limits) -> DispatchStatus:
-    """Record what the provider said, on the row as it is now (the customer may have answered meanwhile)."""
-    # The row as it is now, with its trigger (a sent invitation plans its reminder); the contact loads only when a
-    # failure needs it to choose the next channel.
-    dispatch = _load(dispatch_id, lock=True, related=(Dispatch.trigger,))
+def _record_outcome(dispatch: Dispatch, send: _Send) -> DispatchStatus:
+    """Record what the provider said on this row as it is now (the customer may have answered meanwhile)."""
+    outcome, limits = send.outcome, send.adapter.rate_limits(send.message)
     if dispatch.status == DispatchStatus.ANSWERED:
         # The answer came in while we were sending (a fast customer, or a slow provider): it stands,
         # and the send's outcome is kept in the history only.
@@ -280,9 +333,10 @@ def fall_back(dispatch: Dispatch, code: str, now: datetime, detail: dict) -> Non
 
 
 def send_due(now: datetime | None = None, limit: int = 100, owner: str = "inline") -> int:
-    """Lease and send every due dispatch here, one after another; the number handed to a channel."""
+    """Lease and send every due dispatch here, a batch at a time; the number handed to a channel."""
+    leased = outbox.lease_due(owner, limit, settings().queue_lease_seconds, now)
     sent = 0
-    for dispatch_id in outbox.lease_due(owner, limit, settings().queue_lease_seconds, now):
-        if send_one(dispatch_id, owner) in (DispatchStatus.SENT, DispatchStatus.DELIVERED):
-            sent += 1
+    for first in range(0, len(leased), SEND_BATCH):
+        statuses = send_batch(leased[first:first + SEND_BATCH], owner)
+        sent += sum(status in (DispatchStatus.SENT, DispatchStatus.DELIVERED) for status in statuses.values())
     return sent

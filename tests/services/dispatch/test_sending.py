@@ -28,7 +28,12 @@ from surveyd.models import (
 from surveyd.services.answers.responding import record_answer
 from surveyd.services.dispatch import channels, outbox
 from surveyd.services.dispatch.rate_limits import MemoryLimiter
-from surveyd.services.dispatch.sending import retry_delay, send_due, send_one
+from surveyd.services.dispatch.sending import (
+    retry_delay,
+    send_batch,
+    send_due,
+    send_one,
+)
 from tests import factories
 
 
@@ -418,3 +423,87 @@ def test_the_same_address_again_keeps_the_bounce(ctx, swap):
     factories.contact(email="ada@example.com", name="Ada L.")  # the integrator re-sends the same address
     assert _get(dispatch_id).contact.undeliverable(Channel.EMAIL)
     assert factories.event(key="b")["dispatches"][0]["reason"] == "undeliverable"
+
+
+def _sms_dispatches(count: int) -> list[int]:
+    survey = factories.survey()
+    factories.trigger(survey.id, channels=["sms"])
+    for n in range(count):
+        factories.contact(f"b{n}", phone=f"+4477009002{n:02d}")
+        factories.event(external_id=f"b{n}")
+    return list(db.session.scalars(sa.select(Dispatch.id).order_by(Dispatch.id)))
+
+
+def test_a_batch_commits_every_sending_step_before_the_first_call_and_skips_what_is_not_its_own(ctx, swap):
+    mine = _sms_dispatches(4)
+    taken = mine.pop()
+    assert sorted(outbox.lease_due("relay", 10, 60)) == sorted([*mine, taken])
+    swap(Scripted())
+    assert send_one(taken, "another-task").value == "sent"  # another task had this one
+    seen_at_first_call = []
+
+    class Watching(Scripted):
+        def send(self, message):
+            if not self.sent:  # what any other connection sees when the first provider call starts
+                with db.engine.connect() as other:
+                    seen_at_first_call.extend(other.execute(
+                        sa.select(Dispatch.status).where(Dispatch.id.in_(mine))).scalars())
+            return super().send(message)
+
+    adapter = swap(Watching())
+    statuses = send_batch([*mine, taken, 987654321], "batch-task")
+    assert [s.value for s in seen_at_first_call] == ["sending"] * 3
+    assert {dispatch_id: status.value for dispatch_id, status in statuses.items()} == dict.fromkeys(mine, "sent")
+    assert len(adapter.sent) == 3  # the taken one and the unknown id were left alone
+    for dispatch_id in mine:
+        assert _history(dispatch_id) == [("scheduled", None), ("sending", None), ("sent", None)]
+    assert send_batch(mine, "redelivered") == {} and len(adapter.sent) == 3
+
+
+def test_an_outcome_that_cannot_be_stored_costs_the_rest_of_its_batch_nothing(ctx, swap, monkeypatch):
+    from surveyd.services.dispatch import sending
+
+    ids = _sms_dispatches(3)
+    troubled = ids[1]
+    original = sending._sent
+
+    def _sent(dispatch, result, reconciled):
+        if dispatch.id == troubled:
+            raise RuntimeError("a bug while recording this one")
+        original(dispatch, result, reconciled)
+
+    monkeypatch.setattr(sending, "_sent", _sent)
+    adapter = swap(Scripted())
+    assert sorted(outbox.lease_due("relay", 10, 60)) == ids
+    statuses = send_batch(ids, "task")
+    assert {k: v.value for k, v in statuses.items()} == {ids[0]: "sent", ids[2]: "sent"}
+    assert len(adapter.sent) == 3
+    # Its lease lapses and it is reconciled with the provider, never resent blindly.
+    assert _get(troubled).status.value == "sending"
+    assert outbox.recover_stuck(now=utcnow() + timedelta(seconds=_batch_lease(3) + 1)) == 1
+    assert _get(troubled).status.value == "unknown" and _get(troubled).reconcile is True
+
+
+def test_the_lease_of_a_batch_covers_its_last_send(ctx, swap):
+    ids = _sms_dispatches(3)
+    outbox.lease_due("relay", 10, 60)
+    leases = []
+
+    class Reading(Scripted):
+        def send(self, message):
+            if not self.sent:
+                with db.engine.connect() as other:
+                    leases.extend(other.execute(sa.select(Dispatch.lease_expires_at).where(Dispatch.id.in_(ids))))
+            return super().send(message)
+
+    before = utcnow()
+    swap(Reading())
+    send_batch(ids, "task")
+    lease = timedelta(seconds=_batch_lease(3))  # each of the three may take a whole send timeout
+    assert len(leases) == 3 and all(before + lease <= expires <= utcnow() + lease for (expires,) in leases)
+
+
+def _batch_lease(size: int) -> float:
+    from surveyd.services.runtime import settings
+
+    return settings().send_lease_seconds + (size - 1) * settings().send_timeout_seconds
