@@ -104,7 +104,8 @@ def worker(concurrency: int | None, relay: bool, loglevel: str) -> None:
     threads = concurrency or settings.dispatch_concurrency
     start_notifier(app)  # the relay's sweep hands due notifications to Celery, like the web processes do
     warm_up_wording()  # this worker's tasks read the comments' wording
-    relay_thread = celery_relay(app, max_in_flight=max(100, threads * 50), chores=relay_chores()) if relay else None
+    relay_thread = (celery_relay(app, max_in_flight=max(100, threads * 50), chores=relay_chores(), senders=threads)
+                    if relay else None)
     if relay_thread:
         relay_thread.start()
     # Threads, not forked processes: sends wait on providers, and a fork would copy the relay's

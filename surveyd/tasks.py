@@ -1,6 +1,6 @@
 """Celery, the Flask way: tasks run inside an app context and take ids, never model objects.
 
-The queue is only transport. A task's whole job is `send_one(id)`, which claims its row in the
+The queue is only transport. A send task's whole job is `send_batch(ids)`, which claims its rows in the
 database before any side effect, so a message delivered twice sends once.
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import Celery, Task, shared_task
 from flask import Flask
 
-from surveyd.services.dispatch.relay import owner_name, run_send
+from surveyd.services.dispatch.relay import owner_name, run_send, run_send_batch
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -45,10 +45,19 @@ def celery_init_app(app: Flask) -> Celery:
 
 @shared_task(name="surveyd.send_dispatch", ignore_result=True)
 def send_dispatch(dispatch_id: int) -> None:
-    """Send one dispatch by id (the FlaskTask base has already pushed the app context)."""
+    """Send one dispatch by id (the FlaskTask base has already pushed the app context); what relays published
+    before they sent batches."""
     from flask import current_app
 
     run_send(current_app._get_current_object(), dispatch_id, owner_name())
+
+
+@shared_task(name="surveyd.send_dispatches", ignore_result=True)
+def send_dispatches(dispatch_ids: list[int]) -> None:
+    """Send a batch of dispatches by id: claimed together, sent one after another."""
+    from flask import current_app
+
+    run_send_batch(current_app._get_current_object(), dispatch_ids, owner_name())
 
 
 @shared_task(name="surveyd.send_notification", ignore_result=True)

@@ -68,7 +68,7 @@ def test_wsgi_exposes_the_app_and_its_celery(monkeypatch, database_url):
         monkeypatch.setenv(name, value)
     wsgi = importlib.import_module("wsgi")
     assert wsgi.celery_app is wsgi.app.extensions["celery"]
-    assert "surveyd.send_dispatch" in wsgi.celery_app.tasks
+    assert {"surveyd.send_dispatch", "surveyd.send_dispatches"} <= set(wsgi.celery_app.tasks)
 
 
 def test_migrations_match_the_models(app):

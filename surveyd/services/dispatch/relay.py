@@ -66,6 +66,15 @@ def run_send_batch(app: Flask, dispatch_ids: list[int], owner: str) -> None:
     run_in_app(app, send_batch, dispatch_ids, owner, "dispatches")
 
 
+def batches(dispatch_ids: list[int], senders: int) -> list[list[int]]:
+    """Leased ids cut into send tasks of up to SEND_BATCH, but small enough that each of `senders` gets one: a
+    batch's dispatches go out one after another, so fewer tasks than senders would leave providers' time unused."""
+    from surveyd.services.dispatch.sending import SEND_BATCH
+
+    size = max(1, min(SEND_BATCH, -(-len(dispatch_ids) // max(1, senders))))
+    return [dispatch_ids[first:first + size] for first in range(0, len(dispatch_ids), size)]
+
+
 class Submitter(Protocol):
     """Where leased ids go."""
 
@@ -90,7 +99,6 @@ class ThreadSubmitter:
 
         self.app, self.owner = app, owner
         self.concurrency = concurrency
-        self.batch = SEND_BATCH
         self.limit = concurrency * SEND_BATCH * 2  # a full batch for every thread, and as many again waiting
         self.pending = 0
         self.lock = threading.Lock()
@@ -103,10 +111,8 @@ class ThreadSubmitter:
             return max(0, self.limit - self.pending)
 
     def submit_all(self, dispatch_ids: list[int]) -> None:
-        """Run send tasks on the pool: batches of up to SEND_BATCH, but small enough that every thread gets one."""
-        size = max(1, min(self.batch, -(-len(dispatch_ids) // self.concurrency)))
-        for first in range(0, len(dispatch_ids), size):
-            batch = dispatch_ids[first:first + size]
+        """Run send tasks on the pool, a batch each."""
+        for batch in batches(dispatch_ids, self.concurrency):
             with self.lock:
                 self.pending += len(batch)
             self.pool.submit(self._run, batch)
@@ -135,11 +141,12 @@ class ThreadSubmitter:
 class CelerySubmitter:
     """Scaled mode: each id becomes a Celery message; the database counts what is in flight."""
 
-    def __init__(self, app: Flask, max_in_flight: int):
+    def __init__(self, app: Flask, max_in_flight: int, senders: int = 1):
         self.app = app
         self.celery = app.extensions["celery"]
         self.queue = app.config["SURVEYD"].queue_name
         self.max_in_flight = max_in_flight
+        self.senders = senders  # this worker's send threads: what one relay pass should keep busy at least
 
     def capacity(self) -> int:
         """Leave no more queued than the workers can start within a lease."""
@@ -148,9 +155,10 @@ class CelerySubmitter:
         return max(0, self.max_in_flight - in_flight())
 
     def submit_all(self, dispatch_ids: list[int]) -> None:
-        """Publish a send task for each; if the broker is down the lease lapses and the row is handed out again."""
-        for dispatch_id in dispatch_ids:
-            self.celery.send_task("surveyd.send_dispatch", args=[dispatch_id], queue=self.queue)
+        """Publish a send task for each batch; if the broker is down the leases lapse and the rows are handed out
+        again."""
+        for batch in batches(dispatch_ids, self.senders):
+            self.celery.send_task("surveyd.send_dispatches", args=[batch], queue=self.queue)
 
     def wait_for_capacity(self, timeout: float) -> None:
         """The database says when workers caught up: look again shortly."""
@@ -241,6 +249,6 @@ def embedded_relay(app: Flask, chores: Sequence[Chore] = ()) -> Relay:
     return Relay(app, ThreadSubmitter(app, settings.dispatch_concurrency, owner_name()), chores=chores)
 
 
-def celery_relay(app: Flask, max_in_flight: int = 1000, chores: Sequence[Chore] = ()) -> Relay:
-    """The relay of `surveyd worker`: hands ids to Celery."""
-    return Relay(app, CelerySubmitter(app, max_in_flight), chores=chores)
+def celery_relay(app: Flask, max_in_flight: int = 1000, chores: Sequence[Chore] = (), senders: int = 1) -> Relay:
+    """The relay of `surveyd worker`: hands ids to Celery, in batches for its `senders` threads."""
+    return Relay(app, CelerySubmitter(app, max_in_flight, senders), chores=chores)
