@@ -18,6 +18,7 @@ import sys
 
 import common
 import wrk
+from ingest import setup
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,12 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def plan_links(base: str, key: str, count: int) -> list[str]:
     """A survey, a web trigger and `count` events for distinct contacts: the tokens of their links."""
-    status, survey = common.call(base, key, "POST", "/api/v1/surveys",
-                                 {"name": "Bench NPS", "kind": "nps", "locales": ["en"]})
-    assert status == 201, (status, survey)
-    status, trigger = common.call(base, key, "POST", "/api/v1/triggers", {
-        "touchpoint": "order.delivered", "survey_id": survey["id"], "channels": ["web"], "delay_seconds": 0})
-    assert status == 201, (status, trigger)
+    setup(base, key, "web")
     tokens: list[str] = []
 
     def post(conn, n: int, stop) -> None:

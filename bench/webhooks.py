@@ -35,6 +35,7 @@ from urllib.parse import quote, urlencode
 
 import common
 import wrk
+from ingest import setup
 from sms_baseline import SENDER
 
 HOOK_SECRET = "bench-telegram-webhook-secret-0123"
@@ -96,12 +97,7 @@ def address(channel: str, n: int) -> str:
 
 def plan(base: str, key: str, channel: str, count: int) -> None:
     """A survey, a trigger on the channel, and `count` events for distinct contacts (8 clients)."""
-    status, survey = common.call(base, key, "POST", "/api/v1/surveys",
-                                 {"name": "Bench NPS", "kind": "nps", "locales": ["en"]})
-    assert status == 201, (status, survey)
-    status, trigger = common.call(base, key, "POST", "/api/v1/triggers", {
-        "touchpoint": "order.delivered", "survey_id": survey["id"], "channels": [channel], "delay_seconds": 0})
-    assert status == 201, (status, trigger)
+    setup(base, key, channel)
     field = "phone" if channel == "sms" else "telegram_chat_id"
 
     def post(conn, n: int, stop) -> None:
