@@ -139,7 +139,7 @@ class ThreadSubmitter:
 
 
 class CelerySubmitter:
-    """Scaled mode: each id becomes a Celery message; the database counts what is in flight."""
+    """Scaled mode: each batch of ids becomes a Celery message; the database counts what is in flight."""
 
     def __init__(self, app: Flask, max_in_flight: int, senders: int = 1):
         self.app = app
