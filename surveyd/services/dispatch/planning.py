@@ -25,7 +25,7 @@ from surveyd.models import (
     SurveyVersion,
     Trigger,
 )
-from surveyd.services import tokens
+from surveyd.services import row_inserts, tokens
 from surveyd.services.audience import suppressions
 from surveyd.services.design.triggers import triggers_for
 from surveyd.services.dispatch import channels, rules
@@ -194,15 +194,18 @@ def decide(trigger: Trigger, version: SurveyVersion, attributes: dict, occurred_
     return Decision(channel, status, reason, detail, due_at, expires_at, locale)
 
 
-def plan_one(trigger: Trigger, version: SurveyVersion, event: Event, contact: Contact, now: datetime) -> Dispatch:
-    """The dispatch one trigger asks for after this event, on the survey's current version."""
+def plan_one(trigger: Trigger, version: SurveyVersion, event: Event, contact: Contact, now: datetime) -> list[Dispatch]:
+    """The dispatch one trigger asks for after this event, on the survey's current version, and its reminder when the
+    invitation goes out at once; built with their status steps, not yet stored (`store` writes them)."""
     decision = decide(trigger, version, event.attributes, event.occurred_at, event.id, contact, now)
     dispatch = Dispatch(
         event_id=event.id,
+        trigger_id=trigger.id,
         trigger=trigger,
         purpose=DispatchPurpose.INVITATION,
         survey_id=trigger.survey_id,
         survey_version_id=version.id,
+        contact_id=contact.id,
         contact=contact,
         channel=decision.channel,
         locale=decision.locale,
@@ -210,16 +213,27 @@ def plan_one(trigger: Trigger, version: SurveyVersion, event: Event, contact: Co
         due_at=decision.due_at,
         expires_at=decision.expires_at,
     )
-    if decision.status == DispatchStatus.SENT:
-        # The link travels in the API answer itself, so it is sent the moment it exists.
-        record_status(dispatch, DispatchStatus.SCHEDULED)
-        record_status(dispatch, DispatchStatus.SENT, detail={"via": "api_response"})
-        dispatch.sent_at = now
-        plan_reminder(dispatch, now)
-    else:
+    if decision.status != DispatchStatus.SENT:
         record_status(dispatch, decision.status, decision.reason, decision.detail)
-    db.session.add(dispatch)
-    return dispatch
+        return [dispatch]
+    # The link travels in the API answer itself, so it is sent the moment it exists.
+    record_status(dispatch, DispatchStatus.SCHEDULED)
+    record_status(dispatch, DispatchStatus.SENT, detail={"via": "api_response"})
+    dispatch.sent_at = now
+    reminder = new_reminder(dispatch, now)
+    return [dispatch, reminder] if reminder else [dispatch]
+
+
+def store(dispatches: list[Dispatch]) -> None:
+    """Write planned dispatches, parents first, and then all their status steps: one INSERT each and one for the
+    steps, without the unit of work (services/row_inserts.py). They get their ids and stay out of the session."""
+    for dispatch in dispatches:
+        if dispatch.parent is not None:
+            dispatch.parent_id = dispatch.parent.id
+        row_inserts.insert(dispatch)
+        for step in dispatch.history:
+            step.dispatch_id = dispatch.id
+    row_inserts.insert_all([step for dispatch in dispatches for step in dispatch.history])
 
 
 def _quiet_detail(trigger: Trigger, contact: Contact) -> dict:
@@ -237,27 +251,36 @@ def schedule(dispatch: Dispatch, trigger: Trigger | None, contact: Contact, due_
 
 
 def plan_dispatches(event: Event, contact: Contact, now: datetime) -> list[Dispatch]:
-    """One dispatch per enabled trigger of the event's touchpoint (never commits; the caller flushes the last)."""
+    """One dispatch per enabled trigger of the event's touchpoint, stored (never commits); the invitations, in
+    trigger order."""
     # The caller holds the contact's row lock (contacts.apply_contact), so the frequency rule below
     # cannot race another event for the same contact.
     planned = []
     for trigger, version in triggers_for(event.touchpoint_id):
-        if planned:
-            db.session.flush()  # this trigger's frequency rule sees the ones planned before it
-        planned.append(plan_one(trigger, version, event, contact, now))
+        dispatches = plan_one(trigger, version, event, contact, now)
+        store(dispatches)  # before the next trigger: its frequency rule sees these
+        planned.append(dispatches[0])
     return planned
 
 
 def plan_reminder(invitation: Dispatch, now: datetime) -> None:
-    """The one reminder a trigger asks for, due after_seconds after the invitation went out."""
+    """The one reminder a trigger asks for, due after_seconds after the invitation went out (added to the session)."""
+    reminder = new_reminder(invitation, now)
+    if reminder is not None:
+        db.session.add(reminder)
+
+
+def new_reminder(invitation: Dispatch, now: datetime) -> Dispatch | None:
+    """That reminder with its first status step, built but not stored; None when the trigger asks for none, one
+    exists already, or it would come after the invitation expires."""
     trigger = invitation.trigger
     if invitation.purpose != DispatchPurpose.INVITATION or trigger is None or not trigger.reminder:
-        return
+        return None
     exists = invitation.id is not None and db.session.scalar(
         sa.select(Dispatch.id).where(Dispatch.parent_id == invitation.id).limit(1))
     due_at = now + timedelta(seconds=trigger.reminder["after_seconds"])
     if exists or due_at >= invitation.expires_at:
-        return
+        return None
     channel = Channel(trigger.reminder.get("channel") or invitation.channel.value)
     reminder = Dispatch(
         event_id=invitation.event_id, trigger_id=trigger.id, survey_id=invitation.survey_id,
@@ -266,12 +289,12 @@ def plan_reminder(invitation: Dispatch, now: datetime) -> None:
         token_nonce=tokens.new_nonce(), due_at=due_at, expires_at=invitation.expires_at,
         parent=invitation, trigger=trigger, contact=invitation.contact,
     )
-    db.session.add(reminder)
     reason = "channel_unavailable" if channel == Channel.WEB else unusable_reason(channel, invitation.contact)
     if reason:
         record_status(reminder, DispatchStatus.SUPPRESSED, reason)
     else:
         schedule(reminder, trigger, invitation.contact, due_at, "reminder")
+    return reminder
 
 
 def survey_link(dispatch: Dispatch) -> str:
