@@ -4,8 +4,9 @@ One `surveyd serve` in embedded mode (SQLite unless `--database postgresql`), li
 survey and one trigger on the measured channel, which is configured for real (only the other channels are
 sandboxed). `--channel sms`: the embedded relay sends through surveyd's Twilio adapter to the fake Twilio
 (tests/fakes/twilio_api.py, a process of its own). `--channel telegram`: webhook mode; the relay sends through PTB to
-the fake Bot API (tests/fakes/telegram_api.py, a process of its own), which also takes the calls every tap makes
-after its commit (answerCallbackQuery, editMessageText, the follow-up's sendMessage), as Telegram would.
+the fake Bot API (tests/fakes/telegram_api.py, a process of its own), which also takes the two calls every tap
+makes after its commit (editMessageText, the follow-up's sendMessage); the tap's answerCallbackQuery rides in the
+webhook's response, which Telegram would perform and wrk only reads.
 
 The script plans `--links` dispatches over POST /events, one per contact with its own phone or chat id, and waits
 until every one is "sent" (Telegram's bucket of 30 messages/s makes that take links / 30 s). It then writes one

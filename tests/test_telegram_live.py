@@ -47,6 +47,7 @@ def bot_server(database_url, tmp_path, telegram, channels, **env):
         outside = outside_client(live, base)
         survey = outside.post("/surveys", {"name": "Delivery NPS", "kind": "nps", "locales": ["en", "tr", "fa"]})
         outside.survey_id = survey["id"]
+        outside.telegram = telegram  # Telegram performs the call a webhook response names (post_update)
         outside.post("/triggers", {"touchpoint": "order.delivered", "survey_id": survey["id"], "channels": channels})
         yield outside
         outside.session.close()
@@ -63,7 +64,9 @@ def bot(database_url, tmp_path, telegram, app):
 def post_update(bot: Outside, update: dict, secret: str | None = SECRET) -> requests.Response:
     """POST an update as Telegram does: JSON, with the secret token header when given."""
     headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
-    return requests.post(bot.base + "/webhooks/telegram", json=update, headers=headers, timeout=10)
+    response = requests.post(bot.base + "/webhooks/telegram", json=update, headers=headers, timeout=10)
+    bot.telegram.webhook_answered(response.status_code, response.headers.get("Content-Type", ""), response.content)
+    return response
 
 
 def invited(bot: Outside, telegram: FakeTelegram, locale: str = "en", **contact) -> tuple[int, dict, dict]:
@@ -149,6 +152,24 @@ def test_a_tap_delivered_twice_is_recorded_once(bot, telegram, app):
     assert again.status_code == 200
     assert telegram.callback_answers[-1]["text"] == "You have already answered. Thank you!"
     assert [r["score"] for r in responses(bot)] == [2]
+
+
+def test_the_taps_answer_rides_in_the_webhook_response_and_a_message_gets_an_empty_one(bot, telegram):
+    chat, _, message = invited(bot, telegram)
+    (data,) = [d for row in buttons(message) for text, d in row if text == "9"]
+    update = callback_update(chat, message["message_id"], data)
+    response = requests.post(bot.base + "/webhooks/telegram", json=update, timeout=10,
+                             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
+    assert response.json() == {"method": "answerCallbackQuery", "callback_query_id": update["callback_query"]["id"]}
+    # surveyd itself made no answerCallbackQuery request: Telegram performs the one in the response.
+    assert telegram.callback_answers == [] and "answerCallbackQuery" not in [r["method"] for r in telegram.requests]
+    assert len(telegram.edits) == 1  # the choice is shown and the follow-up asked as before
+    typed = requests.post(bot.base + "/webhooks/telegram", json=message_update(chat, "Fast and friendly"),
+                          timeout=10, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    assert typed.status_code == 200 and typed.content == b""
+    (stored,) = responses(bot)
+    assert stored["score"] == 9 and stored["answers"][-1]["value"] == "Fast and friendly"
 
 
 def test_an_update_without_the_secret_is_refused_and_not_recorded(bot, telegram, app):

@@ -308,6 +308,16 @@ class FakeTelegram(LocalServer):
             self._updates.append(update)
             self._updated.notify_all()
 
+    def webhook_answered(self, status: int, content_type: str, body: bytes) -> None:
+        """What Telegram does with the webhook's response to an update: a JSON body naming a "method" is performed
+        as that call (Bot API, "Making requests when getting updates"); anything else is ignored."""
+        if status != 200 or not content_type.startswith("application/json") or not body:
+            return
+        params = json.loads(body)
+        method = params.pop("method", None) if isinstance(params, dict) else None
+        if method:
+            self._handle(f"/bot{self.token}/{method}", "", "application/json", json.dumps(params).encode())
+
     def fail_next(self, n: int, status: int = 500) -> None:
         """The next n sendMessage/editMessageText calls get that status; nothing is stored."""
         try:

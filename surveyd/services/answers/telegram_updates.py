@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from sqlalchemy.exc import IntegrityError
 
@@ -138,18 +139,36 @@ def deliver(event: InboundEvent, effects: ChatEffects, adapter) -> None:
         log.warning("telegram update %s: could not answer in chat %s", event.provider_event_id, chat, exc_info=True)
 
 
-def receive(update: object, adapter=None) -> None:
+def tap_answer(event: InboundEvent, effects: ChatEffects) -> tuple[dict | None, ChatEffects]:
+    """The tap's answer as a Bot API call for the webhook's own response, and what is left to send; (None, effects)
+    when there is no tap to answer. Telegram performs a method given in the response to its update, so the answer
+    that stops the customer's spinner costs no request of ours (Bot API, "Making requests when getting updates")."""
+    query = event.answers.get("callback_query_id")
+    if effects.acknowledge is None or not query:
+        return None, effects
+    call = {"method": "answerCallbackQuery", "callback_query_id": query}
+    if effects.acknowledge:
+        call["text"] = effects.acknowledge
+    return call, replace(effects, acknowledge=None)
+
+
+def receive(update: object, adapter=None, answer_in_response: bool = False) -> dict | None:
     """One update, from the webhook, the long poll or the sandbox: kept once, acted on once, answered after the commit.
 
     Raises WebhookRejected (400) for something that is not an update; nothing is stored then. The
-    answers go through `adapter` (the app's Telegram adapter unless the sandbox passes its own).
+    answers go through `adapter` (the app's Telegram adapter unless the sandbox passes its own). With
+    `answer_in_response` (the webhook), a tap's answer is returned as a Bot API call for the response instead.
     """
     event = parse_update(update)
     inbound_id = inbound.store_once(event, update)
     if not inbound_id:
-        return  # delivered before and acted on then
+        return None  # delivered before and acted on then
     effects = take_update(inbound_id, event)
+    call = None
+    if answer_in_response:
+        call, effects = tap_answer(event, effects)
     adapter = adapter or channels.adapter(TELEGRAM)
     # The sandbox inbox's adapter only stores invitations; the sandbox page passes its SandboxChat.
     if adapter is not None and hasattr(adapter, "reply"):
         deliver(event, effects, adapter)
+    return call
