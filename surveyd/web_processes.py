@@ -51,10 +51,14 @@ def post_worker_init(worker) -> None:
 
 
 def worker_exit(server, worker) -> None:
-    """A worker process leaves: its notifier finishes what it started."""
+    """A worker process leaves: its notifier finishes what it started, then its channels' clients close."""
+    from surveyd.server import close_adapters
+
     notifier = getattr(worker, "surveyd_notifier", None)
     if notifier is not None:
         notifier.stop()
+    if getattr(worker, "wsgi", None) is not None:
+        close_adapters(worker.wsgi)
 
 
 class WebProcesses(BaseApplication):
