@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hmac
 import warnings
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.error import (
@@ -112,57 +112,22 @@ class TelegramChannel(ChannelAdapter):
 
     def reply(self, chat_id: str, text: str, buttons: Buttons | None = None) -> None:
         """A message in a conversation the customer is having with the bot right now."""
-        self._make(self._reply(chat_id, text, buttons))
+        self._call("send_message", chat_id=int(chat_id), text=text, reply_markup=keyboard(buttons))
 
     def show_choice(self, chat_id: str, message_id: int, text: str) -> None:
         """Edit a survey message to show what was chosen, without its buttons."""
-        self._make(self._show_choice(chat_id, message_id, text))
+        self._call("edit_message_text", chat_id=int(chat_id), message_id=message_id, text=text, reply_markup=None)
 
     def edit(self, chat_id: str, message_id: int, text: str, buttons: Buttons | None = None,
              parse_mode: str | None = None) -> None:
         """Replace a message's text and buttons (an alert's, once someone holds it)."""
-        self._make(self._edit(chat_id, message_id, text, buttons, parse_mode))
+        self._call("edit_message_text", chat_id=int(chat_id), message_id=message_id, text=text,
+                   reply_markup=keyboard(buttons), parse_mode=parse_mode,
+                   link_preview_options=LinkPreviewOptions(is_disabled=True))
 
     def acknowledge(self, callback_query_id: str, text: str | None = None) -> None:
         """Answer a button tap so the customer's app stops its spinner."""
-        self._make(self._acknowledge(callback_query_id, text))
-
-    def close(self) -> None:
-        """Finish the calls made in order, then stop the client's loop."""
-        self.client.close()
-
-    def _make(self, call: tuple[str, dict[str, Any]]) -> Any:
-        method, kwargs = call
-        return self._call(method, **kwargs)
-
-    def in_order(self, steps: Sequence[tuple[str, tuple]], on_error: Callable[[str, Exception], None]) -> None:
-        """Make these calls ("reply", "show_choice", "edit", "acknowledge", each with its arguments) one after another
-        on the client's loop, without waiting for them; the first failure goes to on_error, mapped as `send` maps
-        it, and ends the sequence."""
-        def failed(method: str, error: Exception) -> None:
-            on_error(method, provider_error(error))
-
-        self.client.submit([getattr(self, f"_{name}")(*arguments) for name, arguments in steps], failed)
-
-    @staticmethod
-    def _reply(chat_id: str, text: str, buttons: Buttons | None = None) -> tuple[str, dict[str, Any]]:
-        return "send_message", {"chat_id": int(chat_id), "text": text, "reply_markup": keyboard(buttons)}
-
-    @staticmethod
-    def _show_choice(chat_id: str, message_id: int, text: str) -> tuple[str, dict[str, Any]]:
-        return "edit_message_text", {"chat_id": int(chat_id), "message_id": message_id, "text": text,
-                                     "reply_markup": None}
-
-    @staticmethod
-    def _edit(chat_id: str, message_id: int, text: str, buttons: Buttons | None = None,
-              parse_mode: str | None = None) -> tuple[str, dict[str, Any]]:
-        return "edit_message_text", {"chat_id": int(chat_id), "message_id": message_id, "text": text,
-                                     "reply_markup": keyboard(buttons), "parse_mode": parse_mode,
-                                     "link_preview_options": LinkPreviewOptions(is_disabled=True)}
-
-    @staticmethod
-    def _acknowledge(callback_query_id: str, text: str | None = None) -> tuple[str, dict[str, Any]]:
-        return "answer_callback_query", {"callback_query_id": callback_query_id, "text": text}
+        self._call("answer_callback_query", callback_query_id=callback_query_id, text=text)
 
 
 def verify_secret(expected: str | None, headers: Mapping[str, str]) -> None:

@@ -7,10 +7,8 @@ per send: a Bot's connection pool belongs to the loop that opened it.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
-import time
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from telegram import Bot
 from telegram.request import HTTPXRequest
@@ -39,7 +37,6 @@ class TelegramClient:
         self._thread.start()
         self._ready: asyncio.Future | None = None
         self._lock = threading.Lock()
-        self._pending: set[concurrent.futures.Future] = set()  # submitted sequences still running
 
     async def _initialised(self) -> Bot:
         # getMe once, on the loop, the first time anything is asked; concurrent first callers share it.
@@ -61,45 +58,8 @@ class TelegramClient:
         # PTB enforces its own timeouts; this outer bound only keeps a wedged loop from hanging a thread forever.
         return future.result(timeout=self.timeout * 4 + LONG_POLL_SECONDS)
 
-    def submit(self, calls: Sequence[tuple[str, dict[str, Any]]], on_error: Callable[[str, Exception], None]) -> None:
-        """Run Bot methods one after another on the loop and return at once, for what a caller only tells Telegram
-        and need not wait for. The first failure goes to on_error (called on the loop thread) with its method and
-        ends the sequence; `drain` waits for sequences still running."""
-        async def in_order() -> None:
-            for method, kwargs in calls:
-                try:
-                    await self._invoke(method, kwargs)
-                except Exception as error:  # told, never raised: nobody waits for this
-                    on_error(method, error)
-                    return
-
-        with self._lock:
-            if self._loop.is_closed():
-                raise RuntimeError("the Telegram client is closed")
-            future = asyncio.run_coroutine_threadsafe(in_order(), self._loop)
-            self._pending.add(future)
-        future.add_done_callback(self._finished)
-
-    def _finished(self, future: concurrent.futures.Future) -> None:
-        with self._lock:
-            self._pending.discard(future)
-
-    def drain(self, timeout: float) -> bool:
-        """Wait until every submitted sequence has finished, at most `timeout` seconds; True when none is left."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                pending = list(self._pending)
-            remaining = deadline - time.monotonic()
-            if not pending:
-                return True
-            if remaining <= 0:
-                return False
-            concurrent.futures.wait(pending, timeout=remaining)
-
     def close(self) -> None:
-        """Let submitted sequences finish (for up to the timeout), shut the Bot down and stop the loop thread."""
-        self.drain(self.timeout)
+        """Shut the Bot down and stop the loop thread."""
         with self._lock:
             if self._loop.is_closed():
                 return

@@ -86,12 +86,7 @@ def worker(concurrency: int | None, relay: bool, loglevel: str) -> None:
     """Run a Celery dispatch worker (and its relay) for the scaled setup."""
     import socket
 
-    from surveyd.server import (
-        close_adapters,
-        relay_chores,
-        start_notifier,
-        warm_up_wording,
-    )
+    from surveyd.server import relay_chores, start_notifier, warm_up_wording
     from surveyd.services.alerts.notifier import alerts_queue
     from surveyd.services.dispatch.relay import celery_relay
 
@@ -123,7 +118,6 @@ def worker(concurrency: int | None, relay: bool, loglevel: str) -> None:
     finally:
         if relay_thread:
             relay_thread.stop()
-        close_adapters(app)
 
 
 @main.command()

@@ -116,7 +116,6 @@ def run(app: Flask, host: str, port: int, threads: int = 8, processes: int = 1,
         end_all_streams()
         for thread in reversed(background):
             thread.stop()
-        close_adapters(app)
 
 
 def run_processes(app: Flask, make_app: Callable[[], Flask], host: str, port: int, threads: int,
@@ -134,14 +133,6 @@ def run_processes(app: Flask, make_app: Callable[[], Flask], host: str, port: in
     log.info("surveyd serving on http://%s:%s with %d web processes (public URL %s); sending is left to "
              "`surveyd worker` processes", host, port, processes, app.config["SURVEYD"].public_url)
     web_processes.run(make_app, host, port, processes, server_threads(app, threads))
-
-
-def close_adapters(app: Flask) -> None:
-    """The channels' clients close last: the bot tells the chats what it was asked to tell after a commit."""
-    from surveyd.services.dispatch.channels import close_adapters as close
-
-    with app.app_context():
-        close()
 
 
 def start_background(app: Flask) -> list:

@@ -51,14 +51,10 @@ def post_worker_init(worker) -> None:
 
 
 def worker_exit(server, worker) -> None:
-    """A worker process leaves: its notifier finishes what it started, then its channels' clients close."""
-    from surveyd.server import close_adapters
-
+    """A worker process leaves: its notifier finishes what it started."""
     notifier = getattr(worker, "surveyd_notifier", None)
     if notifier is not None:
         notifier.stop()
-    if getattr(worker, "wsgi", None) is not None:
-        close_adapters(worker.wsgi)
 
 
 class WebProcesses(BaseApplication):

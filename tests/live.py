@@ -85,16 +85,6 @@ def wait_until(check, timeout: float = 20.0, what: str = "the condition"):
     return result
 
 
-def telegram_told(app: Flask, timeout: float = 20.0) -> None:
-    """Wait until the app's bot has made every call it was asked to make without waiting (what a webhook tells a
-    chat after its commit): its client's own drain, an event, not a guess at how long that takes."""
-    from surveyd.models import Channel
-    from surveyd.services.dispatch.channels import adapters
-
-    with app.app_context():
-        assert adapters()[Channel.TELEGRAM].client.drain(timeout), "the bot's calls to Telegram did not finish"
-
-
 def quiesced(relay: Relay) -> None:
     """Return once the relay has made a whole pass since the call and every send and agent notification it
     handed out has ended: whatever the database held as due has been sent, so a duplicate would be in the

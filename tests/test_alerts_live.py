@@ -14,7 +14,7 @@ from tests.conftest import free_port, make_env
 from tests.fakes.http_receiver import HttpReceiver
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.telegram_api import FakeTelegram, callback_update, message_update
-from tests.live import outside_client, quiesced, served, telegram_told, wait_until
+from tests.live import outside_client, quiesced, served, wait_until
 from tests.web.pages import parse
 
 AGENTS_CHAT = -1001234567890
@@ -56,7 +56,6 @@ def live(database_url, tmp_path, smtp, telegram, slack, app):
     with served(served_app, port) as relay:
         outside = outside_client(served_app, base)
         outside.telegram = telegram  # Telegram performs the call a webhook response names (post_update)
-        outside.app = served_app
         survey = outside.post("/surveys", {"name": "Delivery NPS", "kind": "nps", "locales": ["en", "tr"], "alert": {
             "notify": [{"channel": "email", "to": "agents@acme.example"},
                        {"channel": "telegram", "chat_id": str(AGENTS_CHAT), "locale": "tr"},
@@ -162,7 +161,6 @@ def post_update(outside, update: dict, secret: str = "s" * 20) -> requests.Respo
     response = requests.post(outside.base + "/webhooks/telegram", json=update, timeout=10,
                              headers={"X-Telegram-Bot-Api-Secret-Token": secret})
     outside.telegram.webhook_answered(response.status_code, response.headers.get("Content-Type", ""), response.content)
-    telegram_told(outside.app)  # the edit and the replies, made on the bot's loop after the response
     return response
 
 

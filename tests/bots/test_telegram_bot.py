@@ -1,7 +1,6 @@
 """The Telegram adapter through the real python-telegram-bot, against a local fake Bot API server."""
 from __future__ import annotations
 
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -122,47 +121,6 @@ def test_a_tap_is_answered_and_the_message_edited(channel, fake):
     (edit,) = fake.edits
     assert edit["text"].endswith("Your answer: 9") and not (edit.get("reply_markup") or {}).get("inline_keyboard")
     assert fake.messages_to(CHAT)[-1] == "Thanks!"
-
-
-def test_calls_made_in_order_reach_telegram_in_that_order_and_drain_waits_for_them(channel, fake):
-    channel.send(_message(buttons=[[("9", "a:7:9:x")]]))
-    (sent,) = fake.sent
-    errors = []
-    channel.in_order([("acknowledge", ("cbq-1", None)), ("show_choice", (str(CHAT), sent["message_id"], "Your answer: 9")),
-                      ("reply", (str(CHAT), "What did you like most?")), ("reply", (str(CHAT), "Thanks!"))],
-                     lambda method, error: errors.append((method, error)))
-    assert channel.client.drain(20)
-    assert [r["method"] for r in fake.requests][-4:] == ["answerCallbackQuery", "editMessageText", "sendMessage",
-                                                          "sendMessage"]
-    assert fake.messages_to(CHAT)[-2:] == ["What did you like most?", "Thanks!"] and errors == []
-
-
-def test_calls_made_in_order_are_not_waited_for_and_the_first_failure_ends_them(fake):
-    # A server that takes the connection and never answers: in_order must come back while its first call is open.
-    silent = socket.create_server(("127.0.0.1", 0))
-    silent.settimeout(20)
-    client = TelegramClient(fake.token, f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=30.0)
-    errors = []
-    try:
-        TelegramChannel(client).in_order([("show_choice", (str(CHAT), 5, "Your answer: 9")), ("reply", (str(CHAT), "Thanks!"))],
-                                         lambda method, error: errors.append((method, error)))
-        assert client.drain(0) is False  # Telegram has not answered, and the caller did not wait for it
-        connection, _ = silent.accept()  # the first call reached the server ...
-        connection.close()  # ... which hangs up; the second call is never made (it would be refused now)
-        silent.close()
-        assert client.drain(20)
-        ((method, error),) = errors
-        assert method == "edit_message_text" and isinstance(error, TransientChannelError)  # mapped as send maps it
-    finally:
-        silent.close()
-        client.close()
-
-
-def test_closing_the_client_lets_calls_made_in_order_finish(fake):
-    client = TelegramClient(fake.token, fake.base_url, timeout=5.0)
-    TelegramChannel(client).in_order([("reply", (str(CHAT), "Thanks!"))], lambda method, error: None)
-    client.close()  # a stopping server tells the chat what it committed to telling, then stops
-    assert fake.messages_to(CHAT) == ["Thanks!"]
 
 
 def test_updates_are_read_into_inbound_events():

@@ -122,43 +122,21 @@ def take_update(inbound_id: int, event: InboundEvent) -> ChatEffects:
     return ChatEffects()
 
 
-def steps(event: InboundEvent, effects: ChatEffects) -> list[tuple[str, tuple]]:
-    """The adapter calls that tell Telegram the effects, in order: stop the tap's spinner, show the choice or the
-    alert's new state, send the replies."""
-    chat, message_id = event.sender or "", event.answers.get("message_id", "")
-    calls: list[tuple[str, tuple]] = []
-    if effects.acknowledge is not None and event.answers.get("callback_query_id"):
-        calls.append(("acknowledge", (event.answers["callback_query_id"], effects.acknowledge or None)))
-    if effects.show_choice and message_id.isdigit():
-        calls.append(("show_choice", (chat, int(message_id), effects.show_choice)))
-    if effects.edit and message_id.isdigit():
-        text, buttons = effects.edit
-        calls.append(("edit", (chat, int(message_id), text, buttons, "HTML")))
-    calls.extend(("reply", (chat, reply)) for reply in effects.replies)
-    return calls
-
-
 def deliver(event: InboundEvent, effects: ChatEffects, adapter) -> None:
-    """Tell Telegram (after the commit). The bot's adapter makes the calls on its own loop and nobody waits for them,
-    so a request is not held by Telegram's round trips; another adapter (the sandbox's) is called here, in order.
-    The answer is stored either way: a reply that cannot be sent is logged, never undoes it."""
-    calls = steps(event, effects)
-    if not calls:
-        return
-
-    def failed(method: str, error: Exception) -> None:
-        log.warning("telegram update %s: could not answer in chat %s (%s): %s", event.provider_event_id,
-                    event.sender, method, error)
-
+    """Tell Telegram (after the commit): stop the tap's spinner, show the choice, send the replies."""
+    chat = event.sender or ""
     try:
-        if hasattr(adapter, "in_order"):
-            adapter.in_order(calls, failed)
-            return
-        for name, arguments in calls:
-            getattr(adapter, name)(*arguments)
-    except Exception:
-        log.warning("telegram update %s: could not answer in chat %s", event.provider_event_id, event.sender,
-                    exc_info=True)
+        if effects.acknowledge is not None and event.answers.get("callback_query_id"):
+            adapter.acknowledge(event.answers["callback_query_id"], effects.acknowledge or None)
+        if effects.show_choice and event.answers.get("message_id", "").isdigit():
+            adapter.show_choice(chat, int(event.answers["message_id"]), effects.show_choice)
+        if effects.edit and event.answers.get("message_id", "").isdigit():
+            text, buttons = effects.edit
+            adapter.edit(chat, int(event.answers["message_id"]), text, buttons, parse_mode="HTML")
+        for reply in effects.replies:
+            adapter.reply(chat, reply)
+    except Exception:  # the answer is stored; a reply that cannot be sent must not undo it
+        log.warning("telegram update %s: could not answer in chat %s", event.provider_event_id, chat, exc_info=True)
 
 
 def tap_answer(event: InboundEvent, effects: ChatEffects) -> tuple[dict | None, ChatEffects]:

@@ -1,7 +1,6 @@
 """The channel adapters this process can use, built once per app from its settings."""
 from __future__ import annotations
 
-import logging
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -14,8 +13,6 @@ from surveyd.extensions import db
 from surveyd.models import Channel, SandboxMessage
 from surveyd.services.dispatch.rate_limits import Limiter, build_limiter
 from surveyd.services.runtime import settings
-
-log = logging.getLogger(__name__)
 
 SANDBOX_SENDER = "surveyd sandbox <sandbox@surveyd.invalid>"
 
@@ -158,19 +155,6 @@ def adapters() -> dict[Channel, ChannelAdapter]:
     if "adapters" not in cache:
         cache["adapters"] = build_adapters(current_app.config["SURVEYD"])
     return cache["adapters"]
-
-
-def close_adapters() -> None:
-    """Close the app's adapters that hold a thread or connections, when any were built: the bot's client first
-    finishes the calls it was asked to make without waiting (a tap's edit, the replies). For a stopping process."""
-    built = current_app.extensions.get("surveyd.channels", {}).pop("adapters", None) or {}
-    for built_adapter in built.values():
-        close = getattr(built_adapter, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:  # one adapter that cannot close must not keep the others open
-                log.warning("could not close the %s adapter", built_adapter.name, exc_info=True)
 
 
 def limiter() -> Limiter:

@@ -51,23 +51,3 @@ def test_an_smtp_host_turns_email_on_with_starttls_by_default(tmp_path):
     assert smtps.ssl is True  # port 465 speaks TLS from the first byte
     assert isinstance(_adapters(tmp_path, SURVEYD_SANDBOX="email", **SMTP)[Channel.EMAIL], SandboxChannel)
     assert Channel.EMAIL not in _adapters(tmp_path)
-
-
-def test_closing_the_adapters_lets_the_bot_finish_what_it_was_asked_to_tell(database_url, tmp_path):
-    from surveyd import create_app
-    from surveyd.services.dispatch.channels import adapters, close_adapters
-    from tests.conftest import make_env
-    from tests.fakes.telegram_api import FakeTelegram
-
-    with FakeTelegram() as fake:
-        app = create_app(make_env(database_url, SURVEYD_SANDBOX="0", SURVEYD_TELEGRAM_BOT_TOKEN=fake.token,
-                                  SURVEYD_TELEGRAM_API_BASE=fake.base_url), instance_path=str(tmp_path))
-        with app.app_context():
-            close_adapters()  # nothing built yet: nothing is built just to be closed
-            assert "adapters" not in app.extensions.get("surveyd.channels", {})
-            bot = adapters()[Channel.TELEGRAM]
-            bot.in_order([("reply", ("4242", "Thanks!"))], lambda method, error: None)
-            close_adapters()  # what a stopping serve, web process or worker does last
-            assert fake.messages_to(4242) == ["Thanks!"]
-            assert adapters()[Channel.TELEGRAM] is not bot  # a later caller gets fresh ones
-            close_adapters()
