@@ -206,6 +206,9 @@ def pack(waits: list[int]) -> bytes:
     return np.asarray(waits, dtype="<i8").tobytes()
 
 
+ROWS_PER_FETCH = 2000  # invitations read at a time when counting them
+
+
 def _family_rows(survey_id: int, since: datetime, until: datetime):
     """Per invitation created in [since, until): when, its channel, status and reason, whether it reached each
     stage (as `funnel` counts them) and, when sent and answered, its wait in whole milliseconds."""
@@ -214,11 +217,14 @@ def _family_rows(survey_id: int, since: datetime, until: datetime):
     sent = f.sent_at.is_not(None)
     dialect = db.session.get_bind().dialect.name
     waited = _milliseconds_between(f.answered_at, f.sent_at, dialect)
+    # In batches: a day's invitations can be hundreds of thousands of rows, and the callers fold them into a few
+    # cells as they come. Fetched all at once, the rollup refresh held the whole day in memory every 30 s, and the
+    # process kept that high-water mark (a 10-minute soak grew with the day's rows; bench/README.md).
     return db.session.execute(sa.select(
         f.created_at, f.channel, f.status, f.reason,
         sa.case((sa.and_(sent, f.answered == 1), sa.case((waited < 0, 0), else_=waited))),
         sent, sa.and_(sent, sa.or_(f.reported == 1, f.opened == 1, f.answered == 1)), sa.and_(sent, f.reported == 1),
-        f.opened == 1, f.answered == 1, f.completed == 1))
+        f.opened == 1, f.answered == 1, f.completed == 1).execution_options(yield_per=ROWS_PER_FETCH))
 
 
 def _fold(cells: dict, key, wait, flags) -> None:
