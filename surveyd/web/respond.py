@@ -49,7 +49,7 @@ def render_progress(state: Progress, chosen: int | None = None, notice_key: str 
     if state.stage == Stage.UNKNOWN:
         locale = survey_templates.resolve_locale(request.accept_languages.best, list(survey_templates.available_locales()))
         return _message(locale, "not_found", 404)
-    locale = state.dispatch.locale
+    locale = state.locale
     if state.stage == Stage.EXPIRED:
         return _message(locale, "expired", 410)
     if state.stage == Stage.COMPLETE:

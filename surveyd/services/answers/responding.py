@@ -42,6 +42,13 @@ class Progress:
     follow_ups: list[dict[str, Any]] = field(default_factory=list)
     changed: bool = False
     error: str | None = None
+    locale: str | None = None  # the dispatch's, read when the state is taken
+
+    def __post_init__(self) -> None:
+        # Read now, inside the transaction: the page after a commit then needs no query (on SQLite a read after the
+        # commit is a new transaction, which takes the writer's lock just to read the locale back).
+        if self.locale is None and self.dispatch is not None:
+            self.locale = self.dispatch.locale
 
 
 def dispatch_for_token(token: str) -> Dispatch | None:
