@@ -354,7 +354,7 @@ class PipedProcess:
         self.process.start()
         self.ready = self.pipe.recv()
 
-    def ask(self, command: str):
+    def ask(self, command: object):
         """Send a command to the fake and return its answer."""
         self.pipe.send(command)
         return self.pipe.recv()

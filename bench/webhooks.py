@@ -24,7 +24,11 @@ between the requests that got 200 and the distinct requests wrk wrote (warm-up +
 wrk stops with requests in flight; those waitress already runs still commit, those still queued are dropped as
 their connection closes. wrk is required.
 
+`--api-latency-ms N` (telegram) has the fake hold each sendMessage and editMessageText N ms once the invitations are
+out: the round trip to the real Bot API, which the loopback fake does not have.
+
     .venv/bin/python bench/webhooks.py --channel sms|telegram [--database sqlite|postgresql] [--links 3000]
+                                       [--api-latency-ms 100]
 """
 from __future__ import annotations
 
@@ -57,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--links", type=int, default=3000, help="dispatches planned; a fifth go to the warm-up "
                                                                  "(default 3000; Telegram sends 30/s)")
     parser.add_argument("--score", type=int, default=9, help="the score every answer gives (default 9: no alert)")
+    parser.add_argument("--api-latency-ms", type=float, default=0.0,
+                        help="telegram: the fake Bot API holds each sendMessage and editMessageText this long once the "
+                             "invitations are out, as the real one's round trip would (default 0)")
     return parser.parse_args(argv)
 
 
@@ -68,7 +75,10 @@ def _fake_telegram_main(pipe) -> None:
     pipe.send((fake.base_url, fake.token))
     try:
         while (command := pipe.recv()) != "stop":
-            if command == "sent":  # (chat id, message id, inline keyboard) of every sendMessage
+            if isinstance(command, tuple) and command[0] == "latency":  # hold each send and edit this long
+                fake.delay_after_store(command[1])
+                pipe.send(True)
+            elif command == "sent":  # (chat id, message id, inline keyboard) of every sendMessage
                 pipe.send([(m["chat_id"], m["message_id"], (m["reply_markup"] or {}).get("inline_keyboard"))
                            for m in fake.sent])
     except (KeyboardInterrupt, EOFError):
@@ -202,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         requests = (sms_requests(env["SURVEYD_PUBLIC_URL"], fake.account_sid, fake.auth_token, args.links, args.score)
                     if args.channel == "sms" else telegram_requests(fake, args.links, args.score))
         warm = len(requests) // 5
+        if args.channel == "telegram" and args.api_latency_ms:
+            fake.ask(("latency", args.api_latency_ms / 1000))
         files = {"hook-warm": bench.tmp / "warm.requests", "hook-run": bench.tmp / "run.requests"}
         write_requests(files["hook-warm"], requests[:warm])
         write_requests(files["hook-run"], requests[warm:])
@@ -229,7 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     ratio, rows = common.against_healthz(noop, hooks, f"POST {PATHS[args.channel]}")
     title = (f"webhooks, {args.channel}, embedded, {args.database}, score {args.score}, {args.concurrency} clients "
              f"(wrk), {args.threads} waitress threads: webhook/healthz = {ratio:.2f}x (aim >= 0.5x, p99 < 50 ms)")
-    common.report(f"webhooks-{args.channel}-{args.database}", title, rows,
+    latency = f"-latency{args.api_latency_ms:g}ms" if args.channel == "telegram" and args.api_latency_ms else ""
+    if latency:
+        title = title.replace(f"score {args.score},", f"score {args.score}, Bot API round trip {args.api_latency_ms:g} ms,")
+    common.report(f"webhooks-{args.channel}-{args.database}{latency}", title, rows,
                   {"ratio": ratio, "healthz": noop, "webhook": hooks, "options": vars(args), "stored": counts,
                    "issued": issued, "answered_200": ok_status, "exactly_once": exactly_once,
                    "log_errors": log_errors, "serve_rss_mib": memory})

@@ -442,3 +442,23 @@ def test_simultaneous_follow_up_posts_keep_one_comment(live_server, client, insi
     assert set(response["answers"]) == {"score", "improve"}
     assert response["answers"]["improve"] in {f"comment {n}" for n in range(4)}
     assert len(state["alerts"]) == 1
+
+
+@pytest.mark.parametrize("locale", ["en", "fa"])
+def test_an_answer_and_its_page_take_one_transaction(app, client, inside, locale):
+    """The page after the answer is rendered from what was read inside the answer's transaction: no second
+    transaction after the commit (on SQLite every transaction takes the one writer's lock)."""
+    link = inside(new_link, contact_locale=locale)
+    begun = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda connection: begun.append(connection)  # noqa: E731
+    sa.event.listen(engine, "begin", listener)
+    try:
+        response = client.post(link.path, data={"score": "9"})
+    finally:
+        sa.event.remove(engine, "begin", listener)
+    assert response.status_code == 200
+    page = parse(body(response))
+    assert t(locale, "page.score_kept") in page.text and page.all("textarea")  # the follow-up, in the locale
+    assert len(begun) == 1

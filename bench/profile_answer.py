@@ -1,0 +1,121 @@
+"""Where one web answer's milliseconds go: POST /s/<token> through the real app in one process, under cProfile.
+
+No network and no load generator, like bench/profile_ingest.py: the Flask test client first plans N web dispatches
+over POST /api/v1/events (not measured), then answers each once with a score (as bench/answers.py does: score 9,
+so the follow-up question's page comes back and no alert is raised), plain and then under cProfile, and
+N GET /healthz for scale. The profile is cut into the parts of the answering path by the cumulative time of the
+functions that do each; parts nest, so the table shows them as a tree.
+
+    .venv/bin/python bench/profile_answer.py [--answers 1000] [--database sqlite|postgresql] [--top 25]
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from bench.common import report  # noqa: E402
+from bench.profile_ingest import _cumulative, part_rows, surveyd_with_trigger  # noqa: E402
+
+# (depth, label, module path fragment, function name): cumulative time of the first matching function.
+PARTS = [
+    (0, "whole request (Flask test client)", "werkzeug/test.py", "run_wsgi_app"),
+    (1, "token check and the dispatch's row", "surveyd/services/answers/responding.py", "dispatch_for_token"),
+    (1, "reading the form (the web channel's inbound path)", "bots/web_link.py", "parse_inbound"),
+    (1, "record_answer (the service)", "surveyd/services/answers/responding.py", "record_answer"),
+    (2, "where the respondent stands (progress)", "surveyd/services/answers/responding.py", "progress"),
+    (2, "the response and its first answer", "surveyd/services/answers/responding.py", "_start_response"),
+    (3, "status step (answered)", "surveyd/services/dispatch/planning.py", "record_status"),
+    (3, "reminders settled", "surveyd/services/dispatch/planning.py", "settle_reminders"),
+    (2, "follow-up questions of the band", "surveyd/services/answers/responding.py", "follow_ups_for"),
+    (2, "response.created for webhook endpoints", "surveyd/services/integrations/events.py", "publish_response"),
+    (2, "alert check", "surveyd/services/alerts/raising.py", "raise_alert_if_negative"),
+    (2, "commit", "sqlalchemy/orm/session.py", "commit"),
+    (1, "the page (render_progress)", "surveyd/web/respond.py", "render_progress"),
+    (2, "Jinja rendering", "flask/templating.py", "render_template"),
+    (1, "all ORM flushes (inside the above)", "sqlalchemy/orm/session.py", "flush"),
+    (1, "all SQL in the driver (inside the above)", "sqlite3", "execute"),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--answers", type=int, default=1000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--top", type=int, default=25, help="also print the top N functions by own time")
+    args = parser.parse_args()
+    app, client, headers = surveyd_with_trigger(args.database, "web", 0)
+
+    def links(count: int) -> list[str]:
+        """Paths of new web links, one per new contact."""
+        paths = []
+        for _ in range(count):
+            body = {"touchpoint": "order.delivered", "contact": {"external_id": f"a-{uuid.uuid4().hex[:12]}"}}
+            answer = client.post("/api/v1/events", json=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+            assert answer.status_code == 202, answer.get_data(as_text=True)
+            paths.append("/s/" + answer.get_json()["dispatches"][0]["url"].rsplit("/s/", 1)[1])
+        return paths
+
+    def answer(path: str) -> None:
+        page = client.post(path, data={"score": "9"})
+        assert page.status_code == 200, page.get_data(as_text=True)[:300]
+
+    warm, plain, profiled = links(50), links(args.answers), links(args.answers)
+    for path in warm:  # imports, caches, compiled statements
+        answer(path)
+        client.get("/healthz")
+    began = time.perf_counter()
+    for _ in range(args.answers):
+        assert client.get("/healthz").status_code == 200
+    healthz_ms = (time.perf_counter() - began) * 1000 / args.answers
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from surveyd.extensions import db
+
+    counts = {"statements": 0, "flushes": 0}
+    with app.app_context():
+        engine = db.engine
+
+    def statement(*_):
+        counts["statements"] += 1
+
+    def flushed(*_):
+        counts["flushes"] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", statement)
+    sa.event.listen(Session, "after_flush", flushed)
+    began = time.perf_counter()
+    for path in plain:
+        answer(path)
+    plain_ms = (time.perf_counter() - began) * 1000 / args.answers
+    sa.event.remove(engine, "before_cursor_execute", statement)
+    sa.event.remove(Session, "after_flush", flushed)
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.enable()
+    for path in profiled:
+        answer(path)
+    profiler.disable()
+    answer_ms = (time.perf_counter() - began) * 1000 / args.answers
+    stats = pstats.Stats(profiler)
+    rows = part_rows(stats, PARTS, _cumulative(stats, *PARTS[0][2:]), plain_ms, args.answers, "answer")
+    rows.append(("POST /s/<token>, wall time", f"{answer_ms:.3f}", "-", f"{plain_ms:.2f}"))
+    rows.append(("GET /healthz, wall time, for scale", "-", "-", f"{healthz_ms:.2f}"))
+    rows.append(("SQL statements per answer", "-", "-", f"{counts['statements'] / args.answers:.1f}"))
+    rows.append(("ORM flushes per answer", "-", "-", f"{counts['flushes'] / args.answers:.1f}"))
+    report(f"profile-answer-{args.database}", f"POST /s/<token> in one process, {args.database}, "
+           f"{args.answers} answers", rows, {"answers": args.answers})
+    if args.top:
+        print(f"\nTop {args.top} functions by own time:")
+        stats.sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
