@@ -11,17 +11,14 @@ functions that do each; parts nest, so the table shows them as a tree.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
 import sys
-import time
 import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.common import report  # noqa: E402
-from bench.profile_ingest import _cumulative, part_rows, surveyd_with_trigger  # noqa: E402
+from bench.profile_ingest import profile_requests, surveyd_with_trigger  # noqa: E402
 
 # (depth, label, module path fragment, function name): cumulative time of the first matching function.
 PARTS = [
@@ -66,50 +63,8 @@ def main() -> None:
         page = client.post(path, data={"score": "9"})
         assert page.status_code == 200, page.get_data(as_text=True)[:300]
 
-    warm, plain, profiled = links(50), links(args.answers), links(args.answers)
-    for path in warm:  # imports, caches, compiled statements
-        answer(path)
-        client.get("/healthz")
-    began = time.perf_counter()
-    for _ in range(args.answers):
-        assert client.get("/healthz").status_code == 200
-    healthz_ms = (time.perf_counter() - began) * 1000 / args.answers
-    import sqlalchemy as sa
-    from sqlalchemy.orm import Session
-
-    from surveyd.extensions import db
-
-    counts = {"statements": 0, "flushes": 0}
-    with app.app_context():
-        engine = db.engine
-
-    def statement(*_):
-        counts["statements"] += 1
-
-    def flushed(*_):
-        counts["flushes"] += 1
-
-    sa.event.listen(engine, "before_cursor_execute", statement)
-    sa.event.listen(Session, "after_flush", flushed)
-    began = time.perf_counter()
-    for path in plain:
-        answer(path)
-    plain_ms = (time.perf_counter() - began) * 1000 / args.answers
-    sa.event.remove(engine, "before_cursor_execute", statement)
-    sa.event.remove(Session, "after_flush", flushed)
-    profiler = cProfile.Profile()
-    began = time.perf_counter()
-    profiler.enable()
-    for path in profiled:
-        answer(path)
-    profiler.disable()
-    answer_ms = (time.perf_counter() - began) * 1000 / args.answers
-    stats = pstats.Stats(profiler)
-    rows = part_rows(stats, PARTS, _cumulative(stats, *PARTS[0][2:]), plain_ms, args.answers, "answer")
-    rows.append(("POST /s/<token>, wall time", f"{answer_ms:.3f}", "-", f"{plain_ms:.2f}"))
-    rows.append(("GET /healthz, wall time, for scale", "-", "-", f"{healthz_ms:.2f}"))
-    rows.append(("SQL statements per answer", "-", "-", f"{counts['statements'] / args.answers:.1f}"))
-    rows.append(("ORM flushes per answer", "-", "-", f"{counts['flushes'] / args.answers:.1f}"))
+    rows, stats = profile_requests(app, client, answer, links(50), links(args.answers), links(args.answers),
+                                   PARTS, "POST /s/<token>", "answer")
     report(f"profile-answer-{args.database}", f"POST /s/<token> in one process, {args.database}, "
            f"{args.answers} answers", rows, {"answers": args.answers})
     if args.top:

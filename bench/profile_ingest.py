@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -97,6 +98,57 @@ def part_rows(stats: pstats.Stats, parts: list[tuple], whole: float, plain_ms: f
     return rows
 
 
+def profile_requests(app, client, call: Callable[[Any], None], warm: list, plain: list, profiled: list,
+                     parts: list[tuple], route: str, unit: str) -> tuple[list[tuple], pstats.Stats]:
+    """Warm up with `call` on `warm`; time it on `plain` as it is, counting SQL statements and ORM flushes; then on
+    `profiled` under cProfile; and as many GET /healthz for scale. The table of parts with those figures added, and
+    the profile."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from surveyd.extensions import db
+
+    for item in warm:  # imports, caches, compiled statements
+        call(item)
+        client.get("/healthz")
+    began = time.perf_counter()
+    for _ in plain:
+        assert client.get("/healthz").status_code == 200
+    healthz_ms = (time.perf_counter() - began) * 1000 / len(plain)
+    counts = {"statements": 0, "flushes": 0}
+    with app.app_context():
+        engine = db.engine
+
+    def statement(*_):
+        counts["statements"] += 1
+
+    def flushed(*_):
+        counts["flushes"] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", statement)
+    sa.event.listen(Session, "after_flush", flushed)
+    began = time.perf_counter()
+    for item in plain:
+        call(item)
+    plain_ms = (time.perf_counter() - began) * 1000 / len(plain)
+    sa.event.remove(engine, "before_cursor_execute", statement)
+    sa.event.remove(Session, "after_flush", flushed)
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.enable()
+    for item in profiled:
+        call(item)
+    profiler.disable()
+    profiled_ms = (time.perf_counter() - began) * 1000 / len(profiled)
+    stats = pstats.Stats(profiler)
+    rows = part_rows(stats, parts, _cumulative(stats, *parts[0][2:]), plain_ms, len(profiled), unit)
+    rows.append((f"{route}, wall time", f"{profiled_ms:.3f}", "-", f"{plain_ms:.2f}"))
+    rows.append(("GET /healthz, wall time, for scale", "-", "-", f"{healthz_ms:.2f}"))
+    rows.append((f"SQL statements per {unit}", "-", "-", f"{counts['statements'] / len(plain):.1f}"))
+    rows.append((f"ORM flushes per {unit}", "-", "-", f"{counts['flushes'] / len(plain):.1f}"))
+    return rows, stats
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
@@ -111,49 +163,9 @@ def main() -> None:
         answer = client.post("/api/v1/events", json=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
         assert answer.status_code == 202, answer.get_data(as_text=True)
 
-    for n in range(50):  # warm-up: imports, caches, compiled statements
-        event(-n - 1)
-        client.get("/healthz")
-    began = time.perf_counter()
-    for _ in range(args.events):
-        assert client.get("/healthz").status_code == 200
-    healthz_ms = (time.perf_counter() - began) * 1000 / args.events
-    import sqlalchemy as sa
-    from sqlalchemy.orm import Session
-
-    from surveyd.extensions import db
-
-    counts = {"statements": 0, "flushes": 0}
-    with app.app_context():
-        engine = db.engine
-
-    def statement(*_):
-        counts["statements"] += 1
-
-    def flushed(*_):
-        counts["flushes"] += 1
-
-    sa.event.listen(engine, "before_cursor_execute", statement)
-    sa.event.listen(Session, "after_flush", flushed)
-    began = time.perf_counter()
-    for n in range(args.events):
-        event(args.events + n)
-    plain_ms = (time.perf_counter() - began) * 1000 / args.events
-    sa.event.remove(engine, "before_cursor_execute", statement)
-    sa.event.remove(Session, "after_flush", flushed)
-    profiler = cProfile.Profile()
-    began = time.perf_counter()
-    profiler.enable()
-    for n in range(args.events):
-        event(n)
-    profiler.disable()
-    event_ms = (time.perf_counter() - began) * 1000 / args.events
-    stats = pstats.Stats(profiler)
-    rows = part_rows(stats, PARTS, _cumulative(stats, *PARTS[0][2:]), plain_ms, args.events, "event")
-    rows.append(("POST /api/v1/events, wall time", f"{event_ms:.3f}", "-", f"{plain_ms:.2f}"))
-    rows.append(("GET /healthz, wall time, for scale", "-", "-", f"{healthz_ms:.2f}"))
-    rows.append(("SQL statements per event", "-", "-", f"{counts['statements'] / args.events:.1f}"))
-    rows.append(("ORM flushes per event", "-", "-", f"{counts['flushes'] / args.events:.1f}"))
+    rows, stats = profile_requests(app, client, event, [-n - 1 for n in range(50)],
+                                   [args.events + n for n in range(args.events)], list(range(args.events)),
+                                   PARTS, "POST /api/v1/events", "event")
     report(f"profile-ingest-{args.database}", f"POST /api/v1/events in one process, {args.database}, "
            f"{args.events} events", rows, {"events": args.events})
     if args.top:
