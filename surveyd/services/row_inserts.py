@@ -7,7 +7,8 @@ id` on the session's connection, in its transaction. The object stays out of the
 was written (its id included), not a live row; read the row again to change it.
 
 Only the object's columns are written, with the model's column defaults for those not set; relationships are not
-followed, so a foreign key is given by its id (or by `parent_ids`, for a parent inserted in the same call).
+followed, so a foreign key is given by its id (dispatch.planning.store sets a reminder's parent_id once its
+invitation has one).
 """
 from __future__ import annotations
 
