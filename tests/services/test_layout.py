@@ -13,7 +13,7 @@ import surveyd.services
 ORDER = ["access", "audit", "audience", "design", "dispatch", "insight", "health", "privacy", "integrations", "alerts",
          "intake", "answers", "sandbox"]
 SERVICES = Path(__file__).resolve().parents[2] / "surveyd" / "services"
-SHARED = {"config_cache", "errors", "row_inserts", "runtime", "tokens"}
+SHARED = {"config_cache", "errors", "row_writes", "runtime", "tokens"}
 # The layers above services: a service importing one of them would point a dependency the wrong way.
 CALLERS = {"api", "web", "webhooks", "console", "server", "cli", "tasks"}
 

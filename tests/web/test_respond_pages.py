@@ -462,3 +462,21 @@ def test_an_answer_and_its_page_take_one_transaction(app, client, inside, locale
     page = parse(body(response))
     assert t(locale, "page.score_kept") in page.text and page.all("textarea")  # the follow-up, in the locale
     assert len(begun) == 1
+
+
+def test_a_score_is_written_without_a_flush_and_reads_back_whole(app, client, inside, api, link):
+    """The response, its answers, the status step and the dispatch's status go in with one statement each
+    (services/row_writes.py); the unit of work's flush, most of an answer's cost, is not needed."""
+    flushes = []
+    listener = lambda session, *_: flushes.append(session)  # noqa: E731
+    sa.event.listen(db.session, "before_flush", listener)
+    try:
+        page = client.post(link.path, data={"score": "9", "liked": "Fast"})  # the score and its follow-up at once
+    finally:
+        sa.event.remove(db.session, "before_flush", listener)
+    assert page.status_code == 200 and flushes == []
+    state = inside(stored, link.dispatch_id)
+    assert state["status"] == "answered" and state["history"][-1] == "answered"
+    assert state["responses"] == [{"score": 9, "completed": True, "answers": {"score": 9, "liked": "Fast"}}]
+    (item,) = api.get("/responses").get_json()["items"]
+    assert item["completed"] is True and [a["value"] for a in item["answers"]] == [9, "Fast"]

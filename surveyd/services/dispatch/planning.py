@@ -25,7 +25,7 @@ from surveyd.models import (
     SurveyVersion,
     Trigger,
 )
-from surveyd.services import row_inserts, tokens
+from surveyd.services import row_writes, tokens
 from surveyd.services.audience import suppressions
 from surveyd.services.design.triggers import triggers_for
 from surveyd.services.dispatch import channels, rules
@@ -80,13 +80,16 @@ def next_channel(preferred: list[str], current: Channel, contact: Contact) -> Ch
 
 def record_status(dispatch: Dispatch, status: DispatchStatus, reason: str | None = None, detail: dict | None = None) -> None:
     """Move a dispatch to a status and keep the step, with its channel, in its history (flushes, never commits)."""
-    dispatch.status, dispatch.reason = status, reason
     step = DispatchStatusChange(status=status, reason=reason, channel=dispatch.channel, detail=detail)
     if dispatch.id is not None and "history" in sa.inspect(dispatch).unloaded:
-        # Adding the step by id spares loading the whole history of a stored dispatch.
+        # A stored dispatch: the step is added by id, which spares loading its whole history, and it is a new row
+        # never changed again, so it goes in with one INSERT; a dispatch with no other change pending gets its
+        # status with one UPDATE (services/row_writes.py). The answer path then owes no flush for either.
+        row_writes.update(dispatch, status=status, reason=reason)
         step.dispatch_id = dispatch.id
-        db.session.add(step)
+        row_writes.insert(step)
     else:
+        dispatch.status, dispatch.reason = status, reason
         dispatch.history.append(step)
     for listener in STATUS_LISTENERS:
         listener(dispatch, step)
@@ -226,14 +229,14 @@ def plan_one(trigger: Trigger, version: SurveyVersion, event: Event, contact: Co
 
 def store(dispatches: list[Dispatch]) -> None:
     """Write planned dispatches, parents first, and then all their status steps: one INSERT each and one for the
-    steps, without the unit of work (services/row_inserts.py). They get their ids and stay out of the session."""
+    steps, without the unit of work (services/row_writes.py). They get their ids and stay out of the session."""
     for dispatch in dispatches:
         if dispatch.parent is not None:
             dispatch.parent_id = dispatch.parent.id
-        row_inserts.insert(dispatch)
+        row_writes.insert(dispatch)
         for step in dispatch.history:
             step.dispatch_id = dispatch.id
-    row_inserts.insert_all([step for dispatch in dispatches for step in dispatch.history])
+    row_writes.insert_all([step for dispatch in dispatches for step in dispatch.history])
 
 
 def _quiet_detail(trigger: Trigger, contact: Contact) -> dict:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from surveyd.extensions import db
 from surveyd.models import Dispatch, Event, utcnow
-from surveyd.services import row_inserts
+from surveyd.services import row_writes
 from surveyd.services.audience.contacts import apply_contact
 from surveyd.services.design.touchpoints import touchpoint_id
 from surveyd.services.dispatch.planning import plan_dispatches
@@ -81,7 +81,7 @@ def _record(data: dict[str, Any], digest: str, key: str | None, present: Present
     contact, _ = apply_contact(external_id, contact_data, source="event")
     db.session.flush()  # a new or changed contact is written and has its id
     # The event and its dispatches are new rows nothing changes in this transaction: written with Core statements
-    # (services/row_inserts.py), which costs a fraction of the unit of work's flushes.
+    # (services/row_writes.py), which costs a fraction of the unit of work's flushes.
     event = Event(
         touchpoint_id=touchpoint,
         contact_id=contact.id,
@@ -91,7 +91,7 @@ def _record(data: dict[str, Any], digest: str, key: str | None, present: Present
         idempotency_key=key,
         request_hash=digest if key else None,
     )
-    row_inserts.insert(event)  # sampling and the dispatches use its id
+    row_writes.insert(event)  # sampling and the dispatches use its id
     dispatches = plan_dispatches(event, contact, now)
     body = present(event, dispatches)
     # The answer is kept for replays with a plain UPDATE.

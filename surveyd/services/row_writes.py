@@ -1,0 +1,98 @@
+"""Rows written with one Core statement each instead of the unit of work, for the hot paths.
+
+The ORM's unit of work (a flush) sorts, cascades and tracks every object it writes; for an event's few new rows
+that bookkeeping costs more than the statements themselves (bench/README.md, issue 17). Here a mapped object is
+built as usual, so the code that decides its fields reads the same, and then inserted with `INSERT ... RETURNING
+id` on the session's connection, in its transaction. The object stays out of the session: it is a record of what
+was written (its id and the model's column defaults included), not a live row; read the row again to change it.
+Or hand it to `attach`, which puts it in the session as if it had just been loaded: its relationships then load as
+usual and a later change is flushed as an UPDATE (the answer path inserts a response this way, then completes it).
+
+Only the object's columns are written, with the model's column defaults for those not set; relationships are not
+followed, so a foreign key is given by its id (dispatch.planning.store sets a reminder's parent_id once its
+invitation has one).
+
+`update` is the same idea for a persistent object with nothing else pending: a few columns written with one
+`UPDATE` and set on the object as loaded, so no flush is owed (a dispatch's status, on the answer path).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from surveyd.extensions import db
+
+
+def values(instance: Any) -> dict[str, Any]:
+    """The column values of a transient mapped object, by column name: those set, the model's Python-side column
+    defaults, and None for the rest. They are set on the object too, so that it shows the row as written (a column
+    with a server default is left to the database and not shown)."""
+    state = sa.inspect(instance)
+    if state.session is not None or state.key is not None:
+        raise ValueError(f"{instance!r} is in a session; row_writes writes new, transient objects only")
+    given = state.dict
+    for attribute in state.mapper.column_attrs:
+        column = attribute.columns[0]
+        if attribute.key in given or column.primary_key:
+            continue
+        if column.default is None:
+            if column.server_default is None:
+                setattr(instance, attribute.key, None)  # what the row gets: read back, it needs no query
+        elif column.default.is_scalar:
+            setattr(instance, attribute.key, column.default.arg)
+        elif column.default.is_callable:
+            setattr(instance, attribute.key, column.default.arg(None))  # utcnow, dict, list: no context
+    return {attribute.columns[0].name: given[attribute.key]
+            for attribute in state.mapper.column_attrs if attribute.key in given}
+
+
+def insert(instance: Any) -> int:
+    """Insert one transient mapped object in the session's transaction; its id is set and returned."""
+    table = sa.inspect(instance).mapper.local_table
+    instance.id = db.session.connection().execute(sa.insert(table).returning(table.c.id), values(instance)).scalar_one()
+    return instance.id
+
+
+def attach(*instances: Any) -> None:
+    """Put inserted objects in the session as persistent rows, as if just loaded, without a flush.
+
+    Pass together objects that refer to each other (a response and its answers): each must have its id before any
+    joins the session, or the session's cascade would add the others as new rows to insert again.
+    """
+    for instance in instances:
+        if instance.id is None:
+            raise ValueError(f"{instance!r} has no id; insert it before attaching it")
+        make_transient_to_detached(instance)
+    for instance in instances:
+        db.session.add(instance)
+
+
+def update(instance: Any, **changes: Any) -> bool:
+    """Write `changes` to a persistent object's row with one UPDATE, and set them on it as loaded; the model's
+    Python-side onupdate values too. False, and nothing written, when the object has other changes pending: then
+    the changes are set as usual and go with the flush those changes owe anyway."""
+    state = sa.inspect(instance)
+    if not state.persistent or state.modified:
+        for key, value in changes.items():
+            setattr(instance, key, value)
+        return False
+    table = state.mapper.local_table
+    for attribute in state.mapper.column_attrs:
+        column = attribute.columns[0]
+        if attribute.key not in changes and column.onupdate is not None and column.onupdate.is_callable:
+            changes[attribute.key] = column.onupdate.arg(None)  # updated_at
+    columns = {state.mapper.get_property(key).columns[0].name: value for key, value in changes.items()}
+    db.session.connection().execute(sa.update(table).where(table.c.id == instance.id).values(columns))
+    for key, value in changes.items():
+        set_committed_value(instance, key, value)
+    return True
+
+
+def insert_all(instances: list[Any]) -> None:
+    """Insert transient objects of one model, each with the same fields set, in one statement; no ids are read."""
+    if instances:
+        table = sa.inspect(instances[0]).mapper.local_table
+        db.session.connection().execute(sa.insert(table), [values(instance) for instance in instances])

@@ -1,0 +1,224 @@
+"""Rows written without the unit of work: the same rows a flush would write, in the session's transaction."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from surveyd.extensions import db
+from surveyd.models import (
+    Answer,
+    Channel,
+    Dispatch,
+    DispatchPurpose,
+    DispatchStatus,
+    DispatchStatusChange,
+    Event,
+    Response,
+    SurveyVersion,
+    utcnow,
+)
+from surveyd.services import row_writes
+from surveyd.services.design.touchpoints import touchpoint_id as touchpoint_named
+from tests import factories
+
+
+@pytest.fixture
+def touchpoint_and_contact(ctx):
+    """A stored touchpoint and contact for events to point at."""
+    contact = factories.contact()
+    touchpoint = touchpoint_named("order.delivered")
+    db.session.commit()
+    return touchpoint, contact.id
+
+
+def test_insert_gives_the_id_writes_the_defaults_and_leaves_the_object_out_of_the_session(touchpoint_and_contact):
+    touchpoint_id, contact_id = touchpoint_and_contact
+    event = Event(touchpoint_id=touchpoint_id, contact_id=contact_id, occurred_at=utcnow())
+    new_id = row_writes.insert(event)
+    assert event.id == new_id and new_id > 0
+    assert sa.inspect(event).transient  # a record of the row, not a live one
+    # The object shows the row as written: the column defaults, and None where nothing was given.
+    assert event.attributes == {} and event.received_at is not None and event.response_body is None
+    db.session.commit()
+    stored = db.session.get(Event, new_id)
+    assert stored.attributes == {} and stored.received_at is not None  # the model's column defaults
+    assert stored.contact_id == contact_id and stored.response_body is None
+
+
+def test_insert_refuses_an_object_in_a_session_and_writes_nothing(touchpoint_and_contact):
+    touchpoint_id, contact_id = touchpoint_and_contact
+    event = Event(touchpoint_id=touchpoint_id, contact_id=contact_id, occurred_at=utcnow())
+    db.session.add(event)
+    db.session.flush()
+    with pytest.raises(ValueError, match="transient"):
+        row_writes.insert(event)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0
+
+
+def test_rows_are_in_the_sessions_transaction_and_go_with_its_rollback(touchpoint_and_contact):
+    touchpoint_id, contact_id = touchpoint_and_contact
+    row_writes.insert(Event(touchpoint_id=touchpoint_id, contact_id=contact_id, occurred_at=utcnow()))
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == 1  # the session sees it
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0
+
+
+def test_insert_all_writes_every_object_in_one_statement(app, touchpoint_and_contact):
+    survey = factories.survey()
+    answer = factories.event()  # a survey without a trigger plans nothing; this only makes an event to hang on
+    assert answer["dispatches"] == []
+    dispatch = Dispatch(event_id=answer["id"], survey_id=survey.id, survey_version_id=db.session.scalar(
+                            sa.select(SurveyVersion.id).where(SurveyVersion.survey_id == survey.id)),
+                        contact_id=touchpoint_and_contact[1], channel=Channel.WEB, purpose=DispatchPurpose.INVITATION,
+                        status=DispatchStatus.SCHEDULED, locale="en", token_nonce="n" * 32,
+                        due_at=utcnow(), expires_at=utcnow())
+    row_writes.insert(dispatch)
+    steps = [DispatchStatusChange(dispatch_id=dispatch.id, status=status, reason=None, channel=Channel.WEB, detail=None)
+             for status in (DispatchStatus.SCHEDULED, DispatchStatus.SENT, DispatchStatus.ANSWERED)]
+    seen = []
+    engine = db.engine
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        row_writes.insert_all(steps)
+        row_writes.insert_all([])  # nothing to write: no statement
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    db.session.commit()
+    assert len([s for s in seen if s.lstrip().upper().startswith("INSERT")]) == 1
+    stored = db.session.scalars(sa.select(DispatchStatusChange.status).where(
+        DispatchStatusChange.dispatch_id == dispatch.id).order_by(DispatchStatusChange.id)).all()
+    assert stored == [DispatchStatus.SCHEDULED, DispatchStatus.SENT, DispatchStatus.ANSWERED]
+
+
+def test_an_events_web_link_and_its_reminder_are_stored_parent_first_with_their_steps(ctx):
+    survey = factories.survey()
+    factories.trigger(survey.id, reminder={"after_seconds": 3600, "channel": "email"})
+    factories.contact()
+    answer = factories.event(key="reminder-1")
+    (planned,) = answer["dispatches"]
+    assert planned["status"] == "sent" and planned["url"]
+    rows = db.session.scalars(sa.select(Dispatch).order_by(Dispatch.id)).all()
+    invitation, reminder = rows
+    assert invitation.id == planned["id"] and invitation.event_id == answer["id"]
+    assert reminder.parent_id == invitation.id and reminder.purpose == DispatchPurpose.REMINDER
+    assert reminder.status == DispatchStatus.SCHEDULED and reminder.reason == "reminder"
+    assert [step.status for step in invitation.history] == [DispatchStatus.SCHEDULED, DispatchStatus.SENT]
+    assert invitation.history[1].detail == {"via": "api_response"}
+    assert [step.status for step in reminder.history] == [DispatchStatus.SCHEDULED]
+    assert invitation.attempts == 0 and invitation.created_at is not None  # column defaults, as a flush writes them
+    # A replay answers byte for byte and stores nothing more.
+    assert factories.event(key="reminder-1") == answer
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Dispatch)) == 2
+
+
+
+def _web_dispatch() -> Dispatch:
+    """A stored web dispatch, read fresh, through the real services."""
+    survey = factories.survey()
+    factories.trigger(survey.id)
+    factories.contact()
+    (planned,) = factories.event()["dispatches"]
+    db.session.expire_all()
+    return db.session.get(Dispatch, planned["id"])
+
+
+def _statements(engine, seen: list[str]):
+    listener = lambda *args: seen.append(args[2].lstrip().split()[0].upper())  # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    return lambda: sa.event.remove(engine, "before_cursor_execute", listener)
+
+
+@pytest.fixture
+def flushes(app):
+    """The flushes the test's session makes."""
+    seen = []
+    listener = lambda session, *_: seen.append(session)  # noqa: E731
+    sa.event.listen(db.session, "before_flush", listener)
+    yield seen
+    sa.event.remove(db.session, "before_flush", listener)
+
+
+def test_attached_rows_are_loaded_rows_of_the_session_and_a_later_change_is_an_update(app, ctx, flushes):
+    dispatch = _web_dispatch()
+    flushes.clear()  # the setup's
+    response = Response(dispatch_id=dispatch.id, survey_id=dispatch.survey_id, score=9,
+                        survey_version_id=dispatch.survey_version_id, contact_id=dispatch.contact_id,
+                        channel=Channel.WEB, locale="en")
+    response.answers.append(Answer(question_id="score", value_number=9))
+    row_writes.insert(response)
+    (answer,) = response.answers
+    answer.response_id = response.id
+    row_writes.insert(answer)
+    row_writes.attach(response, answer)
+    assert sa.inspect(response).persistent and sa.inspect(answer).persistent
+    assert not db.session.new and not db.session.dirty and flushes == []
+    seen = []
+    stop = _statements(db.engine, seen)
+    try:
+        assert response.answers == [answer] and answer.response is response
+        assert response.dispatch is dispatch  # a relationship loads as on any loaded row (here from the session)
+        assert response.completed is False and answer.sentiment is None  # a default and a None
+        assert response.created_at is not None and answer.answered_at is not None
+    finally:
+        stop()
+    assert seen == []  # all read back with no query
+    response.completed = True
+    db.session.commit()
+    assert len(flushes) == 1  # the change, and nothing inserted again
+    db.session.expire_all()
+    stored = db.session.scalars(sa.select(Response)).one()
+    assert stored.completed is True and [a.value for a in stored.answers] == [9]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Answer)) == 1
+
+
+def test_attach_refuses_an_object_without_an_id_and_adds_nothing(ctx):
+    dispatch = _web_dispatch()
+    answer = Answer(question_id="score", value_number=9)
+    with pytest.raises(ValueError, match="no id"):
+        row_writes.attach(answer)
+    assert sa.inspect(answer).transient and not db.session.new
+    assert dispatch.status == DispatchStatus.SENT
+
+
+def test_update_writes_one_statement_and_the_object_reads_as_loaded(app, ctx, flushes):
+    dispatch = _web_dispatch()
+    flushes.clear()
+    before = dispatch.updated_at
+    seen = []
+    stop = _statements(db.engine, seen)
+    try:
+        assert row_writes.update(dispatch, status=DispatchStatus.ANSWERED, reason=None) is True
+    finally:
+        stop()
+    assert seen == ["UPDATE"] and flushes == [] and not db.session.dirty
+    assert dispatch.status == DispatchStatus.ANSWERED and dispatch.updated_at >= before  # the onupdate value too
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Dispatch, dispatch.id).status == DispatchStatus.ANSWERED
+
+
+def test_update_goes_with_the_rollback(ctx):
+    dispatch = _web_dispatch()
+    row_writes.update(dispatch, status=DispatchStatus.EXPIRED, reason="expired")
+    db.session.rollback()
+    assert db.session.get(Dispatch, dispatch.id).status == DispatchStatus.SENT
+
+
+def test_update_of_an_object_with_other_changes_joins_their_flush(app, ctx, flushes):
+    dispatch = _web_dispatch()
+    flushes.clear()
+    dispatch.attempts = 3  # pending: this row owes a flush anyway
+    seen = []
+    stop = _statements(db.engine, seen)
+    try:
+        assert row_writes.update(dispatch, status=DispatchStatus.FAILED, reason="x") is False
+    finally:
+        stop()
+    assert seen == [] and dispatch in db.session.dirty
+    db.session.commit()
+    assert len(flushes) == 1
+    db.session.expire_all()
+    stored = db.session.get(Dispatch, dispatch.id)
+    assert (stored.status, stored.reason, stored.attempts) == (DispatchStatus.FAILED, "x", 3)
