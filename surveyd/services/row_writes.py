@@ -17,6 +17,7 @@ invitation has one).
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +25,8 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from surveyd.extensions import db
+
+ROW_ID = "row_writes_id"  # the bound id of an UPDATE's row: no column has this name
 
 
 def values(instance: Any) -> dict[str, Any]:
@@ -49,10 +52,22 @@ def values(instance: Any) -> dict[str, Any]:
             for attribute in state.mapper.column_attrs if attribute.key in given}
 
 
+@functools.cache
+def _insert_returning_id(table: sa.Table) -> sa.Insert:
+    # Built once per table: a statement object keeps its cache key, so each use skips making and hashing it.
+    return sa.insert(table).returning(table.c.id)
+
+
+@functools.cache
+def _update_by_id(table: sa.Table) -> sa.Update:
+    # The SET clause is whichever columns the parameters name; the row is the bound ROW_ID.
+    return sa.update(table).where(table.c.id == sa.bindparam(ROW_ID))
+
+
 def insert(instance: Any) -> int:
     """Insert one transient mapped object in the session's transaction; its id is set and returned."""
     table = sa.inspect(instance).mapper.local_table
-    instance.id = db.session.connection().execute(sa.insert(table).returning(table.c.id), values(instance)).scalar_one()
+    instance.id = db.session.connection().execute(_insert_returning_id(table), values(instance)).scalar_one()
     return instance.id
 
 
@@ -85,7 +100,7 @@ def update(instance: Any, **changes: Any) -> bool:
         if attribute.key not in changes and column.onupdate is not None and column.onupdate.is_callable:
             changes[attribute.key] = column.onupdate.arg(None)  # updated_at
     columns = {state.mapper.get_property(key).columns[0].name: value for key, value in changes.items()}
-    db.session.connection().execute(sa.update(table).where(table.c.id == instance.id).values(columns))
+    db.session.connection().execute(_update_by_id(table), {**columns, ROW_ID: instance.id})
     for key, value in changes.items():
         set_committed_value(instance, key, value)
     return True

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 import survey_templates
 from bots.channel import InboundEvent
@@ -27,7 +28,7 @@ from surveyd.models import (
 )
 from surveyd.services.alerts import replies
 from surveyd.services.answers import inbound
-from surveyd.services.answers.responding import Stage, apply_answer, progress
+from surveyd.services.answers.responding import Progress, Stage, apply_answer, progress
 from surveyd.services.audience.contacts import set_consent
 from surveyd.services.design.scales import SCALES
 
@@ -48,12 +49,15 @@ class Thread:
     dispatch: Dispatch | None
     step: Step
     locale: str
+    state: Progress | None = None  # the dispatch's progress, read with the thread in this transaction
 
 
 def contacts_with_address(channel: Channel, address: str) -> list[Contact]:
     """Every contact reached at this address on the channel (one phone may serve a household)."""
     column = {Channel.SMS: Contact.phone, Channel.TELEGRAM: Contact.telegram_chat_id}[channel]
-    return list(db.session.scalars(sa.select(Contact).where(column == address).order_by(Contact.id)))
+    # Their consents load only if a keyword changes one: a score or a comment does not read them.
+    return list(db.session.scalars(sa.select(Contact).where(column == address).order_by(Contact.id)
+                                   .options(lazyload(Contact.consents))))
 
 
 def chat_question(follow_ups: list[dict]) -> dict | None:
@@ -61,8 +65,7 @@ def chat_question(follow_ups: list[dict]) -> dict | None:
     return next((question for question in follow_ups if question["type"] == "text"), None)
 
 
-def _step(target: Dispatch) -> Step:
-    state = progress(target)
+def _step(state: Progress) -> Step:
     if state.stage == Stage.FOLLOW_UP and chat_question(state.follow_ups) is None:
         return Step.DONE  # nothing more to ask in a chat; the page can still take the choices
     return _STEPS[state.stage]
@@ -85,12 +88,13 @@ def find_thread(channel: Channel, contacts: list[Contact]) -> Thread:
     latest = None
     for dispatch in recent:
         target = answered_dispatch(dispatch)
-        step = _step(target)
-        latest = latest or (target, step)
-        if step in (Step.SCORE, Step.COMMENT):
-            return Thread(contacts, target, step, target.locale)
+        state = progress(target)
+        thread = Thread(contacts, target, _step(state), target.locale, state)
+        latest = latest or thread
+        if thread.step in (Step.SCORE, Step.COMMENT):
+            return thread
     if latest is not None:
-        return Thread(contacts, latest[0], latest[1], latest[0].locale)
+        return latest
     locale = contacts[0].locale if contacts else None
     return Thread(contacts, None, Step.NONE, survey_templates.resolve_locale(locale, list(survey_templates.available_locales())))
 
@@ -139,9 +143,9 @@ def _act(thread: Thread, decision: Decision, message: InboundEvent, channel: Cha
     if decision.action == Action.SCORE:
         answer = InboundEvent(kind="answer", channel=channel.value, score=decision.score)
     else:
-        question = chat_question(progress(dispatch).follow_ups)
+        question = chat_question(thread.state.follow_ups)
         answer = InboundEvent(kind="answer", channel=channel.value, answers={question["id"]: decision.comment})
-    result = apply_answer(dispatch, answer)
+    result = apply_answer(dispatch, answer, thread.state)
     follow_up = chat_question(result.follow_ups) if result.stage == Stage.FOLLOW_UP else None
     return [follow_up["text"][dispatch.locale]] if follow_up else [say(channel, locale, "thanks")]
 
@@ -168,8 +172,7 @@ def take_message(inbound_id: int, message: InboundEvent) -> list[str]:
             # The same survey was answered on another path at this very moment: look again.
             db.session.rollback()
             continue
-        record.outcome = decision.action.value
-        record.dispatch_id = thread.dispatch.id if thread.dispatch else None
+        inbound.record_outcome(record, decision.action.value, thread.dispatch.id if thread.dispatch else None)
         db.session.commit()
         return replies
     return []

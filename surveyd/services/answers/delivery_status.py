@@ -70,6 +70,6 @@ def take_status(inbound_id: int, event: InboundEvent, dispatch_id: int | None) -
         return None
     dispatch = _dispatch_for(event, dispatch_id)
     outcome = _apply(dispatch, event) if dispatch is not None else "unknown_message"
-    record.outcome, record.dispatch_id = outcome, dispatch.id if dispatch is not None else None
+    inbound.record_outcome(record, outcome, dispatch.id if dispatch is not None else None)
     db.session.commit()
     return outcome

@@ -10,14 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from bots.channel import InboundEvent
 from surveyd.extensions import db
 from surveyd.models import Channel, InboundMessage
+from surveyd.services import row_writes
 
 
 def store_once(event: InboundEvent, payload: Mapping[str, Any]) -> int | None:
     """Keep the raw delivery (commits); its id while it still needs acting on, None when it was already acted on."""
     row = InboundMessage(channel=Channel(event.channel), kind=event.kind, provider_event_id=event.provider_event_id,
                          sender=event.sender, payload=dict(payload))
-    db.session.add(row)
     try:
+        row_writes.insert(row)  # one INSERT, its id kept: no flush, and no read of the row after the commit
         db.session.commit()
         return row.id
     except IntegrityError:
@@ -33,13 +34,19 @@ def store_once(event: InboundEvent, payload: Mapping[str, Any]) -> int | None:
 
 
 def claim(inbound_id: int, now: datetime) -> InboundMessage | None:
-    """Mark a delivery acted on in the caller's transaction; None when another request already did (flushes)."""
-    taken = db.session.execute(
+    """Mark a delivery acted on in the caller's transaction; None when another request already did.
+
+    One `UPDATE ... RETURNING` both takes the row and reads it back (writes at once, no flush).
+    """
+    return db.session.scalars(
         sa.update(InboundMessage)
         .where(InboundMessage.id == inbound_id, InboundMessage.processed_at.is_(None))
         .values(processed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
-        return None
-    return db.session.get(InboundMessage, inbound_id, populate_existing=True)
+        .returning(InboundMessage),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).one_or_none()
+
+
+def record_outcome(record: InboundMessage, outcome: str, dispatch_id: int | None) -> None:
+    """Keep what acting on a claimed delivery came to, in the caller's transaction (one UPDATE, no flush)."""
+    row_writes.update(record, outcome=outcome, dispatch_id=dispatch_id)

@@ -133,13 +133,14 @@ def _add_follow_ups(response: Response, questions: list[dict[str, Any]], answers
     return added
 
 
-def apply_answer(dispatch: Dispatch | None, inbound: InboundEvent) -> Progress:
+def apply_answer(dispatch: Dispatch | None, inbound: InboundEvent, current: Progress | None = None) -> Progress:
     """Apply one inbound answer in the caller's transaction (flushes, never commits).
 
     A score starts the response, follow-ups complete it; repeats change nothing. Raises
-    IntegrityError when a simultaneous answer to the same dispatch got in first.
+    IntegrityError when a simultaneous answer to the same dispatch got in first. `current` is the dispatch's
+    progress when the caller has just read it in this transaction (a chat finds its thread that way).
     """
-    current = progress(dispatch)
+    current = current if current is not None and current.dispatch is dispatch else progress(dispatch)
     if current.stage in (Stage.UNKNOWN, Stage.EXPIRED, Stage.COMPLETE):
         return current
     if current.stage == Stage.FOLLOW_UP:

@@ -51,7 +51,7 @@ def _tap(event: InboundEvent) -> tuple[ChatEffects, str, int | None]:
         return ChatEffects(acknowledge=say(TELEGRAM, locale, "expired")), "expired", target.id
     if state.stage in (Stage.FOLLOW_UP, Stage.COMPLETE):
         return ChatEffects(acknowledge=say(TELEGRAM, locale, "already")), "already", target.id
-    result = apply_answer(target, InboundEvent(kind="answer", channel=TELEGRAM.value, score=choice[1]))
+    result = apply_answer(target, InboundEvent(kind="answer", channel=TELEGRAM.value, score=choice[1]), state)
     if result.error:
         return ChatEffects(acknowledge=say(TELEGRAM, locale, "invalid_button")), "invalid_button", target.id
     digits = survey_templates.locale_info(locale).localize_digits
@@ -116,7 +116,7 @@ def take_update(inbound_id: int, event: InboundEvent) -> ChatEffects:
         except IntegrityError:
             db.session.rollback()  # answered on another path at this very moment: look again
             continue
-        record.outcome, record.dispatch_id = outcome, dispatch_id
+        inbound.record_outcome(record, outcome, dispatch_id)
         db.session.commit()
         return effects
     return ChatEffects()
