@@ -8,6 +8,7 @@ from surveyd.extensions import db
 from surveyd.models import (
     Answer,
     Channel,
+    Contact,
     Dispatch,
     DispatchPurpose,
     DispatchStatus,
@@ -222,3 +223,29 @@ def test_update_of_an_object_with_other_changes_joins_their_flush(app, ctx, flus
     db.session.expire_all()
     stored = db.session.get(Dispatch, dispatch.id)
     assert (stored.status, stored.reason, stored.attempts) == (DispatchStatus.FAILED, "x", 3)
+
+
+def test_an_event_for_a_new_contact_is_written_without_a_flush(ctx, flushes):
+    survey = factories.survey()
+    factories.trigger(survey.id)
+    flushes.clear()
+    answer = factories.event(external_id="new-1", attributes={"order": "A1"})
+    assert flushes == [] and answer["dispatches"][0]["status"] == "sent"
+    db.session.expire_all()
+    (contact,) = db.session.scalars(sa.select(Contact)).all()
+    assert contact.external_id == "new-1" and contact.attributes == {} and contact.created_at is not None
+    assert db.session.get(Event, answer["id"]).contact_id == contact.id
+
+
+def test_an_event_that_changes_a_contact_or_gives_a_consent_still_writes_them(ctx):
+    survey = factories.survey()
+    factories.trigger(survey.id)
+    factories.contact("known-1", name="Old Name")
+    factories.event(external_id="known-1", contact={"external_id": "known-1", "name": "New Name"})
+    factories.event(external_id="new-2", contact={"external_id": "new-2", "email": "b@example.com",
+                                                  "consent": {"email": "opted_out"}})
+    db.session.expire_all()
+    known = db.session.scalars(sa.select(Contact).where(Contact.external_id == "known-1")).one()
+    fresh = db.session.scalars(sa.select(Contact).where(Contact.external_id == "new-2")).one()
+    assert known.name == "New Name"
+    assert fresh.email == "b@example.com" and fresh.opted_out(Channel.EMAIL)

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from bots.channel import InboundEvent
 from surveyd.extensions import db
@@ -58,7 +59,9 @@ def dispatch_for_token(token: str) -> Dispatch | None:
     nonce = tokens.verify(token, settings().secret_key)
     if nonce is None:
         return None
-    return db.session.scalar(sa.select(Dispatch).where(Dispatch.token_nonce == nonce))
+    # The survey and its version come in the same query: every page and every answer reads them.
+    return db.session.scalar(sa.select(Dispatch).where(Dispatch.token_nonce == nonce)
+                             .options(joinedload(Dispatch.survey), joinedload(Dispatch.survey_version)))
 
 
 def follow_ups_for(dispatch: Dispatch, score: int) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from surveyd.models import (
     Response,
     utcnow,
 )
+from surveyd.services import row_writes
 from surveyd.services.errors import Invalid, NotFound
 
 EXTERNAL_ID_LENGTH = 200  # contacts.external_id is VARCHAR(200)
@@ -95,6 +96,18 @@ def _new_address(contact: Contact, channel: Channel) -> None:
     """A new address on a channel is worth trying again, even where the old one bounced."""
     if contact.undeliverable(channel):
         set_consent(contact, channel, ConsentState.OPTED_IN, "address_changed", {"field": channel.value})
+
+
+def write(contact: Contact) -> None:
+    """Write what apply_contact did, now, so the contact has its id (never commits). A new contact with nothing
+    else pending goes in with one INSERT (services/row_writes.py) and stays in the session as a loaded row; a
+    changed one, or a new one whose consents were set (set_consent flushed it), goes with a flush."""
+    if sa.inspect(contact).pending:
+        db.session.expunge(contact)
+        row_writes.insert(contact)
+        row_writes.attach(contact)
+    else:
+        db.session.flush()
 
 
 def put_contact(external_id: str, data: dict[str, Any], source: str = "api",

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from surveyd.extensions import db
 from surveyd.models import Dispatch, Event, utcnow
 from surveyd.services import row_writes
-from surveyd.services.audience.contacts import apply_contact
+from surveyd.services.audience import contacts
 from surveyd.services.design.touchpoints import touchpoint_id
 from surveyd.services.dispatch.planning import plan_dispatches
 from surveyd.services.errors import Conflict, Invalid
@@ -78,8 +78,8 @@ def _record(data: dict[str, Any], digest: str, key: str | None, present: Present
     contact_data = dict(data["contact"])
     external_id = contact_data.pop("external_id")
     touchpoint = touchpoint_id(data["touchpoint"])  # before the contact's row lock, as always: one lock order
-    contact, _ = apply_contact(external_id, contact_data, source="event")
-    db.session.flush()  # a new or changed contact is written and has its id
+    contact, _ = contacts.apply_contact(external_id, contact_data, source="event")
+    contacts.write(contact)  # a new or changed contact is written and has its id
     # The event and its dispatches are new rows nothing changes in this transaction: written with Core statements
     # (services/row_writes.py), which costs a fraction of the unit of work's flushes.
     event = Event(
