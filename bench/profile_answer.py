@@ -10,15 +10,18 @@ functions that do each; parts nest, so the table shows them as a tree.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from bench.common import report  # noqa: E402
-from bench.profile_ingest import profile_requests, surveyd_with_trigger  # noqa: E402
+from bench.profile_ingest import (  # noqa: E402
+    profile_parser,
+    profile_requests,
+    report_profile,
+    surveyd_with_trigger,
+)
 
 # (depth, label, module path fragment, function name): cumulative time of the first matching function.
 PARTS = [
@@ -42,11 +45,7 @@ PARTS = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--answers", type=int, default=1000)
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--top", type=int, default=25, help="also print the top N functions by own time")
-    args = parser.parse_args()
+    args = profile_parser(__doc__, "answers", 1000).parse_args()
     app, client, headers = surveyd_with_trigger(args.database, "web", 0)
 
     def links(count: int) -> list[str]:
@@ -65,11 +64,8 @@ def main() -> None:
 
     rows, stats = profile_requests(app, client, answer, links(50), links(args.answers), links(args.answers),
                                    PARTS, "POST /s/<token>", "answer")
-    report(f"profile-answer-{args.database}", f"POST /s/<token> in one process, {args.database}, "
-           f"{args.answers} answers", rows, {"answers": args.answers})
-    if args.top:
-        print(f"\nTop {args.top} functions by own time:")
-        stats.sort_stats("tottime").print_stats(args.top)
+    report_profile(f"profile-answer-{args.database}", f"POST /s/<token> in one process, {args.database}, "
+                   f"{args.answers} answers", rows, {"answers": args.answers}, stats, args.top)
 
 
 if __name__ == "__main__":

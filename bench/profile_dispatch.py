@@ -13,7 +13,6 @@ its thread and is not in the profile; it is in both wall times.
 """
 from __future__ import annotations
 
-import argparse
 import cProfile
 import pstats
 import sys
@@ -23,8 +22,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from bench.common import report  # noqa: E402
-from bench.profile_ingest import _cumulative, part_rows, surveyd_with_trigger  # noqa: E402
+from bench.profile_ingest import (  # noqa: E402
+    _cumulative,
+    part_rows,
+    profile_parser,
+    report_profile,
+    surveyd_with_trigger,
+)
 
 SENDER = "+15005550006"
 # (depth, label, module path fragment, function name): cumulative time of the first matching function.
@@ -46,10 +50,7 @@ PARTS = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--top", type=int, default=25, help="also print the top N functions by own time")
+    parser = profile_parser(__doc__, "count", 1000)
     parser.add_argument("--batch", type=int, default=8, help="dispatches per send task (default 8, SEND_BATCH)")
     args = parser.parse_args()
     import sqlalchemy as sa
@@ -117,12 +118,9 @@ def main() -> None:
                      args.count, "send")
     rows.append(("one send through surveyd, wall time", "-", "-", f"{plain_ms:.2f}"))
     rows.append(("one send through the raw SDK, wall time, for scale", "-", "-", f"{raw_ms:.2f}"))
-    report(f"profile-dispatch-{args.database}" + (f"-batch{args.batch}" if args.batch != 8 else ""),
+    report_profile(f"profile-dispatch-{args.database}" + (f"-batch{args.batch}" if args.batch != 8 else ""),
            f"one SMS send in one process, {args.database}, {args.count} sends, {args.batch} a task",
-           rows, {"count": args.count, "batch": args.batch})
-    if args.top:
-        print(f"\nTop {args.top} functions by own time:")
-        stats.sort_stats("tottime").print_stats(args.top)
+           rows, {"count": args.count, "batch": args.batch}, stats, args.top)
 
 
 if __name__ == "__main__":

@@ -149,12 +149,25 @@ def profile_requests(app, client, call: Callable[[Any], None], warm: list, plain
     return rows, stats
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=2000)
+def profile_parser(doc: str, count: str, default: int) -> argparse.ArgumentParser:
+    """The command line every profile script takes: how many requests (--<count>), --database and --top."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument(f"--{count}", type=int, default=default)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--top", type=int, default=25, help="also print the top N functions by own time")
-    args = parser.parse_args()
+    return parser
+
+
+def report_profile(name: str, title: str, rows: list[tuple], extra: dict, stats: pstats.Stats, top: int) -> None:
+    """Print and keep the table of parts (bench/results/<name>.json), then the top `top` functions by own time."""
+    report(name, title, rows, extra)
+    if top:
+        print(f"\nTop {top} functions by own time:")
+        stats.sort_stats("tottime").print_stats(top)
+
+
+def main() -> None:
+    args = profile_parser(__doc__, "events", 2000).parse_args()
     app, client, headers = surveyd_with_trigger(args.database, "web", 0)
 
     def event(n: int):
@@ -166,11 +179,8 @@ def main() -> None:
     rows, stats = profile_requests(app, client, event, [-n - 1 for n in range(50)],
                                    [args.events + n for n in range(args.events)], list(range(args.events)),
                                    PARTS, "POST /api/v1/events", "event")
-    report(f"profile-ingest-{args.database}", f"POST /api/v1/events in one process, {args.database}, "
-           f"{args.events} events", rows, {"events": args.events})
-    if args.top:
-        print(f"\nTop {args.top} functions by own time:")
-        stats.sort_stats("tottime").print_stats(args.top)
+    report_profile(f"profile-ingest-{args.database}", f"POST /api/v1/events in one process, {args.database}, "
+                   f"{args.events} events", rows, {"events": args.events}, stats, args.top)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,18 @@ the cumulative time of the functions that do each; parts nest, so the table show
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from urllib.parse import urlencode
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from bench.common import report  # noqa: E402
-from bench.profile_ingest import profile_requests, surveyd_with_trigger  # noqa: E402
+from bench.profile_ingest import (  # noqa: E402
+    profile_parser,
+    profile_requests,
+    report_profile,
+    surveyd_with_trigger,
+)
 
 SENDER = "+15005550006"
 ACCOUNT_SID = "AC" + "0" * 32
@@ -51,11 +54,7 @@ def phone(n: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--answers", type=int, default=1000)
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--top", type=int, default=25, help="also print the top N functions by own time")
-    args = parser.parse_args()
+    args = profile_parser(__doc__, "answers", 1000).parse_args()
     app, client, headers = surveyd_with_trigger(
         args.database, "sms", 0, SURVEYD_SANDBOX="email,telegram", SURVEYD_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         SURVEYD_TWILIO_AUTH_TOKEN=AUTH_TOKEN, SURVEYD_TWILIO_FROM=SENDER, SURVEYD_PUBLIC_URL=PUBLIC_URL)
@@ -94,11 +93,8 @@ def main() -> None:
 
     rows, stats = profile_requests(app, client, answer, texts(50), texts(args.answers), texts(args.answers),
                                    PARTS, f"POST {PATH}", "answer")
-    report(f"profile-sms-{args.database}", f"POST {PATH} in one process, {args.database}, {args.answers} answers",
-           rows, {"answers": args.answers})
-    if args.top:
-        print(f"\nTop {args.top} functions by own time:")
-        stats.sort_stats("tottime").print_stats(args.top)
+    report_profile(f"profile-sms-{args.database}", f"POST {PATH} in one process, {args.database}, "
+                   f"{args.answers} answers", rows, {"answers": args.answers}, stats, args.top)
 
 
 if __name__ == "__main__":
