@@ -52,12 +52,23 @@ class Thread:
     state: Progress | None = None  # the dispatch's progress, read with the thread in this transaction
 
 
+# Every chat message runs these; built once, SQLAlchemy skips building and hashing them each time. The contacts'
+# consents load only if a keyword changes one: a score or a comment does not read them.
+_BY_ADDRESS = {channel: sa.select(Contact).where(column == sa.bindparam("address")).order_by(Contact.id)
+               .options(lazyload(Contact.consents))
+               for channel, column in ((Channel.SMS, Contact.phone), (Channel.TELEGRAM, Contact.telegram_chat_id))}
+_RECENT = (sa.select(Dispatch)
+           .where(Dispatch.contact_id.in_(sa.bindparam("contact_ids", expanding=True)),
+                  Dispatch.channel == sa.bindparam("channel"), Dispatch.status.in_(REACHED),
+                  Dispatch.sent_at.is_not(None))
+           .order_by(Dispatch.sent_at.desc(), Dispatch.id.desc())
+           .limit(RECENT))
+_UNCLEAR = sa.select(Conversation.unclear_replies).where(Conversation.dispatch_id == sa.bindparam("dispatch_id"))
+
+
 def contacts_with_address(channel: Channel, address: str) -> list[Contact]:
     """Every contact reached at this address on the channel (one phone may serve a household)."""
-    column = {Channel.SMS: Contact.phone, Channel.TELEGRAM: Contact.telegram_chat_id}[channel]
-    # Their consents load only if a keyword changes one: a score or a comment does not read them.
-    return list(db.session.scalars(sa.select(Contact).where(column == address).order_by(Contact.id)
-                                   .options(lazyload(Contact.consents))))
+    return list(db.session.scalars(_BY_ADDRESS[channel], {"address": address}))
 
 
 def chat_question(follow_ups: list[dict]) -> dict | None:
@@ -78,13 +89,8 @@ def answered_dispatch(dispatch: Dispatch) -> Dispatch:
 
 def find_thread(channel: Channel, contacts: list[Contact]) -> Thread:
     """The sender's latest open survey on this channel; else the latest one, to say it is closed or complete."""
-    recent = list(db.session.scalars(
-        sa.select(Dispatch)
-        .where(Dispatch.contact_id.in_([c.id for c in contacts]), Dispatch.channel == channel,
-               Dispatch.status.in_(REACHED), Dispatch.sent_at.is_not(None))
-        .order_by(Dispatch.sent_at.desc(), Dispatch.id.desc())
-        .limit(RECENT)
-    )) if contacts else []
+    recent = list(db.session.scalars(_RECENT, {"contact_ids": [c.id for c in contacts], "channel": channel})
+                  ) if contacts else []
     latest = None
     for dispatch in recent:
         target = answered_dispatch(dispatch)
@@ -161,8 +167,7 @@ def take_message(inbound_id: int, message: InboundEvent) -> list[str]:
         thread = find_thread(channel, contacts_with_address(channel, message.sender or ""))
         unclear = 0
         if thread.dispatch is not None:
-            existing = db.session.scalar(sa.select(Conversation.unclear_replies)
-                                         .where(Conversation.dispatch_id == thread.dispatch.id))
+            existing = db.session.scalar(_UNCLEAR, {"dispatch_id": thread.dispatch.id})
             unclear = existing or 0
         low, high = SCALES[thread.dispatch.survey.kind.value] if thread.dispatch else (0, 10)
         decision = decide(thread.step, message.text or "", low, high, thread.locale, unclear)

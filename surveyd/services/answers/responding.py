@@ -52,6 +52,13 @@ class Progress:
             self.locale = self.dispatch.locale
 
 
+# The hot paths' queries are built once (SQLAlchemy then skips building and hashing them on every request), with
+# the survey and its version in the dispatch's query: every page and every answer reads them.
+_BY_NONCE = (sa.select(Dispatch).where(Dispatch.token_nonce == sa.bindparam("nonce"))
+             .options(joinedload(Dispatch.survey), joinedload(Dispatch.survey_version)))
+_RESPONSE_OF = sa.select(Response).where(Response.dispatch_id == sa.bindparam("dispatch_id"))
+
+
 def dispatch_for_token(token: str) -> Dispatch | None:
     """The dispatch a genuine token names; None when forged or unknown."""
     if not token.isascii():
@@ -59,9 +66,7 @@ def dispatch_for_token(token: str) -> Dispatch | None:
     nonce = tokens.verify(token, settings().secret_key)
     if nonce is None:
         return None
-    # The survey and its version come in the same query: every page and every answer reads them.
-    return db.session.scalar(sa.select(Dispatch).where(Dispatch.token_nonce == nonce)
-                             .options(joinedload(Dispatch.survey), joinedload(Dispatch.survey_version)))
+    return db.session.scalar(_BY_NONCE, {"nonce": nonce})
 
 
 def follow_ups_for(dispatch: Dispatch, score: int) -> list[dict[str, Any]]:
@@ -71,7 +76,7 @@ def follow_ups_for(dispatch: Dispatch, score: int) -> list[dict[str, Any]]:
 
 
 def _response_of(dispatch: Dispatch) -> Response | None:
-    return db.session.scalar(sa.select(Response).where(Response.dispatch_id == dispatch.id))
+    return db.session.scalar(_RESPONSE_OF, {"dispatch_id": dispatch.id})
 
 
 def progress(dispatch: Dispatch | None) -> Progress:

@@ -58,12 +58,15 @@ def get_contact(external_id: str) -> Contact:
     return contact
 
 
+# Built once: every event runs one, and SQLAlchemy then skips building and hashing it each time.
+_BY_EXTERNAL_ID = sa.select(Contact).where(Contact.external_id == sa.bindparam("external_id"))
+_BY_EXTERNAL_ID_LOCKED = _BY_EXTERNAL_ID.with_for_update()
+
+
 def _find_locked(external_id: str) -> Contact | None:
     """The contact, with its row locked for this transaction on PostgreSQL (SQLite locks the whole file)."""
-    query = sa.select(Contact).where(Contact.external_id == external_id)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return db.session.scalar(query)
+    query = _BY_EXTERNAL_ID_LOCKED if db.engine.dialect.name == "postgresql" else _BY_EXTERNAL_ID
+    return db.session.scalar(query, {"external_id": external_id})
 
 
 def apply_contact(external_id: str, data: dict[str, Any], source: str = "api",

@@ -95,9 +95,12 @@ def record_status(dispatch: Dispatch, status: DispatchStatus, reason: str | None
         listener(dispatch, step)
 
 
+_REMINDERS = sa.select(Dispatch).where(Dispatch.parent_id == sa.bindparam("invitation_id"))  # built once: every answer
+
+
 def settle_reminders(invitation: Dispatch) -> None:
     """An answer cancels a reminder still to come and marks one already sent as answered (flushes)."""
-    for reminder in db.session.scalars(sa.select(Dispatch).where(Dispatch.parent_id == invitation.id)):
+    for reminder in db.session.scalars(_REMINDERS, {"invitation_id": invitation.id}):
         if reminder.status in (DispatchStatus.SCHEDULED, DispatchStatus.QUEUED, DispatchStatus.UNKNOWN):
             record_status(reminder, DispatchStatus.SUPPRESSED, "answered")
         elif reminder.status in (DispatchStatus.SENT, DispatchStatus.DELIVERED):

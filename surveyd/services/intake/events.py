@@ -36,10 +36,12 @@ def request_hash(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# Built once: every keyed event runs it, and SQLAlchemy then skips building and hashing it each time.
+_BY_KEY = sa.select(Event.request_hash, Event.response_body).where(Event.idempotency_key == sa.bindparam("key"))
+
+
 def _replay(key: str, digest: str) -> Intake | None:
-    stored = db.session.execute(
-        sa.select(Event.request_hash, Event.response_body).where(Event.idempotency_key == key)
-    ).one_or_none()
+    stored = db.session.execute(_BY_KEY, {"key": key}).one_or_none()
     if stored is None:
         return None
     if stored.request_hash != digest:
