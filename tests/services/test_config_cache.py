@@ -12,7 +12,7 @@ from surveyd.extensions import db
 from surveyd.models import ApiKey, Event
 from surveyd.services import config_cache
 from surveyd.services.access.api_keys import create_api_key
-from tests import factories
+from tests import factories, sql_trace
 from tests.api.helpers import create_survey, create_trigger, error_of, ok, post_event
 
 
@@ -28,16 +28,10 @@ def other_process(app):
 @pytest.fixture
 def statements(app):
     """The SQL this process runs, as the database receives it."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
     with app.app_context():
         engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(engine, "before_cursor_execute", record)
+    with sql_trace.statements(engine) as seen:
+        yield seen
 
 
 def _generation(engine) -> int:

@@ -20,7 +20,7 @@ from surveyd.models import (
 )
 from surveyd.services import row_writes
 from surveyd.services.design.touchpoints import touchpoint_id as touchpoint_named
-from tests import factories
+from tests import factories, sql_trace
 
 
 @pytest.fixture
@@ -77,15 +77,9 @@ def test_insert_all_writes_every_object_in_one_statement(app, touchpoint_and_con
     row_writes.insert(dispatch)
     steps = [DispatchStatusChange(dispatch_id=dispatch.id, status=status, reason=None, channel=Channel.WEB, detail=None)
              for status in (DispatchStatus.SCHEDULED, DispatchStatus.SENT, DispatchStatus.ANSWERED)]
-    seen = []
-    engine = db.engine
-    listener = lambda *args: seen.append(args[2])  # noqa: E731
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with sql_trace.statements(db.engine) as seen:
         row_writes.insert_all(steps)
         row_writes.insert_all([])  # nothing to write: no statement
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
     db.session.commit()
     assert len([s for s in seen if s.lstrip().upper().startswith("INSERT")]) == 1
     stored = db.session.scalars(sa.select(DispatchStatusChange.status).where(
@@ -125,20 +119,11 @@ def _web_dispatch() -> Dispatch:
     return db.session.get(Dispatch, planned["id"])
 
 
-def _statements(engine, seen: list[str]):
-    listener = lambda *args: seen.append(args[2].lstrip().split()[0].upper())  # noqa: E731
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    return lambda: sa.event.remove(engine, "before_cursor_execute", listener)
-
-
 @pytest.fixture
 def flushes(app):
     """The flushes the test's session makes."""
-    seen = []
-    listener = lambda session, *_: seen.append(session)  # noqa: E731
-    sa.event.listen(db.session, "before_flush", listener)
-    yield seen
-    sa.event.remove(db.session, "before_flush", listener)
+    with sql_trace.flushes() as seen:
+        yield seen
 
 
 def test_attached_rows_are_loaded_rows_of_the_session_and_a_later_change_is_an_update(app, ctx, flushes):
@@ -155,15 +140,11 @@ def test_attached_rows_are_loaded_rows_of_the_session_and_a_later_change_is_an_u
     row_writes.attach(response, answer)
     assert sa.inspect(response).persistent and sa.inspect(answer).persistent
     assert not db.session.new and not db.session.dirty and flushes == []
-    seen = []
-    stop = _statements(db.engine, seen)
-    try:
+    with sql_trace.statements(db.engine, words=1) as seen:
         assert response.answers == [answer] and answer.response is response
         assert response.dispatch is dispatch  # a relationship loads as on any loaded row (here from the session)
         assert response.completed is False and answer.sentiment is None  # a default and a None
         assert response.created_at is not None and answer.answered_at is not None
-    finally:
-        stop()
     assert seen == []  # all read back with no query
     response.completed = True
     db.session.commit()
@@ -187,12 +168,8 @@ def test_update_writes_one_statement_and_the_object_reads_as_loaded(app, ctx, fl
     dispatch = _web_dispatch()
     flushes.clear()
     before = dispatch.updated_at
-    seen = []
-    stop = _statements(db.engine, seen)
-    try:
+    with sql_trace.statements(db.engine, words=1) as seen:
         assert row_writes.update(dispatch, status=DispatchStatus.ANSWERED, reason=None) is True
-    finally:
-        stop()
     assert seen == ["UPDATE"] and flushes == [] and not db.session.dirty
     assert dispatch.status == DispatchStatus.ANSWERED and dispatch.updated_at >= before  # the onupdate value too
     db.session.commit()
@@ -211,12 +188,8 @@ def test_update_of_an_object_with_other_changes_joins_their_flush(app, ctx, flus
     dispatch = _web_dispatch()
     flushes.clear()
     dispatch.attempts = 3  # pending: this row owes a flush anyway
-    seen = []
-    stop = _statements(db.engine, seen)
-    try:
+    with sql_trace.statements(db.engine, words=1) as seen:
         assert row_writes.update(dispatch, status=DispatchStatus.FAILED, reason="x") is False
-    finally:
-        stop()
     assert seen == [] and dispatch in db.session.dirty
     db.session.commit()
     assert len(flushes) == 1

@@ -14,6 +14,7 @@ import survey_templates
 from surveyd.extensions import db
 from surveyd.models import Dispatch, utcnow
 from surveyd.services import tokens
+from tests import sql_trace
 from tests.web.pages import Link, inside, new_link, parse, stored  # noqa: F401 (inside is a fixture)
 
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
@@ -467,13 +468,8 @@ def test_an_answer_and_its_page_take_one_transaction(app, client, inside, locale
 def test_a_score_is_written_without_a_flush_and_reads_back_whole(app, client, inside, api, link):
     """The response, its answers, the status step and the dispatch's status go in with one statement each
     (services/row_writes.py); the unit of work's flush, most of an answer's cost, is not needed."""
-    flushes = []
-    listener = lambda session, *_: flushes.append(session)  # noqa: E731
-    sa.event.listen(db.session, "before_flush", listener)
-    try:
+    with sql_trace.flushes() as flushes:
         page = client.post(link.path, data={"score": "9", "liked": "Fast"})  # the score and its follow-up at once
-    finally:
-        sa.event.remove(db.session, "before_flush", listener)
     assert page.status_code == 200 and flushes == []
     state = inside(stored, link.dispatch_id)
     assert state["status"] == "answered" and state["history"][-1] == "answered"

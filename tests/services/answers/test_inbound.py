@@ -10,29 +10,18 @@ from surveyd.models import Channel, Contact, InboundMessage, Response, utcnow
 from surveyd.services.answers import inbound
 from surveyd.services.answers.conversations import take_message
 from surveyd.services.dispatch.sending import send_due
-from tests import factories
+from tests import factories, sql_trace
 
 PHONE = "+447700900123"
 
 
 @pytest.fixture
 def writes(app):
-    """What the test's session writes: the SQL statements' first words, and the flushes."""
-    seen = {"statements": [], "flushes": 0}
+    """What the test's session writes: the SQL statements' first two words, and the flushes."""
     with app.app_context():
         engine = db.engine
-
-    def statement(_conn, _cursor, text, *_):
-        seen["statements"].append(" ".join(text.split()[:2]).upper())
-
-    def flushed(*_):
-        seen["flushes"] += 1
-
-    sa.event.listen(engine, "before_cursor_execute", statement)
-    sa.event.listen(db.session, "before_flush", flushed)
-    yield seen
-    sa.event.remove(engine, "before_cursor_execute", statement)
-    sa.event.remove(db.session, "before_flush", flushed)
+    with sql_trace.statements(engine, words=2) as statements, sql_trace.flushes() as flushes:
+        yield {"statements": statements, "flushes": flushes}
 
 
 def _sms(text: str, sid: str = "SM0001"):
@@ -51,13 +40,13 @@ def _sms_survey() -> int:
 
 def _reset(writes) -> None:
     writes["statements"].clear()
-    writes["flushes"] = 0
+    writes["flushes"].clear()
 
 
 def test_a_delivery_is_kept_once_with_one_insert_and_its_id_needs_no_read(ctx, writes):
     message, params = _sms("9")
     first = inbound.store_once(message, params)
-    assert writes["flushes"] == 0
+    assert writes["flushes"] == []
     assert [s for s in writes["statements"] if not s.startswith("BEGIN")] == ["INSERT INTO"]
     assert inbound.store_once(message, params) == first  # a redelivery before anything acted on it
     assert db.session.scalar(sa.select(sa.func.count()).select_from(InboundMessage)) == 1
@@ -71,7 +60,7 @@ def test_a_claim_is_one_update_and_a_second_claim_takes_nothing(ctx, writes):
     record = inbound.claim(inbound_id, now)
     assert record.id == inbound_id and record.processed_at is not None and record.payload == params
     assert [s.split()[0] for s in writes["statements"] if not s.startswith("BEGIN")] == ["UPDATE", "SELECT"]
-    assert writes["flushes"] == 0
+    assert writes["flushes"] == []
     db.session.commit()
     assert inbound.claim(inbound_id, utcnow()) is None  # acted on: never again
     db.session.rollback()
@@ -84,7 +73,7 @@ def test_the_outcome_is_one_update_without_a_flush_and_goes_with_a_rollback(ctx,
     record = inbound.claim(inbound_id, utcnow())
     _reset(writes)
     inbound.record_outcome(record, "score", None)
-    assert writes["statements"] == ["UPDATE INBOUND_MESSAGES"] and writes["flushes"] == 0
+    assert writes["statements"] == ["UPDATE INBOUND_MESSAGES"] and writes["flushes"] == []
     assert record.outcome == "score" and not db.session.dirty
     db.session.rollback()
     stored = db.session.get(InboundMessage, inbound_id)
@@ -97,7 +86,7 @@ def test_a_scored_text_is_acted_on_without_a_flush(ctx, writes):
     inbound_id = inbound.store_once(message, params)
     _reset(writes)
     assert take_message(inbound_id, message) == ["Great to hear! What did you like most?"]
-    assert writes["flushes"] == 0
+    assert writes["flushes"] == []
     assert not any(s.startswith("SELECT CONSENTS") for s in writes["statements"])  # a score reads no consents
     db.session.expire_all()
     (response,) = db.session.scalars(sa.select(Response)).all()
