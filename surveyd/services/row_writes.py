@@ -14,14 +14,23 @@ invitation has one).
 
 `update` is the same idea for a persistent object with nothing else pending: a few columns written with one
 `UPDATE` and set on the object as loaded, so no flush is owed (a dispatch's status, on the answer path).
+
+`together()` is for code that writes many rows of the same shape (a send batch's eight dispatches, each with a
+status step): inside it, `update` and `add` queue their rows, and the queue is written with one executemany per
+table and set of columns when the block ends. It is also written before the session runs any query, flushes or
+commits, as the ORM's autoflush does, so code inside the block reads what it wrote and no later change can be
+overtaken by an earlier one.
 """
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections import defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
 
 import sqlalchemy as sa
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from surveyd.extensions import db
@@ -64,8 +73,89 @@ def _update_by_id(table: sa.Table) -> sa.Update:
     return sa.update(table).where(table.c.id == sa.bindparam(ROW_ID))
 
 
+@functools.cache
+def _insert(table: sa.Table) -> sa.Insert:
+    return sa.insert(table)
+
+
+class _Queue:
+    """The rows a `together()` block has written so far, not yet sent to the database."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.updates: dict[int, tuple[sa.Table, Any, dict[str, Any]]] = {}  # by id(instance): its columns merged
+        self.inserts: list[tuple[sa.Table, dict[str, Any]]] = []
+
+    def write(self) -> None:
+        """Send what is queued: one executemany per table and set of columns, updates first."""
+        if not self.updates and not self.inserts:
+            return
+        updates, inserts = self.updates, self.inserts
+        self.updates, self.inserts = {}, []
+        connection = self.session.connection()
+        by_shape: dict[tuple[sa.Table, frozenset], list[dict]] = defaultdict(list)
+        for table, instance, columns in updates.values():
+            by_shape[(table, frozenset(columns))].append({**columns, ROW_ID: instance.id})
+        for (table, _), rows in by_shape.items():
+            connection.execute(_update_by_id(table), rows)
+        by_shape.clear()
+        for table, columns in inserts:
+            by_shape[(table, frozenset(columns))].append(columns)
+        for (table, _), rows in by_shape.items():
+            connection.execute(_insert(table), rows)
+
+
+_queue: ContextVar[_Queue | None] = ContextVar("row_writes_queue", default=None)
+
+
+@contextmanager
+def together() -> Iterator[None]:
+    """Queue this block's `update` and `add` rows and write them in one statement per table and shape (see above).
+    An exception leaves the queue unwritten: the transaction it belongs to is about to be rolled back."""
+    queue = _Queue(db.session())
+    token = _queue.set(queue)
+    try:
+        yield
+        queue.write()
+    finally:
+        _queue.reset(token)
+
+
+def _queue_of(session: Session) -> _Queue | None:
+    queue = _queue.get()
+    return queue if queue is not None and queue.session is session else None
+
+
+@sa.event.listens_for(Session, "do_orm_execute")
+def _before_query(state) -> None:
+    if (queue := _queue_of(state.session)) is not None:
+        queue.write()
+
+
+@sa.event.listens_for(Session, "before_flush")
+@sa.event.listens_for(Session, "before_commit")
+def _before_flush(session: Session, *_) -> None:
+    if (queue := _queue_of(session)) is not None:
+        queue.write()
+
+
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, *_) -> None:
+    if (queue := _queue_of(session)) is not None:
+        queue.updates, queue.inserts = {}, []  # they belonged to the transaction that is gone
+
+
+@sa.event.listens_for(Session, "after_transaction_create")
+def _no_savepoints(session: Session, transaction) -> None:
+    if transaction.nested and _queue_of(session) is not None:
+        # A savepoint's rollback would need to know which queued rows came before it; nothing here needs one.
+        raise RuntimeError("row_writes.together() does not support savepoints inside its block")
+
+
 def insert(instance: Any) -> int:
     """Insert one transient mapped object in the session's transaction; its id is set and returned."""
+    if (queue := _queue_of(db.session())) is not None:
+        queue.write()
     table = sa.inspect(instance).mapper.local_table
     instance.id = db.session.connection().execute(_insert_returning_id(table), values(instance)).scalar_one()
     return instance.id
@@ -100,10 +190,23 @@ def update(instance: Any, **changes: Any) -> bool:
         if attribute.key not in changes and column.onupdate is not None and column.onupdate.is_callable:
             changes[attribute.key] = column.onupdate.arg(None)  # updated_at
     columns = {state.mapper.get_property(key).columns[0].name: value for key, value in changes.items()}
-    db.session.connection().execute(_update_by_id(table), {**columns, ROW_ID: instance.id})
+    if (queue := _queue_of(state.session)) is not None:
+        queued = queue.updates.setdefault(id(instance), (table, instance, {}))
+        queued[2].update(columns)
+    else:
+        db.session.connection().execute(_update_by_id(table), {**columns, ROW_ID: instance.id})
     for key, value in changes.items():
         set_committed_value(instance, key, value)
     return True
+
+
+def add(instance: Any) -> None:
+    """Insert a transient mapped object whose id nobody reads (a status step): queued inside `together()`, at once
+    otherwise."""
+    if (queue := _queue_of(db.session())) is not None:
+        queue.inserts.append((sa.inspect(instance).mapper.local_table, values(instance)))
+    else:
+        insert(instance)
 
 
 def insert_all(instances: list[Any]) -> None:

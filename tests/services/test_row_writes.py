@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from surveyd.database import SNAPSHOT
 from surveyd.extensions import db
 from surveyd.models import (
     Answer,
@@ -222,3 +223,87 @@ def test_an_event_that_changes_a_contact_or_gives_a_consent_still_writes_them(ct
     fresh = db.session.scalars(sa.select(Contact).where(Contact.external_id == "new-2")).one()
     assert known.name == "New Name"
     assert fresh.email == "b@example.com" and fresh.opted_out(Channel.EMAIL)
+
+
+def _sms_dispatches(count: int) -> list[Dispatch]:
+    """Stored SMS dispatches, read fresh, through the real services."""
+    survey = factories.survey()
+    factories.trigger(survey.id, channels=["sms"], delay_seconds=3600)
+    for n in range(count):
+        factories.contact(f"t{n}", phone=f"+4477009003{n:02d}")
+        factories.event(external_id=f"t{n}")
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(Dispatch).order_by(Dispatch.id)))
+
+
+def _step(dispatch: Dispatch, status: DispatchStatus) -> DispatchStatusChange:
+    return DispatchStatusChange(dispatch_id=dispatch.id, status=status, channel=dispatch.channel)
+
+
+def _stored(dispatch_id: int) -> tuple:
+    # What the database holds, whatever the session thinks: another connection, reading (on SQLite, beside the writer).
+    with db.engine.connect().execution_options(**{SNAPSHOT: True}) as other:
+        return other.execute(sa.select(Dispatch.status, Dispatch.attempts).where(Dispatch.id == dispatch_id)).one()
+
+
+def test_together_writes_one_statement_per_table_and_shape_when_the_block_ends(app, ctx, flushes):
+    dispatches = _sms_dispatches(3)
+    flushes.clear()
+    with sql_trace.statements(db.engine, words=1) as seen:
+        with row_writes.together():
+            for dispatch in dispatches:
+                assert row_writes.update(dispatch, status=DispatchStatus.QUEUED, reason=None) is True
+                row_writes.update(dispatch, attempts=dispatch.attempts + 1)  # the same row: merged with the above
+                row_writes.add(_step(dispatch, DispatchStatus.QUEUED))
+            assert seen == [] and dispatches[0].status == DispatchStatus.QUEUED  # set on the objects, not yet sent
+        assert seen == ["UPDATE", "INSERT"]  # each an executemany of three rows
+    assert flushes == [] and not db.session.dirty
+    db.session.commit()
+    for dispatch in dispatches:
+        assert _stored(dispatch.id) == (DispatchStatus.QUEUED, 1)
+        steps = db.session.scalars(sa.select(DispatchStatusChange.status).where(
+            DispatchStatusChange.dispatch_id == dispatch.id).order_by(DispatchStatusChange.id)).all()
+        assert steps == [DispatchStatus.SCHEDULED, DispatchStatus.QUEUED]
+
+
+def test_together_writes_its_queue_before_a_query_a_flush_or_a_commit_inside_the_block(ctx):
+    first, second, third = _sms_dispatches(3)
+    with row_writes.together():
+        row_writes.update(first, status=DispatchStatus.QUEUED)
+        # A query reads what the block wrote so far (as autoflush does for the ORM's own changes).
+        assert db.session.scalar(sa.select(Dispatch.status).where(Dispatch.id == first.id)) == DispatchStatus.QUEUED
+        row_writes.update(second, status=DispatchStatus.QUEUED)
+        second.status = DispatchStatus.FAILED  # a later change by hand: its flush must not be overtaken
+        db.session.flush()
+        row_writes.update(third, attempts=5)
+        db.session.commit()  # the queue goes first, even with nothing else to flush
+        assert _stored(third.id) == (DispatchStatus.SCHEDULED, 5)
+    assert _stored(first.id)[0] == DispatchStatus.QUEUED and _stored(second.id)[0] == DispatchStatus.FAILED
+
+
+def test_together_leaves_nothing_after_a_rollback_or_an_exception(ctx):
+    first, second = _sms_dispatches(2)
+    with sql_trace.statements(db.engine, words=1) as seen:
+        with row_writes.together():
+            row_writes.update(first, status=DispatchStatus.EXPIRED)
+            row_writes.add(_step(first, DispatchStatus.EXPIRED))
+            db.session.rollback()
+        assert seen == []  # the queue went with its transaction
+        with pytest.raises(RuntimeError, match="a bug"):
+            with row_writes.together():
+                row_writes.update(second, status=DispatchStatus.EXPIRED)
+                raise RuntimeError("a bug")
+        assert seen == []
+    db.session.rollback()
+    assert _stored(first.id)[0] == _stored(second.id)[0] == DispatchStatus.SCHEDULED
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DispatchStatusChange)) == 2  # the planned ones
+
+
+def test_together_refuses_a_savepoint_inside_its_block(ctx):
+    (dispatch,) = _sms_dispatches(1)
+    with pytest.raises(RuntimeError, match="savepoints"):
+        with row_writes.together():
+            row_writes.update(dispatch, status=DispatchStatus.QUEUED)
+            db.session.begin_nested()
+    db.session.rollback()
+    assert _stored(dispatch.id)[0] == DispatchStatus.SCHEDULED

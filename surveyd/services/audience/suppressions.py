@@ -8,10 +8,13 @@ import hmac
 import unicodedata
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from surveyd.extensions import db
 from surveyd.models import Channel, Suppression
 from surveyd.services.runtime import settings
+
+_READ = "surveyd.suppressions"  # session.info key: {(channel, hash): suppressed} read in the open transaction
 
 
 def address_hash(channel: Channel, address: str) -> str:
@@ -33,12 +36,38 @@ def suppress(channel: Channel, address: str) -> None:
     if exists is None:
         db.session.add(Suppression(channel=channel, address_hash=digest))
         db.session.flush()
+    db.session.info.get(_READ, {})[(channel, digest)] = True
+
+
+def read_ahead(addresses: list[tuple[Channel, str | None]]) -> None:
+    """Look these (channel, address) pairs up in one query, so that `suppressed` answers them without one for the
+    rest of this transaction (a send batch checks every dispatch it claimed)."""
+    digests = {(channel, address_hash(channel, address)) for channel, address in addresses if address}
+    if not digests:
+        return
+    with db.session.no_autoflush:  # as in `suppressed`
+        found = {tuple(row) for row in db.session.execute(sa.select(Suppression.channel, Suppression.address_hash).where(
+            Suppression.channel.in_({channel for channel, _ in digests}),  # the unique index's order
+            Suppression.address_hash.in_([digest for _, digest in digests])))}
+    known = db.session.info.setdefault(_READ, {})
+    for pair in digests:
+        known[pair] = pair in found
 
 
 def suppressed(channel: Channel, address: str | None) -> bool:
     """Whether an address is on the list (one indexed lookup)."""
     if not address:
         return False
+    digest = address_hash(channel, address)
+    known = db.session.info.get(_READ, {}).get((channel, digest))
+    if known is not None:
+        return known
     with db.session.no_autoflush:  # asked while a planner builds a dispatch: nothing half-made may be flushed
         return db.session.scalar(sa.select(Suppression.id).where(
-            Suppression.channel == channel, Suppression.address_hash == address_hash(channel, address))) is not None
+            Suppression.channel == channel, Suppression.address_hash == digest)) is not None
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_READ, None)  # another transaction may have added one since

@@ -82,12 +82,15 @@ def record_status(dispatch: Dispatch, status: DispatchStatus, reason: str | None
     """Move a dispatch to a status and keep the step, with its channel, in its history (flushes, never commits)."""
     step = DispatchStatusChange(status=status, reason=reason, channel=dispatch.channel, detail=detail)
     if dispatch.id is not None and "history" in sa.inspect(dispatch).unloaded:
-        # A stored dispatch: the step is added by id, which spares loading its whole history, and it is a new row
-        # never changed again, so it goes in with one INSERT; a dispatch with no other change pending gets its
-        # status with one UPDATE (services/row_writes.py). The answer path then owes no flush for either.
-        row_writes.update(dispatch, status=status, reason=reason)
+        # A stored dispatch: the step is added by id, which spares loading its whole history. A dispatch with no
+        # other change pending gets its status with one UPDATE and the step with one INSERT (services/row_writes.py;
+        # inside row_writes.together(), a send batch's rows, both are queued for one statement each), so the answer
+        # path owes no flush. One that owes a flush anyway gets the step in that flush.
         step.dispatch_id = dispatch.id
-        row_writes.insert(step)
+        if row_writes.update(dispatch, status=status, reason=reason):
+            row_writes.add(step)
+        else:
+            db.session.add(step)
     else:
         dispatch.status, dispatch.reason = status, reason
         dispatch.history.append(step)

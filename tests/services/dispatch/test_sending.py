@@ -26,6 +26,7 @@ from surveyd.models import (
     utcnow,
 )
 from surveyd.services.answers.responding import record_answer
+from surveyd.services.audience import suppressions
 from surveyd.services.dispatch import channels, outbox
 from surveyd.services.dispatch.rate_limits import MemoryLimiter
 from surveyd.services.dispatch.sending import (
@@ -34,7 +35,7 @@ from surveyd.services.dispatch.sending import (
     send_due,
     send_one,
 )
-from tests import factories
+from tests import factories, sql_trace
 
 
 @pytest.fixture
@@ -507,3 +508,35 @@ def _batch_lease(size: int) -> float:
     from surveyd.services.runtime import settings
 
     return settings().send_lease_seconds + (size - 1) * settings().send_timeout_seconds
+
+
+def test_a_batch_writes_its_rows_with_one_statement_per_kind_and_no_flush(ctx, swap):
+    ids = _sms_dispatches(4)
+    outbox.lease_due("relay", 10, 60)
+    swap(Scripted())
+    with sql_trace.statements(db.engine, words=2) as seen, sql_trace.flushes() as flushes:
+        statuses = send_batch(ids, "task")
+    assert {status.value for status in statuses.values()} == {"sent"}
+    # Claim: the claim, the rows with what a send reads, their consents and one suppression lookup for all, then
+    # every row's attempt and status in one UPDATE and every `sending` step in one INSERT. Outcome: the rows again,
+    # one UPDATE, one INSERT.
+    writes = [statement for statement in seen if statement.split()[0] in ("UPDATE", "INSERT")]
+    assert writes == ["UPDATE DISPATCHES", "UPDATE DISPATCHES", "INSERT INTO", "UPDATE DISPATCHES", "INSERT INTO"]
+    assert seen.count("SELECT SUPPRESSIONS.CHANNEL,") == 1 and flushes == []
+    for dispatch_id in ids:
+        dispatch = _get(dispatch_id)
+        assert (dispatch.attempts, dispatch.lease_owner, dispatch.lease_expires_at) == (1, None, None)
+        assert dispatch.provider_message_id and dispatch.sent_at is not None and dispatch.reconcile is False
+        assert _history(dispatch_id) == [("scheduled", None), ("sending", None), ("sent", None)]
+
+
+def test_an_address_suppressed_after_planning_is_held_at_claim_and_the_rest_of_the_batch_goes(ctx, swap):
+    ids = _sms_dispatches(3)
+    suppressions.suppress(Channel.SMS, "+447700900201")  # an erased person's opt-out, for the second one's phone
+    db.session.commit()
+    outbox.lease_due("relay", 10, 60)
+    adapter = swap(Scripted())
+    statuses = send_batch(ids, "task")
+    assert {k: v.value for k, v in statuses.items()} == {ids[0]: "sent", ids[1]: "suppressed", ids[2]: "sent"}
+    assert [message.to for message in adapter.sent] == ["+447700900200", "+447700900202"]
+    assert _history(ids[1])[-1] == ("suppressed", "opted_out") and _get(ids[1]).lease_owner is None
