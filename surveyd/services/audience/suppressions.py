@@ -39,6 +39,11 @@ def suppress(channel: Channel, address: str) -> None:
     db.session.info.get(_READ, {})[(channel, digest)] = True
 
 
+_AMONG = sa.select(Suppression.channel, Suppression.address_hash).where(  # built once: every send batch
+    Suppression.channel.in_(sa.bindparam("channels", expanding=True)),  # the unique index's order
+    Suppression.address_hash.in_(sa.bindparam("digests", expanding=True)))
+
+
 def read_ahead(addresses: list[tuple[Channel, str | None]]) -> None:
     """Look these (channel, address) pairs up in one query, so that `suppressed` answers them without one for the
     rest of this transaction (a send batch checks every dispatch it claimed)."""
@@ -46,9 +51,8 @@ def read_ahead(addresses: list[tuple[Channel, str | None]]) -> None:
     if not digests:
         return
     with db.session.no_autoflush:  # as in `suppressed`
-        found = {tuple(row) for row in db.session.execute(sa.select(Suppression.channel, Suppression.address_hash).where(
-            Suppression.channel.in_({channel for channel, _ in digests}),  # the unique index's order
-            Suppression.address_hash.in_([digest for _, digest in digests])))}
+        found = {tuple(row) for row in db.session.execute(_AMONG, {
+            "channels": list({channel for channel, _ in digests}), "digests": [digest for _, digest in digests]})}
     known = db.session.info.setdefault(_READ, {})
     for pair in digests:
         known[pair] = pair in found

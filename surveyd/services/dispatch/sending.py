@@ -8,6 +8,7 @@ never resent before the provider has been asked whether it has the message.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -57,19 +58,24 @@ def retry_delay(attempt: int, base: float, cap: float, rng=random.random) -> flo
     return step / 2 + rng() * step / 2
 
 
+# The send path's statements are built once: building one (and its cache key) costs more than running it.
+_CLAIM = (
+    sa.update(Dispatch)
+    .where(Dispatch.id.in_(sa.bindparam("ids", expanding=True)), Dispatch.status == DispatchStatus.QUEUED)
+    .values(status=DispatchStatus.SENDING, lease_owner=sa.bindparam("owner"), updated_at=sa.bindparam("now"),
+            lease_expires_at=sa.bindparam("expires"))
+    .returning(Dispatch.id)
+    .execution_options(synchronize_session=False)
+)
+
+
 def _claim(dispatch_ids: Sequence[int], owner: str | None, now: datetime) -> list[Dispatch]:
     """Take these queued dispatches for this task under a send lease, loaded (not yet committed); the ones
     another task has are left out. The lease covers the last of them: each may take a whole send timeout."""
     config = settings()
     lease = config.send_lease_seconds + (len(dispatch_ids) - 1) * config.send_timeout_seconds
-    claimed = list(db.session.scalars(
-        sa.update(Dispatch)
-        .where(Dispatch.id.in_(dispatch_ids), Dispatch.status == DispatchStatus.QUEUED)
-        .values(status=DispatchStatus.SENDING, lease_owner=owner, updated_at=now,
-                lease_expires_at=now + timedelta(seconds=lease))
-        .returning(Dispatch.id)
-        .execution_options(synchronize_session=False)
-    ))
+    claimed = list(db.session.scalars(_CLAIM, {
+        "ids": list(dispatch_ids), "owner": owner, "now": now, "expires": now + timedelta(seconds=lease)}))
     if not claimed:
         db.session.rollback()
         return []
@@ -86,14 +92,18 @@ SEND_READS = (Dispatch.contact, Dispatch.trigger, Dispatch.survey_version, Dispa
 def _load(dispatch_ids: Sequence[int], lock: bool = False, related=SEND_READS) -> list[Dispatch]:
     """Dispatches with what a send reads (`related`), in one query (locked on PostgreSQL when asked); anything
     else they touch loads when touched."""
+    query = _load_query(tuple(related), lock and db.engine.dialect.name == "postgresql")
+    return list(db.session.scalars(query, {"ids": list(dispatch_ids)}).unique())
+
+
+@functools.cache
+def _load_query(related: tuple, lock: bool) -> sa.Select:
     query = (
-        sa.select(Dispatch).where(Dispatch.id.in_(dispatch_ids)).order_by(Dispatch.id)
+        sa.select(Dispatch).where(Dispatch.id.in_(sa.bindparam("ids", expanding=True))).order_by(Dispatch.id)
         .options(*(orm.joinedload(relation) for relation in related))
         .execution_options(populate_existing=True)
     )
-    if lock and db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(of=Dispatch)
-    return list(db.session.scalars(query).unique())
+    return query.with_for_update(of=Dispatch) if lock else query
 
 
 def _release(dispatch: Dispatch) -> None:
