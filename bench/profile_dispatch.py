@@ -2,14 +2,15 @@
 
 No relay thread, no pool: N SMS dispatches are planned (POST /events, trigger an hour delayed), made due, leased
 the way the relay leases them, and sent by the send task itself (`run_send_batch`, `--batch` dispatches a task,
-as the embedded relay hands them out; `--batch 1` is one claim and one outcome transaction per send), into the fake
+SEND_BATCH by default, as the embedded relay hands them out under a backlog; `--batch 1` is one claim and one
+outcome transaction per send), into the fake
 Twilio (tests/fakes/twilio_api.py) running in a thread of this process. Then N messages of the same shape go
 through the real SDK alone (bots.sms_twilio.TwilioSmsChannel.send), the same way. The profile is cut into the
 parts of a send (lease, claim, load, hold checks, render, rate limit, the status history, commits, the provider
 call, recording the outcome) by the cumulative time of the functions that do each. The fake's own work runs in
 its thread and is not in the profile; it is in both wall times.
 
-    .venv/bin/python bench/profile_dispatch.py [--count 1000] [--batch 8] [--database sqlite|postgresql] [--top 25]
+    .venv/bin/python bench/profile_dispatch.py [--count 1000] [--batch 16] [--database sqlite|postgresql] [--top 25]
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from bench.profile_ingest import (  # noqa: E402
     report_profile,
     surveyd_with_trigger,
 )
+from surveyd.services.dispatch.sending import SEND_BATCH  # noqa: E402
 
 SENDER = "+15005550006"
 # (depth, label, module path fragment, function name): cumulative time of the first matching function.
@@ -51,7 +53,7 @@ PARTS = [
 
 def main() -> None:
     parser = profile_parser(__doc__, "count", 1000)
-    parser.add_argument("--batch", type=int, default=8, help="dispatches per send task (default 8, SEND_BATCH)")
+    parser.add_argument("--batch", type=int, default=SEND_BATCH, help=f"dispatches per send task (default {SEND_BATCH})")
     args = parser.parse_args()
     import sqlalchemy as sa
 
@@ -118,7 +120,7 @@ def main() -> None:
                      args.count, "send")
     rows.append(("one send through surveyd, wall time", "-", "-", f"{plain_ms:.2f}"))
     rows.append(("one send through the raw SDK, wall time, for scale", "-", "-", f"{raw_ms:.2f}"))
-    report_profile(f"profile-dispatch-{args.database}" + (f"-batch{args.batch}" if args.batch != 8 else ""),
+    report_profile(f"profile-dispatch-{args.database}" + (f"-batch{args.batch}" if args.batch != SEND_BATCH else ""),
            f"one SMS send in one process, {args.database}, {args.count} sends, {args.batch} a task",
            rows, {"count": args.count, "batch": args.batch}, stats, args.top)
 
