@@ -176,6 +176,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(proc: subprocess.Popen) -> float | None:
+    """The CPU time (user + system) a live process and its children have used so far; None off Linux. Time the VM
+    gave to other guests (steal) is not in it, so a cost per message read from it varies less than a rate."""
+    total = 0.0
+    for pid in [proc.pid, *_children(proc.pid)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return total if total else None
+
+
 def rss_mib(proc: subprocess.Popen) -> dict:
     """A live process's resident memory now and at its peak (VmRSS, VmHWM), in MiB, with its child processes'
     added (several web processes: the sum of each one's peak), and now proportionally (Pss: shared pages split

@@ -43,12 +43,13 @@ def _baseline_proc(fake: dict, share: int, threads: int, start: float, out) -> N
 
     while time.monotonic() < start:
         time.sleep(0.001)
+    cpu = time.process_time()
     workers = [threading.Thread(target=sender, args=(t,)) for t in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    out.put({"end": time.monotonic(), "errors": errors})
+    out.put({"end": time.monotonic(), "errors": errors, "cpu": time.process_time() - cpu})
 
 
 def baseline(fake: common.FakeTwilioProcess, count: int, processes: int, threads: int) -> dict:
@@ -67,7 +68,8 @@ def baseline(fake: common.FakeTwilioProcess, count: int, processes: int, threads
     fake.ask("clear")
     seconds = max(p["end"] for p in parts) - start
     return {"count": count, "stored": stored, "seconds": seconds, "per_second": count / seconds,
-            "errors": sum(len(p["errors"]) for p in parts), "processes": processes, "threads": threads}
+            "errors": sum(len(p["errors"]) for p in parts), "processes": processes, "threads": threads,
+            "cpu_ms_per_message": sum(p["cpu"] for p in parts) * 1000 / count}
 
 
 def main(argv: list[str] | None = None) -> int:
