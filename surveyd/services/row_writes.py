@@ -38,6 +38,44 @@ from surveyd.extensions import db
 ROW_ID = "row_writes_id"  # the bound id of an UPDATE's row: no column has this name
 
 
+class _Shape:
+    """What writing a model's rows needs to know of its columns, worked out once per model (the mapper's column
+    attributes, their defaults and their names), since a hot path writes several rows a request."""
+
+    def __init__(self, mapper):
+        self.table = mapper.local_table
+        self.names = {attribute.key: attribute.columns[0].name for attribute in mapper.column_attrs}
+        # (key, how the missing value is made): a column with a server default is left to the database.
+        self.defaults: list[tuple[str, Any]] = []
+        self.onupdate: list[tuple[str, Any]] = []
+        for attribute in mapper.column_attrs:
+            column = attribute.columns[0]
+            if column.onupdate is not None and column.onupdate.is_callable:
+                self.onupdate.append((attribute.key, column.onupdate.arg))  # updated_at
+            if column.primary_key:
+                continue
+            if column.default is None:
+                if column.server_default is None:
+                    self.defaults.append((attribute.key, _none))
+            elif column.default.is_scalar:
+                self.defaults.append((attribute.key, functools.partial(_scalar, column.default.arg)))
+            elif column.default.is_callable:
+                self.defaults.append((attribute.key, column.default.arg))  # utcnow, dict, list: no context
+
+
+def _none(_context) -> None:
+    return None
+
+
+def _scalar(value: Any, _context) -> Any:
+    return value
+
+
+@functools.cache
+def _shape(mapper) -> _Shape:
+    return _Shape(mapper)
+
+
 def values(instance: Any) -> dict[str, Any]:
     """The column values of a transient mapped object, by column name: those set, the model's Python-side column
     defaults, and None for the rest. They are set on the object too, so that it shows the row as written (a column
@@ -46,19 +84,11 @@ def values(instance: Any) -> dict[str, Any]:
     if state.session is not None or state.key is not None:
         raise ValueError(f"{instance!r} is in a session; row_writes writes new, transient objects only")
     given = state.dict
-    for attribute in state.mapper.column_attrs:
-        column = attribute.columns[0]
-        if attribute.key in given or column.primary_key:
-            continue
-        if column.default is None:
-            if column.server_default is None:
-                setattr(instance, attribute.key, None)  # what the row gets: read back, it needs no query
-        elif column.default.is_scalar:
-            setattr(instance, attribute.key, column.default.arg)
-        elif column.default.is_callable:
-            setattr(instance, attribute.key, column.default.arg(None))  # utcnow, dict, list: no context
-    return {attribute.columns[0].name: given[attribute.key]
-            for attribute in state.mapper.column_attrs if attribute.key in given}
+    shape = _shape(state.mapper)
+    for key, make in shape.defaults:
+        if key not in given:
+            setattr(instance, key, make(None))  # read back, the row needs no query
+    return {name: given[key] for key, name in shape.names.items() if key in given}
 
 
 @functools.cache
@@ -184,12 +214,12 @@ def update(instance: Any, **changes: Any) -> bool:
         for key, value in changes.items():
             setattr(instance, key, value)
         return False
-    table = state.mapper.local_table
-    for attribute in state.mapper.column_attrs:
-        column = attribute.columns[0]
-        if attribute.key not in changes and column.onupdate is not None and column.onupdate.is_callable:
-            changes[attribute.key] = column.onupdate.arg(None)  # updated_at
-    columns = {state.mapper.get_property(key).columns[0].name: value for key, value in changes.items()}
+    shape = _shape(state.mapper)
+    table = shape.table
+    for key, make in shape.onupdate:
+        if key not in changes:
+            changes[key] = make(None)  # updated_at
+    columns = {shape.names[key]: value for key, value in changes.items()}
     if (queue := _queue_of(state.session)) is not None:
         queued = queue.updates.setdefault(id(instance), (table, instance, {}))
         queued[2].update(columns)

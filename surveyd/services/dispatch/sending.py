@@ -88,7 +88,12 @@ def _claim(dispatch_ids: Sequence[int], owner: str | None, now: datetime) -> lis
     if not claimed:
         db.session.rollback()
         return []
-    loaded = {dispatch.id: dispatch for dispatch in _load(claimed)}
+    # The claim changed these rows behind the session's back: a copy the session holds already is read again. Nothing
+    # else can be stale in this transaction, so the load need not re-read every row's trigger, survey and version.
+    for dispatch_id in claimed:
+        if (held := db.session.identity_map.get(sa.inspect(Dispatch).identity_key_from_primary_key((dispatch_id,)))):
+            db.session.expire(held)
+    loaded = {dispatch.id: dispatch for dispatch in _load(claimed, refresh=False)}
     # The hold checks ask whether each address is suppressed: one query for the batch instead of one each.
     suppressions.read_ahead([(dispatch.channel, dispatch.contact.address(dispatch.channel))
                              for dispatch in loaded.values() if dispatch.channel != Channel.WEB])
@@ -101,15 +106,16 @@ SEND_READS = ((Dispatch.contact, Contact.consents), (Dispatch.trigger,), (Dispat
 OUTCOME_READS = ((Dispatch.trigger,),)  # a sent invitation plans its reminder
 
 
-def _load(dispatch_ids: Sequence[int], lock: bool = False, related=SEND_READS) -> list[Dispatch]:
+def _load(dispatch_ids: Sequence[int], lock: bool = False, related=SEND_READS, refresh: bool = True) -> list[Dispatch]:
     """Dispatches with what a send reads (`related`: paths of relationships), in one query (locked on PostgreSQL
-    when asked); anything else they touch loads when touched."""
-    query = _load_query(related, lock and db.engine.dialect.name == "postgresql")
+    when asked; with `refresh`, read again even where the session holds them loaded); anything else they touch
+    loads when touched."""
+    query = _load_query(related, lock and db.engine.dialect.name == "postgresql", refresh)
     return list(db.session.scalars(query, {"ids": list(dispatch_ids)}).unique())
 
 
 @functools.cache
-def _load_query(related: tuple, lock: bool) -> sa.Select:
+def _load_query(related: tuple, lock: bool, refresh: bool) -> sa.Select:
     options = []
     for first, *rest in related:
         option = orm.joinedload(first)
@@ -118,7 +124,7 @@ def _load_query(related: tuple, lock: bool) -> sa.Select:
         options.append(option)
     query = (
         sa.select(Dispatch).where(Dispatch.id.in_(sa.bindparam("ids", expanding=True))).order_by(Dispatch.id)
-        .options(*options).execution_options(populate_existing=True)
+        .options(*options).execution_options(populate_existing=refresh)
     )
     return query.with_for_update(of=Dispatch) if lock else query
 
