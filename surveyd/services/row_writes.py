@@ -243,4 +243,4 @@ def insert_all(instances: list[Any]) -> None:
     """Insert transient objects of one model, each with the same fields set, in one statement; no ids are read."""
     if instances:
         table = sa.inspect(instances[0]).mapper.local_table
-        db.session.connection().execute(sa.insert(table), [values(instance) for instance in instances])
+        db.session.connection().execute(_insert(table), [values(instance) for instance in instances])

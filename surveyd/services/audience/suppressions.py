@@ -39,6 +39,8 @@ def suppress(channel: Channel, address: str) -> None:
     db.session.info.get(_READ, {})[(channel, digest)] = True
 
 
+_ONE = sa.select(Suppression.id).where(  # built once: every event planned on a channel with an address
+    Suppression.channel == sa.bindparam("channel"), Suppression.address_hash == sa.bindparam("digest"))
 _AMONG = sa.select(Suppression.channel, Suppression.address_hash).where(  # built once: every send batch
     Suppression.channel.in_(sa.bindparam("channels", expanding=True)),  # the unique index's order
     Suppression.address_hash.in_(sa.bindparam("digests", expanding=True)))
@@ -67,8 +69,7 @@ def suppressed(channel: Channel, address: str | None) -> bool:
     if known is not None:
         return known
     with db.session.no_autoflush:  # asked while a planner builds a dispatch: nothing half-made may be flushed
-        return db.session.scalar(sa.select(Suppression.id).where(
-            Suppression.channel == channel, Suppression.address_hash == digest)) is not None
+        return db.session.scalar(_ONE, {"channel": channel, "digest": digest}) is not None
 
 
 @sa.event.listens_for(Session, "after_transaction_end")

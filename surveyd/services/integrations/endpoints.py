@@ -108,10 +108,12 @@ def list_deliveries(endpoint_id: int, limit: int = 50, before: int | None = None
     return list(db.session.scalars(query))
 
 
+_ENABLED = sa.select(WebhookEndpoint).where(WebhookEndpoint.disabled_at.is_(None)).order_by(WebhookEndpoint.id)  # every answer
+
+
 def subscribed(event_type: str, survey_id: int | None) -> list[WebhookEndpoint]:
     """The enabled endpoints that want this event; one without a survey (an opt-out) goes to every one of them."""
-    enabled = db.session.scalars(sa.select(WebhookEndpoint).where(WebhookEndpoint.disabled_at.is_(None))
-                                 .order_by(WebhookEndpoint.id))
+    enabled = db.session.scalars(_ENABLED)
     return [endpoint for endpoint in enabled if event_type in endpoint.events
             and (survey_id is None or endpoint.survey_ids is None or survey_id in endpoint.survey_ids)]
 
