@@ -38,7 +38,7 @@ PARTS = [
     (0, "lease (the relay's query, per dispatch)", "surveyd/services/dispatch/outbox.py", "lease_due"),
     (0, "send task (run_send_batch), per dispatch", "surveyd/services/dispatch/relay.py", "run_in_app"),
     (1, "claim (UPDATE ... WHERE queued)", "surveyd/services/dispatch/sending.py", "_claim"),
-    (2, "load the dispatch with contact, trigger, version", "surveyd/services/dispatch/sending.py", "_load"),
+    (2, "load the dispatches with contact, consents, trigger, survey, version", "surveyd/services/dispatch/sending.py", "_load"),
     (1, "hold checks (expired, answered, quiet hours, channel)", "surveyd/services/dispatch/sending.py", "_held"),
     (1, "render the message", "surveyd/services/dispatch/messages.py", "compose"),
     (1, "provider rate limit", "surveyd/services/dispatch/sending.py", "_rate_limited"),
