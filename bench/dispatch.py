@@ -91,6 +91,7 @@ class Outbox:
 
     def __init__(self, url: str):
         import sqlalchemy as sa
+
         from surveyd.models import Dispatch
 
         self.sa, self.table = sa, Dispatch.__table__
