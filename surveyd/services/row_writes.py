@@ -15,7 +15,7 @@ invitation has one).
 `update` is the same idea for a persistent object with nothing else pending: a few columns written with one
 `UPDATE` and set on the object as loaded, so no flush is owed (a dispatch's status, on the answer path).
 
-`together()` is for code that writes many rows of the same shape (a send batch's eight dispatches, each with a
+`together()` is for code that writes many rows of the same shape (a send batch's dispatches, each with a
 status step): inside it, `update` and `add` queue their rows, and the queue is written with one executemany per
 table and set of columns when the block ends. It is also written before the session runs any query, flushes or
 commits, as the ORM's autoflush does, so code inside the block reads what it wrote and no later change can be
