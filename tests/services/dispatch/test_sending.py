@@ -540,3 +540,15 @@ def test_an_address_suppressed_after_planning_is_held_at_claim_and_the_rest_of_t
     assert {k: v.value for k, v in statuses.items()} == {ids[0]: "sent", ids[1]: "suppressed", ids[2]: "sent"}
     assert [message.to for message in adapter.sent] == ["+447700900200", "+447700900202"]
     assert _history(ids[1])[-1] == ("suppressed", "opted_out") and _get(ids[1]).lease_owner is None
+
+
+def test_a_claimed_row_the_session_already_held_reads_as_claimed(ctx):
+    from surveyd.services.dispatch.sending import _claim
+
+    (dispatch_id,) = _sms_dispatches(1)
+    outbox.lease_due("relay", 10, 60)
+    held = _get(dispatch_id)  # loaded in this transaction, before the claim changes the row behind its back
+    assert held.status.value == "queued" and held.lease_owner == "relay"
+    (claimed,) = _claim([dispatch_id], "task", utcnow())
+    assert claimed is held and (claimed.status.value, claimed.lease_owner) == ("sending", "task")
+    db.session.rollback()
