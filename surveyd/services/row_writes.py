@@ -182,10 +182,15 @@ def _no_savepoints(session: Session, transaction) -> None:
         raise RuntimeError("row_writes.together() does not support savepoints inside its block")
 
 
-def insert(instance: Any) -> int:
-    """Insert one transient mapped object in the session's transaction; its id is set and returned."""
+def _write_queued() -> None:
+    """A statement that bypasses the queue goes after what is queued, as the ORM's own statements do."""
     if (queue := _queue_of(db.session())) is not None:
         queue.write()
+
+
+def insert(instance: Any) -> int:
+    """Insert one transient mapped object in the session's transaction; its id is set and returned."""
+    _write_queued()
     table = sa.inspect(instance).mapper.local_table
     instance.id = db.session.connection().execute(_insert_returning_id(table), values(instance)).scalar_one()
     return instance.id
@@ -242,5 +247,12 @@ def add(instance: Any) -> None:
 def insert_all(instances: list[Any]) -> None:
     """Insert transient objects of one model, each with the same fields set, in one statement; no ids are read."""
     if instances:
+        _write_queued()
         table = sa.inspect(instances[0]).mapper.local_table
         db.session.connection().execute(_insert(table), [values(instance) for instance in instances])
+
+
+def update_row(model: Any, row_id: int, **columns: Any) -> None:
+    """Write columns of a row known by its id (one `insert` wrote), with one UPDATE; no object is changed."""
+    _write_queued()
+    db.session.connection().execute(_update_by_id(sa.inspect(model).local_table), {**columns, ROW_ID: row_id})

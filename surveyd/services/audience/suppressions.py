@@ -39,37 +39,38 @@ def suppress(channel: Channel, address: str) -> None:
     db.session.info.get(_READ, {})[(channel, digest)] = True
 
 
-_ONE = sa.select(Suppression.id).where(  # built once: every event planned on a channel with an address
-    Suppression.channel == sa.bindparam("channel"), Suppression.address_hash == sa.bindparam("digest"))
-_AMONG = sa.select(Suppression.channel, Suppression.address_hash).where(  # built once: every send batch
+_AMONG = sa.select(Suppression.channel, Suppression.address_hash).where(  # built once: every event and send batch
     Suppression.channel.in_(sa.bindparam("channels", expanding=True)),  # the unique index's order
     Suppression.address_hash.in_(sa.bindparam("digests", expanding=True)))
+
+
+def _look_up(digests: set[tuple[Channel, str]]) -> dict[tuple[Channel, str], bool]:
+    """Whether each (channel, hash) is on the list, in one query; kept for the rest of this transaction."""
+    # Asked while a planner builds a dispatch: nothing half-made may be flushed.
+    with db.session.no_autoflush:
+        found = {tuple(row) for row in db.session.execute(_AMONG, {
+            "channels": list({channel for channel, _ in digests}), "digests": [digest for _, digest in digests]})}
+    known = db.session.info.setdefault(_READ, {})
+    for pair in digests:
+        known[pair] = pair in found
+    return known
 
 
 def read_ahead(addresses: list[tuple[Channel, str | None]]) -> None:
     """Look these (channel, address) pairs up in one query, so that `suppressed` answers them without one for the
     rest of this transaction (a send batch checks every dispatch it claimed)."""
     digests = {(channel, address_hash(channel, address)) for channel, address in addresses if address}
-    if not digests:
-        return
-    with db.session.no_autoflush:  # as in `suppressed`
-        found = {tuple(row) for row in db.session.execute(_AMONG, {
-            "channels": list({channel for channel, _ in digests}), "digests": [digest for _, digest in digests]})}
-    known = db.session.info.setdefault(_READ, {})
-    for pair in digests:
-        known[pair] = pair in found
+    if digests:
+        _look_up(digests)
 
 
 def suppressed(channel: Channel, address: str | None) -> bool:
-    """Whether an address is on the list (one indexed lookup)."""
+    """Whether an address is on the list (one indexed lookup, unless this transaction already asked)."""
     if not address:
         return False
-    digest = address_hash(channel, address)
-    known = db.session.info.get(_READ, {}).get((channel, digest))
-    if known is not None:
-        return known
-    with db.session.no_autoflush:  # asked while a planner builds a dispatch: nothing half-made may be flushed
-        return db.session.scalar(_ONE, {"channel": channel, "digest": digest}) is not None
+    pair = (channel, address_hash(channel, address))
+    known = db.session.info.get(_READ, {}).get(pair)
+    return known if known is not None else _look_up({pair})[pair]
 
 
 @sa.event.listens_for(Session, "after_transaction_end")

@@ -37,7 +37,6 @@ def request_hash(payload: Any) -> str:
 
 
 # Built once: every keyed event runs it, and SQLAlchemy then skips building and hashing it each time.
-_KEEP_ANSWER = sa.update(Event.__table__).where(Event.__table__.c.id == sa.bindparam("event_id"))
 _BY_KEY = sa.select(Event.request_hash, Event.response_body).where(Event.idempotency_key == sa.bindparam("key"))
 
 
@@ -97,7 +96,6 @@ def _record(data: dict[str, Any], digest: str, key: str | None, present: Present
     row_writes.insert(event)  # sampling and the dispatches use its id
     dispatches = plan_dispatches(event, contact, now)
     body = present(event, dispatches)
-    # The answer is kept for replays with a plain UPDATE, built once.
-    db.session.connection().execute(_KEEP_ANSWER, {"event_id": event.id, "response_body": body})
+    row_writes.update_row(Event, event.id, response_body=body)  # the answer, kept for replays
     db.session.commit()
     return Intake(body=body, replayed=False)
