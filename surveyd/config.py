@@ -184,7 +184,6 @@ class Settings:
     relay_poll_seconds: float
     queue_lease_seconds: float
     send_lease_seconds: float
-    event_group_commit: int  # events at most in one shared transaction (group commit); 1 = each alone
     send_timeout_seconds: float
     max_attempts: int
     retry_base_seconds: float
@@ -358,7 +357,6 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         relay_poll_seconds=_float(env, "SURVEYD_RELAY_POLL_SECONDS", 1.0, minimum=0.01),
         queue_lease_seconds=_float(env, "SURVEYD_QUEUE_LEASE_SECONDS", 120.0, minimum=1.0),
         send_lease_seconds=_float(env, "SURVEYD_SEND_LEASE_SECONDS", 120.0, minimum=1.0),
-        event_group_commit=_int(env, "SURVEYD_EVENT_GROUP_COMMIT", 16, minimum=1),
         send_timeout_seconds=_float(env, "SURVEYD_SEND_TIMEOUT_SECONDS", 15.0, minimum=0.1),
         max_attempts=_int(env, "SURVEYD_DISPATCH_MAX_ATTEMPTS", 8, minimum=1),
         retry_base_seconds=_float(env, "SURVEYD_RETRY_BASE_SECONDS", 10.0),

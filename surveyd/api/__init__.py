@@ -28,7 +28,7 @@ def register_api(app: Flask) -> None:
         triggers,
         webhook_endpoints,
     )
-    from surveyd.api.auth import READ_ONLY_CHECK, require_api_key
+    from surveyd.api.auth import require_api_key
     from surveyd.extensions import api
 
     # Flask's defaults already hold MAX_CONTENT_LENGTH = None, so setdefault would never set the limit.
@@ -44,7 +44,7 @@ def register_api(app: Flask) -> None:
     def _authenticate():
         # Blueprints are module-level objects shared by every app, so the check hangs on the app.
         if request.blueprint in api_blueprints:
-            return require_api_key(getattr(app.view_functions.get(request.endpoint), READ_ONLY_CHECK, False))
+            return require_api_key()
         return None
 
     @app.errorhandler(ServiceError)

@@ -1,26 +1,21 @@
 """Touchpoint events: the entry of the loop."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Response, request
 from flask_smorest import Blueprint
 
-from surveyd.api.auth import key_checked_read_only
-from surveyd.extensions import db
 from surveyd.models import Channel, Dispatch, DispatchStatus, Event
 from surveyd.schemas.common import ErrorEnvelopeSchema
 from surveyd.schemas.event import EventAcceptedSchema, EventCreateSchema
 from surveyd.services.dispatch.planning import survey_link
 from surveyd.services.errors import Invalid
 from surveyd.services.intake import events
-from surveyd.services.intake.group_commit import GroupCommit
-from surveyd.services.runtime import settings
 
 blp = Blueprint("events", __name__, description="Touchpoint events that may trigger surveys")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Schema instances made once: given a class, webargs builds a schema (and deep-copies its fields) on every request.
 EVENT_CREATE = EventCreateSchema()
 EVENT_ACCEPTED = EventAcceptedSchema()
-GROUP_COMMIT = "surveyd_event_group_commit"
 
 
 def present(event: Event, dispatches: list[Dispatch]) -> str:
@@ -37,25 +32,7 @@ def present(event: Event, dispatches: list[Dispatch]) -> str:
     return EVENT_ACCEPTED.dumps({"id": event.id, "dispatches": planned})
 
 
-def _alone(request_: events.EventRequest) -> events.Intake:
-    return events.record_event(request_.data, request_.digest, request_.key, present)
-
-
-def _together(requests: list[events.EventRequest]) -> list[events.Intake] | None:
-    return events.record_events(requests, present)
-
-
-def group_commit(app: Flask) -> GroupCommit[events.EventRequest, events.Intake]:
-    """This app's group commit of events (services/intake/group_commit.py): events that arrive while another
-    request's transaction runs share the next one, up to SURVEYD_EVENT_GROUP_COMMIT events."""
-    group = app.extensions.get(GROUP_COMMIT)
-    if group is None:
-        group = app.extensions.setdefault(GROUP_COMMIT, GroupCommit(_together, _alone, settings().event_group_commit))
-    return group
-
-
 @blp.route("/events", methods=["POST"])
-@key_checked_read_only
 @blp.arguments(EVENT_CREATE)
 @blp.response(202, EventAcceptedSchema)
 @blp.alt_response(422, schema=ErrorEnvelopeSchema)
@@ -66,9 +43,7 @@ def create_event(data):
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip() or None
     if key is not None and len(key) > 255:
         raise Invalid("Idempotency-Key too long", {IDEMPOTENCY_HEADER: ["At most 255 characters."]})
-    request_ = events.EventRequest(data, events.request_hash(request.get_json()), key)
-    db.session.rollback()  # end the key's read-only check: the event is written in a transaction of its own
-    intake = group_commit(current_app).submit(request_)
+    intake = events.record_event(data, events.request_hash(request.get_json()), key, present)
     response = Response(intake.body, status=202, mimetype="application/json")
     if intake.replayed:
         response.headers["Idempotent-Replayed"] = "true"

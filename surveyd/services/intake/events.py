@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -18,19 +17,9 @@ from surveyd.services.design.touchpoints import touchpoint_id
 from surveyd.services.dispatch.planning import plan_dispatches
 from surveyd.services.errors import Conflict, Invalid
 
-log = logging.getLogger(__name__)
 Presenter = Callable[[Event, list[Dispatch]], str]
 RETRYABLE_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
 ATTEMPTS = 3  # tries when a simultaneous request inserts the same key, contact or touchpoint first
-
-
-@dataclass(frozen=True)
-class EventRequest:
-    """An event as the API took it: its checked fields, the digest of its body and its Idempotency-Key."""
-
-    data: dict[str, Any]
-    digest: str
-    key: str | None
 
 
 @dataclass(frozen=True)
@@ -66,13 +55,13 @@ def _replay(key: str, digest: str) -> Intake | None:
 def record_event(data: dict[str, Any], digest: str, key: str | None, present: Presenter) -> Intake:
     """Store an event and its dispatches and keep the answer for replays, all in one transaction."""
     for _ in range(ATTEMPTS):
+        if key:
+            replay = _replay(key, digest)
+            if replay:
+                db.session.rollback()
+                return replay
         try:
-            intake = _attempt(data, digest, key, present)
-            if intake.replayed:
-                db.session.rollback()  # nothing was written: end the transaction (on SQLite, free the writer)
-            else:
-                db.session.commit()
-            return intake
+            return _record(data, digest, key, present)
         except IntegrityError:
             # A simultaneous request inserted the same key, contact or touchpoint first. On
             # PostgreSQL that surfaces at the flush that inserts the row, not only at commit.
@@ -84,32 +73,6 @@ def record_event(data: dict[str, Any], digest: str, key: str | None, present: Pr
                 raise
             db.session.rollback()
     raise Conflict("a request with this Idempotency-Key is in progress; retry shortly")
-
-
-def record_events(requests: list[EventRequest], present: Presenter) -> list[Intake] | None:
-    """Several events in one transaction with one commit (group commit, api/events.py), each stored as
-    record_event would store it alone, one after another in the order given: a later one reads what an earlier
-    one wrote (its contact's dispatches for the frequency rule, its Idempotency-Key for a replay).
-
-    None when any of them fails: the transaction is rolled back, nothing of the group is stored, and each should
-    go alone through record_event, which retries a lost race and raises a request's own error for it."""
-    try:
-        intakes = [_attempt(request.data, request.digest, request.key, present) for request in requests]
-        db.session.commit()
-        return intakes
-    except Exception as error:  # noqa: BLE001 - every request is tried again alone, which raises it for its own
-        db.session.rollback()
-        log.info("a group of %d events goes alone: %s", len(requests), type(error).__name__)
-        return None
-
-
-def _attempt(data: dict[str, Any], digest: str, key: str | None, present: Presenter) -> Intake:
-    """The stored answer of a keyed event seen before, else the event recorded (not committed)."""
-    if key:
-        replay = _replay(key, digest)
-        if replay:
-            return replay
-    return _record(data, digest, key, present)
 
 
 def _record(data: dict[str, Any], digest: str, key: str | None, present: Presenter) -> Intake:
@@ -134,4 +97,5 @@ def _record(data: dict[str, Any], digest: str, key: str | None, present: Present
     dispatches = plan_dispatches(event, contact, now)
     body = present(event, dispatches)
     row_writes.update_row(Event, event.id, response_body=body)  # the answer, kept for replays
+    db.session.commit()
     return Intake(body=body, replayed=False)
