@@ -39,6 +39,17 @@ def ingest_row(runs: list[dict]) -> str:
             f"| {slower(mid):.1f}x{spread([slower(r) for r in runs], '.1f')} |")
 
 
+def floor_row(runs: list[dict]) -> str:
+    """One table row for a series of naive-endpoint runs (bench/ingest_floor.py): not surveyd, the yardstick."""
+    runs = sorted(runs, key=lambda r: r["events"]["per_second"])
+    mid = runs[len(runs) // 2]
+    o, ev, hz = mid["options"], mid["events"], mid["healthz"]
+    return (f"| yardstick, not surveyd: a naive `POST /events` writing one row ({o['variant']}), {o['database']}, "
+            f"{o['concurrency']} clients (wrk), waitress with serve's threads | {ev['per_second']:.0f} events/s, "
+            f"p50 {ev['p50_ms']:.0f} ms, p99 {ev['p99_ms']:.0f} ms{spread([r['events']['per_second'] for r in runs], '.0f')} "
+            f"| its own `GET /healthz` {hz['per_second']:.0f} req/s | {hz['per_second'] / ev['per_second']:.1f}x |")
+
+
 def answers_row(runs: list[dict]) -> str:
     """One table row for a series of web-answer runs (bench/answers.py)."""
     runs = sorted(runs, key=lambda r: r["answers"]["per_second"])
@@ -117,7 +128,7 @@ def email_row(runs: list[dict]) -> str:
 
 def main() -> int:
     """Print the table for every series, ingest first."""
-    order = ["ingest-sqlite-web-wrk", "ingest-postgresql-web-wrk", "ingest-sqlite-web", "ingest-postgresql", "ingest", "answers", "webhooks", "dispatch-embedded.", "dispatch-scaled.",
+    order = ["ingest-sqlite-web-wrk", "ingest-postgresql-web-wrk", "ingest-sqlite-web", "ingest-postgresql", "ingest", "floor-ingest", "answers", "webhooks", "dispatch-embedded.", "dispatch-scaled.",
              "dispatch-embedded-rate", "dispatch-scaled-rate", "dispatch", "email-smtp"]
     # The series this table is for; the others (alerts, insight, profiles, themes) have tables of their own.
     files = sorted((p for p in RESULTS.glob("*.runs.jsonl") if any(p.name.startswith(o) for o in order)),
@@ -132,7 +143,8 @@ def main() -> int:
         runs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         if path.name.startswith("ingest") and runs[-1]["options"].get("seconds", 15) > 60:
             continue  # a soak: bench/README.md tells its memory and latency over time
-        row = (ingest_row if path.name.startswith("ingest") else answers_row if path.name.startswith("answers")
+        row = (ingest_row if path.name.startswith("ingest") else floor_row if path.name.startswith("floor")
+               else answers_row if path.name.startswith("answers")
                else webhooks_row if path.name.startswith("webhooks") else email_row if path.name.startswith("email") else dispatch_row)
         print(row(runs))
         machines |= {f"{r['machine']['nproc']} cores, Python {r['machine']['python']}" for r in runs}
