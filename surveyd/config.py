@@ -173,6 +173,7 @@ class Settings:
     sandbox_channels: frozenset[str]
     demo: bool
     sqlite_busy_timeout_ms: int
+    sqlite_synchronous: str  # "normal": a commit survives the process, "full": also a power loss (README)
     database_pool_size: int
     token_ttl_seconds: int
     default_timezone: str
@@ -342,6 +343,7 @@ def load_settings(instance_path: Path, env: Mapping[str, str] | None = None, dem
         sandbox_channels=_sandbox(env, demo),
         demo=demo,
         sqlite_busy_timeout_ms=_int(env, "SURVEYD_SQLITE_BUSY_TIMEOUT_MS", 5000),
+        sqlite_synchronous=_choice(env, "SURVEYD_SQLITE_SYNCHRONOUS", ("normal", "full"), "normal"),
         database_pool_size=_int(env, "SURVEYD_DATABASE_POOL_SIZE", 5, minimum=1),
         token_ttl_seconds=_int(env, "SURVEYD_TOKEN_TTL_SECONDS", 14 * 24 * 3600, minimum=60),
         default_timezone=default_timezone,

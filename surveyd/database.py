@@ -17,8 +17,13 @@ HOLDS_WRITER = "surveyd_holds_writer_lock"
 SNAPSHOT = "surveyd_snapshot"
 
 
-def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
-    """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE so writers queue instead of failing."""
+def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int, synchronous: str = "normal") -> None:
+    """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE so writers queue instead of failing. `synchronous`
+    is "normal" (a commit is in the WAL file before it returns, which the OS keeps if the process dies; the file
+    is synced to disk at checkpoints, so a power loss may undo the last commits, never corrupt) or "full" (the WAL
+    file is synced at every commit: a commit survives a power loss too)."""
+    if synchronous not in ("normal", "full"):
+        raise ValueError(f"synchronous is normal or full, not {synchronous!r}")
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -28,7 +33,7 @@ def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA secure_delete=ON")  # freed content is zeroed: an erased person leaves no bytes behind
         cursor.close()
 
@@ -110,7 +115,7 @@ def init_database(app: Flask, db) -> None:
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
-            configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+            configure_sqlite(engine, settings.sqlite_busy_timeout_ms, settings.sqlite_synchronous)
 
 
 def on_transaction_end(db, after_commit: Callable, after_rollback: Callable) -> None:

@@ -29,6 +29,7 @@ def test_demo_keeps_a_secret_across_restarts(tmp_path):
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_DEFAULT_TIMEZONE": "Mars/Olympus"}, "IANA time zone"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_THROTTLE_DAYS": "-3"}, "at least 0"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_DATABASE_POOL_SIZE": "0"}, "at least 1"),
+        ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_SQLITE_SYNCHRONOUS": "off"}, "one of normal, full"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_RETRY_BASE_SECONDS": "soon"}, "must be a number"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_RELAY_POLL_SECONDS": "nan"}, "at least"),
         ({"SURVEYD_SECRET_KEY": "x" * 20, "SURVEYD_REDIS_URL": "memcached://x"}, "redis://"),

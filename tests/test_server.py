@@ -85,6 +85,16 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL: see the README
+
+
+@SQLITE_ONLY
+def test_sqlite_commits_can_be_synced_to_disk_every_time(database_url, tmp_path):
+    durable = create_app(make_env(database_url, SURVEYD_SQLITE_SYNCHRONOUS="full"), instance_path=str(tmp_path))
+    with durable.app_context():
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
 @SQLITE_ONLY
