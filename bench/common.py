@@ -139,17 +139,7 @@ class Bench:
             argv = [str(BIN / "python"), "-c", GUNICORN_ONE, str(port), str(threads)]
         proc = self.popen("serve", argv, env)
         self.served = proc
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"surveyd serve exited:\n{proc.bench_log.read_text()[-2000:]}")
-            try:
-                if call(base, None, "GET", "/healthz")[0] == 200:
-                    return base
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("surveyd serve did not answer /healthz within 60 s")
+        return wait_for_healthz(proc, port, "surveyd serve")
 
     def worker(self, env: dict, name: str, concurrency: int) -> subprocess.Popen:
         """Start one `surveyd worker` process."""
@@ -162,6 +152,22 @@ class Bench:
         self.own(fake.process)
         self._undo.append(fake.stop)
         return fake
+
+
+def wait_for_healthz(proc: subprocess.Popen, port: int, name: str, seconds: float = 60) -> str:
+    """Wait until a server started with Bench.popen answers GET /healthz with 200; its base URL."""
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n{proc.bench_log.read_text()[-2000:]}")
+        try:
+            if call(base, None, "GET", "/healthz")[0] == 200:
+                return base
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not answer /healthz within {seconds:g} s")
 
 
 def _children(pid: int) -> list[int]:

@@ -46,11 +46,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gunicorn", action="store_true", help="with --web-processes 1: gunicorn, not waitress")
     parser.add_argument("--generator", choices=["wrk", "python"], default="wrk" if wrk.available() else "python",
                         help="load generator: wrk (the default when installed: apt-get install wrk) or loadgen.py")
-    parser.add_argument("--set", action="append", default=[], metavar="SURVEYD_NAME=VALUE",
+    parser.add_argument("--set", action="append", default=[], metavar="SURVEYD_NAME=VALUE", type=_setting,
                         help="a setting for the server (repeatable), e.g. SURVEYD_CONSOLE_STREAMS=0")
     parser.add_argument("--channel", choices=["web", "sms"], default="web",
                         help="trigger channel: web (link in the answer) or sms (sandbox, sent in the background)")
     return parser.parse_args(argv)
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals:
+        raise argparse.ArgumentTypeError(f"expected SURVEYD_NAME=VALUE, not {text!r}")
+    return name, value
 
 
 def setup(base: str, key: str, channel: str) -> None:
@@ -79,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         url = bench.postgres() if args.database == "postgresql" else f"sqlite:///{bench.tmp / 'bench.sqlite3'}"
         port = common.free_port()
         scaled = {"SURVEYD_BROKER_URL": bench.redis(13)} if args.web_processes else {}
-        scaled.update(setting.split("=", 1) for setting in args.set)
+        scaled.update(args.set)
         env = common.surveyd_env(url, port, SURVEYD_SANDBOX="1", **scaled)
         key = common.create_api_key(env)
         base = bench.serve(env, port, threads=args.threads, processes=max(1, args.web_processes),
@@ -109,12 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     server = (f"{args.web_processes} web process(es), "
               f"{'gunicorn' if args.gunicorn or args.web_processes > 1 else 'waitress'}") if args.web_processes else "embedded"
     title = (f"ingest, {server}, {args.database}, channel {args.channel}, {args.concurrency} clients ({args.generator}), "
-             f"{args.threads} threads{''.join(', ' + setting for setting in args.set)}: events/healthz = {ratio:.2f}x (aim >= 0.5x, p99 < 50 ms)")
+             f"{args.threads} threads{''.join(f', {name}={value}' for name, value in args.set)}: events/healthz = {ratio:.2f}x (aim >= 0.5x, p99 < 50 ms)")
     tier = (f"-web{args.web_processes}" + ("-gunicorn" if args.gunicorn and args.web_processes == 1 else "")
             if args.web_processes else "")
     name = f"ingest-{args.database}-{args.channel}-{args.generator}{tier}" + (f"-c{args.concurrency}" if args.concurrency != 16 else "") + (
         f"-t{args.threads}" if args.threads != 8 else "") + (f"-{args.seconds:g}s" if args.seconds != 15 else "") + "".join(
-        f"-{name.removeprefix('SURVEYD_').lower()}{value}" for name, value in (setting.split("=", 1) for setting in args.set))
+        f"-{name.removeprefix('SURVEYD_').lower()}{value}" for name, value in args.set)
     common.report(name, title, rows,
                   {"ratio": ratio, "healthz": noop, "events": ingest, "options": vars(args),
                    "rows_written": rows_written, "log_errors": log_errors,

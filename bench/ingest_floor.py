@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import common
 import wrk
@@ -140,12 +139,7 @@ def main() -> int:
         port = common.free_port()
         proc = bench.popen("floor", [sys.executable, __file__, "--serve", url, args.variant, str(port)],
                            common.surveyd_env(url, port))
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while not _answers(base):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the naive server did not start:\n{proc.bench_log.read_text()[-2000:]}")
-            time.sleep(0.1)
+        common.wait_for_healthz(proc, port, "the naive server")
         address = ("127.0.0.1", port)
         runs = {}
         for phase, spec in (("healthz", {"kind": "healthz", "address": address, "expect": 200}),
@@ -164,13 +158,6 @@ def main() -> int:
                                       "options": vars(args), "rows_written": written[0]})
     print(f"  rows written over warm-up and measurement: {written[0]}, distinct keys {written[1]}")
     return 0
-
-
-def _answers(base: str) -> bool:
-    try:
-        return common.call(base, None, "GET", "/healthz")[0] == 200
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

@@ -21,9 +21,7 @@ def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int, synchronous: str =
     """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE so writers queue instead of failing. `synchronous`
     is "normal" (a commit is in the WAL file before it returns, which the OS keeps if the process dies; the file
     is synced to disk at checkpoints, so a power loss may undo the last commits, never corrupt) or "full" (the WAL
-    file is synced at every commit: a commit survives a power loss too)."""
-    if synchronous not in ("normal", "full"):
-        raise ValueError(f"synchronous is normal or full, not {synchronous!r}")
+    file is synced at every commit: a commit survives a power loss too); load_settings has checked it."""
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
